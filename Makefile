@@ -1,0 +1,33 @@
+# livemarket: every target creates .venv (Python >= 3.12) and installs the project when needed.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DAYS ?= 365
+CONSUMERS ?= 10000
+SEED ?= 1
+OUT ?= results/china-2019
+
+.PHONY: run test bench lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || "$$(tools/find-python.sh)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,viz]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/livemarket run china-2019 --days $(DAYS) --consumers $(CONSUMERS) --seed $(SEED) --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check livemarket tests benchmarks
+
+clean:
+	rm -rf $(VENV) results .pytest_cache
