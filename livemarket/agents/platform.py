@@ -1,0 +1,63 @@
+"""Platform agents: a content or shelf platform with its strategy and revenue ledgers."""
+
+from __future__ import annotations
+
+import mesa
+
+from livemarket.config import PlatformConfig
+
+__all__ = ["Platform"]
+
+#: Revenue sources recorded per platform, in RMB.
+REVENUE_SOURCES = ("commission", "link_fees", "ads", "splash_ads")
+
+
+class Platform(mesa.Agent):
+    """A platform. Its strategy lives in ``config`` (a validated :class:`PlatformConfig`).
+
+    Attributes:
+        name: the platform's key in the scenario ("douyin").
+        index: its column in every consumer array.
+        config: strategy parameters; dated policies assign to it.
+        revenue_rmb: cumulative revenue by source (commission, link fees, ads, splash ads).
+        link_ban_since_step: step at which the current link ban began (None if no ban).
+    """
+
+    def __init__(self, model: mesa.Model, name: str, index: int, config: PlatformConfig):
+        super().__init__(model)
+        self.name = name
+        self.index = index
+        self.config = config.model_copy(deep=True)
+        self.revenue_rmb = dict.fromkeys(REVENUE_SOURCES, 0.0)
+        self.link_ban_since_step: int | None = 0 if config.link_ban else None
+        self.links_restored_step: int | None = None
+
+    @property
+    def is_shelf(self) -> bool:
+        """True for shelf e-commerce platforms (Taobao, JD, Pinduoduo)."""
+        return self.config.kind == "shelf"
+
+    def apply_policy(self, changes: dict) -> None:
+        """Apply a dated policy: validated assignment of each changed parameter."""
+        for key, value in changes.items():
+            if key == "link_ban" and value and not self.config.link_ban:
+                self.link_ban_since_step = self.model.steps
+            setattr(self.config, key, value)
+        if not self.config.link_ban:
+            self.link_ban_since_step = None
+
+    def review_month(self) -> None:
+        """Adaptive rule: restore outbound links when own-shop growth stays under a threshold.
+
+        After at least two months of a link ban, compare own-shop GMV over the last 30 days
+        with the 30 days before; growth below ``restore_links_below_growth`` lifts the ban.
+        """
+        threshold = self.config.restore_links_below_growth
+        since = self.link_ban_since_step
+        if threshold is None or since is None or self.model.steps - since < 60:
+            return
+        last, before = self.model.own_shop_gmv_windows(self.index, days=30)
+        growth = last / before - 1.0 if before > 0 else 0.0
+        if growth < threshold:
+            self.apply_policy({"link_ban": False})
+            self.links_restored_step = self.model.steps

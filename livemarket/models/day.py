@@ -1,0 +1,117 @@
+"""What every consumer reads on one day: platform settings, live rooms, orders, outcomes.
+
+The model builds one :class:`DayContext` per day from yesterday's state (synchronous
+update); the consumer engines read it and never write it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["DayContext", "Orders", "Outcomes", "WeightedGroups"]
+
+
+class WeightedGroups:
+    """Items grouped by an integer key, picked within a group with chance proportional to weight.
+
+    Example:
+        >>> g = WeightedGroups(keys=np.array([0, 0, 1]), weights=np.array([1.0, 3.0, 1.0]), n_keys=2)
+        >>> g.pick(np.array([0, 0, 1]), np.array([0.2, 0.5, 0.9])).tolist()
+        [0, 1, 2]
+    """
+
+    def __init__(self, keys: np.ndarray, weights: np.ndarray, n_keys: int, labels=None):
+        order = np.argsort(keys, kind="stable")
+        self.items = order if labels is None else np.asarray(labels)[order]
+        w = np.asarray(weights, dtype=np.float64)[order]
+        self.cum = np.cumsum(w)
+        sorted_keys = np.asarray(keys)[order]
+        self.start = np.searchsorted(sorted_keys, np.arange(n_keys), side="left")
+        self.end = np.searchsorted(sorted_keys, np.arange(n_keys), side="right")
+        before = np.concatenate([[0.0], self.cum])
+        self.base = before[self.start]
+        self.total = before[self.end] - self.base
+
+    def pick(self, key: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """Item (or its label) for each (key, uniform); -1 where the group is empty or weightless."""
+        key = np.asarray(key)
+        total = self.total[key]
+        x = self.base[key] + np.asarray(uniform) * total
+        pos = np.searchsorted(self.cum, x, side="right")
+        pos = np.clip(pos, self.start[key], np.maximum(self.end[key] - 1, self.start[key]))
+        found = (total > 0) & (self.end[key] > self.start[key])
+        return np.where(found, self.items[np.minimum(pos, len(self.items) - 1)], -1)
+
+
+@dataclass
+class DayContext:
+    """Yesterday's market state as seen by consumers today. Arrays are indexed by platform."""
+
+    step: int
+    demand_multiplier: float
+    is_shelf: np.ndarray  # bool (P,)
+    feed_mode: np.ndarray
+    ad_load: np.ndarray
+    live_share: np.ndarray  # zero for platforms without live rooms
+    promotion: np.ndarray  # Bass p per platform, hazard per day
+    protection: np.ndarray
+    minutes_target: np.ndarray  # long-run minutes per day at today's ad load
+    link_allowed: np.ndarray  # bool (P, P): live rooms on p may link to shelf q
+    accepts: np.ndarray  # bool (P, W): wallets accepted at checkout
+    primary_wallet: np.ndarray  # int (P,): wallet a buyer gets when paying there
+    sells_in_room: np.ndarray  # bool (B, P): brand sold inside live rooms of p
+    listed: np.ndarray  # bool (B, P): brand listed on shelf platform q
+    price_rmb: np.ndarray  # (B,)
+    brand_trust: np.ndarray  # (B,) public reputation
+    brand_category: np.ndarray  # (B,)
+    streamer_trust: np.ndarray  # (S,) public reputation
+    streamer_category: np.ndarray  # (S,)
+    streamer_platform: np.ndarray  # (S,)
+    live: np.ndarray  # bool (S,): on air today
+    product: np.ndarray  # int (S,): brand sold today, -1 when off air
+    rooms: WeightedGroups  # live streamers by platform * K + category
+    shelf_brands: WeightedGroups  # brands by platform * K + category, listed there
+    splash: list[tuple[int, int, float]]  # (buyer q, seller p, daily reach)
+    scandals: list[int] = field(default_factory=list)  # streamers hit today
+    n_categories: int = 1
+
+
+@dataclass
+class Orders:
+    """Today's orders, one entry per order, in a fixed order (live, planned, splash)."""
+
+    consumer: np.ndarray
+    brand: np.ndarray
+    platform: np.ndarray  # where the order is paid
+    source: np.ndarray  # platform whose live room or splash ad sent it, -1 for none
+    channel: np.ndarray  # index into rules.CHANNELS
+    streamer: np.ndarray  # -1 for none
+    edge: np.ndarray  # follow edge consumer -> streamer, -1 for none
+    price_rmb: np.ndarray
+    impulsivity: np.ndarray
+    surplus_rmb: float = 0.0  # consumer surplus (logit log-sum) over all choices today
+    splash_views: np.ndarray | None = None  # (P,) splash impressions sold by each platform
+
+    def __len__(self) -> int:
+        return len(self.consumer)
+
+    @staticmethod
+    def concat(parts: list[dict[str, np.ndarray]], surplus_rmb: float, splash_views) -> Orders:
+        """Join order fragments (dicts of equal-length arrays) in the given order."""
+        keys = ("consumer", "brand", "platform", "source", "channel", "streamer", "edge")
+        cols = {k: np.concatenate([p[k] for p in parts]).astype(np.int64) for k in keys}
+        for k in ("price_rmb", "impulsivity"):
+            cols[k] = np.concatenate([p[k] for p in parts]).astype(np.float64)
+        return Orders(**cols, surplus_rmb=surplus_rmb, splash_views=splash_views)
+
+
+@dataclass
+class Outcomes:
+    """How each order ended (same order as :class:`Orders`)."""
+
+    delayed: np.ndarray  # bool: shipped late because the brand's capacity overflowed
+    bad: np.ndarray  # bool: quality, logistics or delay problem
+    returned: np.ndarray  # bool: sent back and refunded
+    protected: np.ndarray  # bool: bad, kept, refunded by platform protection

@@ -1,0 +1,615 @@
+"""Consumer social graphs and consumer -> streamer follow graphs.
+
+Graphs are stored as CSR arrays so the model can index neighbours without networkx. Every
+stochastic function takes a ``numpy.random.Generator``; networkx generators get an int seed
+drawn from it, so the same generator state always gives the same graph, bit for bit.
+
+``build_social_graph(..., method="arrays")`` generates sbm, watts_strogatz and complete graphs
+directly into numpy arrays, with the same distribution as the networkx generator (not the same
+graph for a given seed). Barabasi-Albert and Holme-Kim growth is sequential and has no exact
+vectorised form, so those two kinds always use networkx, whatever ``method`` says.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree.ElementTree import ParseError
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "GRAPH_KINDS",
+    "GraphInputError",
+    "SocialGraph",
+    "build_follow_graph",
+    "build_social_graph",
+    "pareto_popularity",
+]
+
+GRAPH_KINDS = ("sbm", "watts_strogatz", "barabasi_albert", "holme_kim", "complete", "file")
+_METHODS = ("auto", "networkx", "arrays")
+_ARRAY_KINDS = frozenset({"sbm", "watts_strogatz", "complete"})
+_AUTO_ARRAYS_ABOVE = 20_000
+_EDGE_LIST_SUFFIXES = (".csv", ".tsv", ".txt", ".edges")
+_INT_CELL = re.compile(r"[+-]?[0-9]+")
+_MAX_ROUNDS = 32  # rejection rounds before the exact per-item fallback
+
+
+class GraphInputError(ValueError):
+    """A graph file is malformed; the message names the file, the line and what is accepted."""
+
+
+@dataclass(frozen=True, eq=False)
+class SocialGraph:
+    """Undirected simple graph over consumers 0..n-1 in CSR form.
+
+    The adjacency is symmetric, has no self-loops and no duplicate edges, and each neighbour
+    list ``indices[indptr[i]:indptr[i + 1]]`` is sorted. The arrays are stored as read-only
+    views. Build instances with ``from_edges``, ``from_networkx`` or ``build_social_graph``;
+    the constructor checks shapes only, not symmetry.
+
+    Attributes:
+        indptr: int64 array of length n + 1.
+        indices: int32 array of neighbour ids, length 2 * num_edges.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+
+    def __post_init__(self) -> None:
+        indptr = np.asarray(self.indptr, dtype=np.int64).view()
+        indices = np.asarray(self.indices, dtype=np.int32).view()
+        if indptr.ndim != 1 or indptr.size == 0 or indptr[0] != 0 or indices.ndim != 1:
+            raise ValueError("indptr must be 1-D, non-empty and start at 0; indices must be 1-D")
+        if indptr[-1] != indices.size or np.any(np.diff(indptr) < 0):
+            raise ValueError("indptr must be non-decreasing and end at len(indices)")
+        indptr.flags.writeable = False
+        indices.flags.writeable = False
+        object.__setattr__(self, "indptr", indptr)
+        object.__setattr__(self, "indices", indices)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SocialGraph):
+            return NotImplemented
+        return np.array_equal(self.indptr, other.indptr) and np.array_equal(
+            self.indices, other.indices
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def n(self) -> int:
+        """Number of consumers (nodes)."""
+        return self.indptr.size - 1
+
+    @property
+    def num_edges(self) -> int:
+        """Number of undirected edges."""
+        return self.indices.size // 2
+
+    def degrees(self) -> np.ndarray:
+        """Return the int64 degree of every node."""
+        return np.diff(self.indptr)
+
+    def adjacency(self) -> sp.csr_array:
+        """Return the symmetric 0/1 float64 adjacency matrix (n x n)."""
+        data = np.ones(self.indices.size, dtype=np.float64)
+        return sp.csr_array((data, self.indices.copy(), self.indptr.copy()), shape=(self.n,) * 2)
+
+    def to_networkx(self) -> nx.Graph:
+        """Return an ``nx.Graph`` with nodes 0..n-1 (isolated nodes included)."""
+        rows = np.repeat(np.arange(self.n), self.degrees())
+        upper = rows < self.indices
+        g = nx.Graph()
+        g.add_nodes_from(range(self.n))
+        g.add_edges_from(zip(rows[upper].tolist(), self.indices[upper].tolist(), strict=True))
+        return g
+
+    @classmethod
+    def from_networkx(cls, g: nx.Graph) -> SocialGraph:
+        """Convert a networkx graph.
+
+        Nodes that are exactly the integers 0..n-1 keep their ids; any other node set is
+        relabelled 0..n-1 in ``g.nodes`` insertion order. Directed graphs are symmetrised;
+        self-loops and parallel edges are dropped.
+        """
+        nodes = list(g.nodes)
+        if _are_consumer_ids(nodes):
+            index = {v: int(v) for v in nodes}
+        else:
+            index = {v: i for i, v in enumerate(nodes)}
+        pairs = np.fromiter(
+            (index[x] for edge in g.edges() for x in edge[:2]), dtype=np.int64, count=-1
+        )
+        return cls.from_edges(len(nodes), pairs[0::2], pairs[1::2])
+
+    @classmethod
+    def from_edges(cls, n: int, src: np.ndarray, dst: np.ndarray) -> SocialGraph:
+        """Build from edge endpoint arrays; symmetrises, drops self-loops and duplicates.
+
+        Raises:
+            ValueError: if the arrays differ in length or hold ids outside 0..n-1.
+        """
+        n = _check_count("n", n)
+        src = np.asarray(src).ravel()
+        dst = np.asarray(dst).ravel()
+        if src.shape != dst.shape:
+            raise ValueError(f"src and dst must have equal length, got {src.size} and {dst.size}")
+        if src.size and not (np.issubdtype(src.dtype, np.integer) and
+                             np.issubdtype(dst.dtype, np.integer)):
+            raise ValueError("src and dst must be integer arrays")
+        for name, a in (("src", src), ("dst", dst)):
+            if a.size and (a.min() < 0 or a.max() >= n):
+                raise ValueError(f"{name} holds ids outside the accepted range 0..{n - 1}")
+        return _csr_from_pairs(n, src.astype(np.int64), dst.astype(np.int64))
+
+
+def build_social_graph(
+    kind: str,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    tiers: np.ndarray | None = None,
+    mean_degree: float = 12.0,
+    homophily: float = 0.8,
+    rewire_prob: float = 0.1,
+    triad_prob: float = 0.5,
+    path: str | Path | None = None,
+    method: str = "auto",
+) -> SocialGraph:
+    """Build the consumer social graph.
+
+    Kinds:
+        ``sbm``: stochastic block model over city tiers (``tiers``: int labels 0..T-1, one per
+        consumer). With tier sizes s_t, shares pi_t = s_t / n, d = mean_degree and
+        h = homophily, every pair of consumers is linked independently with probability
+        ``p_tt = d * (h + (1 - h) * pi_t) / (s_t - 1)`` inside tier t and
+        ``p_tu = d * (1 - h) / n`` across tiers t != u. Every consumer then has expected degree
+        exactly d, of which an expected share ``h + (1 - h) * pi_t`` lies inside its own tier,
+        so the expected within-tier share of all edges is ``h + (1 - h) * sum_t pi_t**2``.
+        h = 0 is proportional (structure-free) mixing, h = 1 puts every edge inside a tier.
+        ``watts_strogatz``: ring lattice with k = the even integer nearest to d, each lattice
+        edge rewired with ``rewire_prob``.
+        ``barabasi_albert``: m = max(1, round(d / 2)) edges per new node.
+        ``holme_kim``: powerlaw cluster graph with m as above and ``triad_prob``.
+        ``complete``: all pairs (mean_degree ignored).
+        ``file``: read ``path`` (see below; mean_degree and method ignored).
+
+    Files: ``.graphml`` (undirected, nodes with ids "0".."n-1", exactly n of them) or an edge
+    list (``.csv``, ``.tsv``, ``.txt``, ``.edges``): one edge per line as two integer ids in
+    0..n-1 separated by a comma, tab or whitespace, an optional first line ``source,target``,
+    ``#`` starting a comment. Self-loops and duplicate edges are errors, isolated nodes are fine.
+
+    Args:
+        kind: one of ``GRAPH_KINDS``.
+        n: number of consumers.
+        rng: random generator (the only source of randomness).
+        tiers: tier label per consumer, required for ``sbm``.
+        mean_degree: target mean degree d, 0 < d < n.
+        homophily: h in [0, 1] for ``sbm``.
+        rewire_prob: rewiring probability in [0, 1] for ``watts_strogatz``.
+        triad_prob: triad formation probability in [0, 1] for ``holme_kim``.
+        path: graph file for ``file``.
+        method: ``"networkx"``, ``"arrays"`` (vectorised; sbm, watts_strogatz, complete only,
+            other kinds fall back to networkx) or ``"auto"`` (arrays when n > 20_000).
+
+    Returns:
+        The graph as a ``SocialGraph``.
+
+    Raises:
+        ValueError: a parameter is outside its accepted range.
+        GraphInputError: the graph file is malformed.
+    """
+    if kind not in GRAPH_KINDS:
+        raise ValueError(f"kind must be one of {GRAPH_KINDS}, got {kind!r}")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    n = _check_count("n", n, minimum=1)
+    if kind == "file":
+        if path is None:
+            raise ValueError("kind='file' needs path (a .graphml, .csv, .tsv, .txt or .edges file)")
+        return _read_graph_file(Path(path), n)
+    arrays = kind in _ARRAY_KINDS and (
+        method == "arrays" or (method == "auto" and n > _AUTO_ARRAYS_ABOVE)
+    )
+    if kind == "complete":
+        if arrays:
+            src, dst = np.triu_indices(n, 1)
+            return _csr_from_pairs(n, src, dst)
+        return SocialGraph.from_networkx(nx.complete_graph(n))
+    if not (math.isfinite(mean_degree) and 0 < mean_degree < n):
+        raise ValueError(f"mean_degree must be in (0, n={n}), got {mean_degree}")
+    for name, value in (("homophily", homophily), ("rewire_prob", rewire_prob),
+                        ("triad_prob", triad_prob)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
+    if kind == "sbm":
+        return _sbm(n, tiers, mean_degree, homophily, arrays, rng)
+    if kind == "watts_strogatz":
+        k = 2 * max(1, round(mean_degree / 2))
+        if k >= n:
+            raise ValueError(f"mean_degree={mean_degree} gives lattice degree k={k}; need k < n={n}")
+        if arrays:
+            return _watts_strogatz_arrays(n, k, rewire_prob, rng)
+        return SocialGraph.from_networkx(nx.watts_strogatz_graph(n, k, rewire_prob, _seed(rng)))
+    m = max(1, round(mean_degree / 2))
+    if m >= n:
+        raise ValueError(f"mean_degree={mean_degree} gives m={m} edges per node; need m < n={n}")
+    if kind == "barabasi_albert":
+        return SocialGraph.from_networkx(nx.barabasi_albert_graph(n, m, _seed(rng)))
+    return SocialGraph.from_networkx(nx.powerlaw_cluster_graph(n, m, triad_prob, _seed(rng)))
+
+
+def build_follow_graph(
+    n_consumers: int,
+    streamer_platform: np.ndarray,
+    streamer_popularity: np.ndarray,
+    uses_platform: np.ndarray,
+    follows_per_consumer: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw directed follow edges consumer -> streamer.
+
+    Consumer i is eligible to follow streamer s iff ``uses_platform[i, streamer_platform[s]]``
+    and ``streamer_popularity[s] > 0``. Consumer i follows
+    ``min(Poisson(follows_per_consumer), #eligible)`` distinct streamers, drawn one after another
+    with probability proportional to popularity among the eligible streamers not yet followed
+    (successive sampling; implemented exactly by drawing with replacement and redrawing
+    duplicates). Vectorised over consumers; loops only over distinct platform combinations.
+
+    Args:
+        n_consumers: number of consumers.
+        streamer_platform: home platform id (0..P-1) of each streamer.
+        streamer_popularity: non-negative finite weight of each streamer.
+        uses_platform: bool array (n_consumers, P).
+        follows_per_consumer: Poisson mean, >= 0.
+        rng: random generator.
+
+    Returns:
+        ``(indptr, indices)``: int64 indptr of length n_consumers + 1 and int32 streamer ids,
+        sorted and unique within each consumer's slice.
+    """
+    n = _check_count("n_consumers", n_consumers)
+    platform = np.asarray(streamer_platform)
+    weight = np.asarray(streamer_popularity, dtype=np.float64)
+    uses = np.asarray(uses_platform, dtype=bool)
+    if uses.ndim != 2 or uses.shape[0] != n or uses.shape[1] > 62:
+        raise ValueError(f"uses_platform must have shape (n_consumers={n}, P <= 62)")
+    if platform.ndim != 1 or weight.shape != platform.shape:
+        raise ValueError("streamer_platform and streamer_popularity must be 1-D of equal length")
+    if platform.size and (not np.issubdtype(platform.dtype, np.integer)
+                          or platform.min() < 0 or platform.max() >= uses.shape[1]):
+        raise ValueError(f"streamer_platform must hold integers in 0..{uses.shape[1] - 1}")
+    if not np.all(np.isfinite(weight) & (weight >= 0)):
+        raise ValueError("streamer_popularity must be finite and >= 0")
+    if not (math.isfinite(follows_per_consumer) and follows_per_consumer >= 0):
+        raise ValueError(f"follows_per_consumer must be >= 0, got {follows_per_consumer}")
+    codes = uses.astype(np.int64) @ (np.int64(1) << np.arange(uses.shape[1], dtype=np.int64))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    counts = np.zeros(n, dtype=np.int64)
+    groups = []
+    for consumers in np.split(order, bounds) if n else []:
+        used = uses[consumers[0]]
+        eligible = np.flatnonzero(used[platform] & (weight > 0))
+        k = np.minimum(rng.poisson(follows_per_consumer, consumers.size), eligible.size)
+        if eligible.size == 0 or not k.any():
+            continue
+        owner, item = _successive_sample(k, weight[eligible], rng)
+        counts[consumers] = k
+        groups.append((consumers, k, owner, eligible[item]))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    for consumers, k, owner, streamers in groups:
+        rank = np.arange(owner.size) - np.repeat(np.cumsum(k) - k, k)
+        indices[indptr[consumers[owner]] + rank] = streamers
+    return indptr, indices
+
+
+def pareto_popularity(n: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
+    """Return n heavy-tailed float64 weights, Pareto with x_m = 1 and shape ``alpha`` > 0."""
+    n = _check_count("n", n)
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    return rng.pareto(alpha, n) + 1.0
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(2**31 - 1))
+
+
+def _check_count(name: str, value: int, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _are_consumer_ids(nodes: list) -> bool:
+    ints = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in nodes)
+    return ints and set(map(int, nodes)) == set(range(len(nodes)))
+
+
+def _csr_from_pairs(n: int, a: np.ndarray, b: np.ndarray) -> SocialGraph:
+    """Symmetric CSR from endpoint arrays; drops self-loops and duplicates."""
+    keep = a != b
+    rows = np.concatenate([a[keep], b[keep]])
+    cols = np.concatenate([b[keep], a[keep]])
+    data = np.ones(rows.size, dtype=np.int32)
+    m = sp.coo_array((data, (rows, cols)), shape=(n, n)).tocsr()
+    m.sum_duplicates()
+    m.sort_indices()
+    return SocialGraph(m.indptr.astype(np.int64), m.indices.astype(np.int32))
+
+
+def _pair_key(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+    return np.minimum(u, v).astype(np.int64) * n + np.maximum(u, v)
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    if sorted_keys.size == 0:
+        return np.zeros(keys.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[pos] == keys
+
+
+def _first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct key, in sorted-key order."""
+    order = np.argsort(keys, kind="stable")
+    s = keys[order]
+    first = np.ones(s.size, dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    return order[first]
+
+
+def _sbm(n, tiers, mean_degree, homophily, arrays, rng) -> SocialGraph:
+    if tiers is None:
+        raise ValueError("kind='sbm' needs tiers: an int array of length n with labels 0..T-1")
+    tiers = np.asarray(tiers)
+    if tiers.shape != (n,) or not np.issubdtype(tiers.dtype, np.integer) or tiers.min() < 0:
+        raise ValueError(f"tiers must be a 1-D int array of length n={n} with labels >= 0")
+    sizes = np.bincount(tiers)
+    present = np.flatnonzero(sizes)
+    sizes = sizes[present]
+    within = mean_degree * (homophily + (1 - homophily) * sizes / n)  # expected degree in tier
+    p = np.full((sizes.size,) * 2, mean_degree * (1 - homophily) / n)
+    for t, (s, w) in enumerate(zip(sizes, within, strict=True)):
+        if w > (s - 1) * (1 + 1e-12):
+            raise ValueError(
+                f"tier {present[t]} has {s} consumers, too few for {w:.3g} expected within-tier "
+                f"neighbours each; lower mean_degree ({mean_degree}) or homophily ({homophily})"
+            )
+        p[t, t] = min(1.0, w / (s - 1)) if s > 1 else 0.0
+    if not arrays:
+        nodelist = np.argsort(tiers, kind="stable").tolist()
+        g = nx.stochastic_block_model(sizes.tolist(), p.tolist(), nodelist, _seed(rng))
+        return SocialGraph.from_networkx(g)
+    members = [np.flatnonzero(tiers == t) for t in present]
+    src, dst = [], []
+    for t in range(sizes.size):
+        for u in range(t, sizes.size):
+            st, su = int(sizes[t]), int(sizes[u])
+            n_pairs = st * (st - 1) // 2 if t == u else st * su
+            n_edges = int(rng.binomial(n_pairs, p[t, u])) if n_pairs else 0
+            if n_edges == 0:
+                continue
+            idx = rng.choice(n_pairs, size=n_edges, replace=False, shuffle=False)
+            i, j = _triangle_pair(idx) if t == u else np.divmod(idx, su)
+            src.append(members[t][i])
+            dst.append(members[u][j])
+    empty = np.empty(0, dtype=np.int64)
+    return _csr_from_pairs(n, np.concatenate([empty, *src]), np.concatenate([empty, *dst]))
+
+
+def _triangle_pair(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map k = j * (j - 1) / 2 + i (0 <= i < j) back to (i, j)."""
+    k = np.asarray(k, dtype=np.int64)
+    j = ((1.0 + np.sqrt(1.0 + 8.0 * k)) / 2.0).astype(np.int64)
+    j -= j * (j - 1) // 2 > k  # correct float rounding either way
+    j += (j + 1) * j // 2 <= k
+    return k - j * (j - 1) // 2, j
+
+
+def _watts_strogatz_arrays(n: int, k: int, p: float, rng: np.random.Generator) -> SocialGraph:
+    """Vectorised ``nx.watts_strogatz_graph``.
+
+    Same lattice and rule: each lattice edge (u, u + j) is, with probability p, replaced by
+    (u, w) with w uniform over nodes that are not u, not a lattice neighbour of u and not
+    already joined to u by a rewired edge (so never back to the original); if no such w
+    exists the edge is kept. networkx applies the rule one edge at a time against the
+    current graph, here all edges are rewired together against the lattice, which only
+    changes which already-removed lattice pairs may be re-used (a probability O(k / n) event).
+    """
+    u = np.tile(np.arange(n, dtype=np.int64), k // 2)
+    v = (u + np.repeat(np.arange(1, k // 2 + 1), n)) % n
+    lattice = np.sort(_pair_key(u, v, n))
+    pending = np.flatnonzero(rng.random(u.size) < p)
+    accepted = np.empty(0, dtype=np.int64)  # sorted keys of rewired edges
+    for _ in range(_MAX_ROUNDS):
+        if pending.size == 0:
+            break
+        w = rng.integers(0, n, pending.size)
+        key = _pair_key(u[pending], w, n)
+        ok = np.flatnonzero((w != u[pending]) & ~_contains(lattice, key) & ~_contains(accepted, key))
+        ok = np.sort(ok[_first_occurrences(key[ok])])
+        v[pending[ok]] = w[ok]
+        accepted = np.sort(np.concatenate([accepted, key[ok]]))
+        pending = np.delete(pending, ok)
+    for e in pending.tolist():  # dense leftovers: choose among the remaining valid targets
+        taken = np.concatenate([lattice, accepted])
+        taken = taken[(taken // n == u[e]) | (taken % n == u[e])]
+        free = np.setdiff1d(np.arange(n), np.concatenate([[u[e]], taken // n, taken % n]))
+        if free.size:
+            v[e] = free[rng.integers(free.size)]
+            accepted = np.sort(np.append(accepted, _pair_key(u[e : e + 1], v[e : e + 1], n)))
+    return _csr_from_pairs(n, u, v)
+
+
+def _alias_table(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker/Vose alias table for O(1) sampling proportional to ``weight`` (all > 0)."""
+    prob = (weight * (weight.size / weight.sum())).tolist()
+    alias = list(range(weight.size))
+    small = [i for i, q in enumerate(prob) if q < 1.0]
+    large = [i for i, q in enumerate(prob) if q >= 1.0]
+    while small and large:
+        s, big = small.pop(), large[-1]
+        alias[s] = big
+        prob[big] -= 1.0 - prob[s]
+        if prob[big] < 1.0:
+            small.append(large.pop())
+    for i in small + large:  # leftovers are 1 up to rounding
+        prob[i] = 1.0
+    return np.array(prob), np.array(alias, dtype=np.int64)
+
+
+def _successive_sample(
+    k: np.ndarray, weight: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each owner i draw k[i] distinct items by successive sampling proportional to weight.
+
+    Returns (owner, item) sorted by owner then item. Duplicates are redrawn (rejection, which
+    is exact); owners still short after ``_MAX_ROUNDS`` rounds finish with ``Generator.choice``
+    over their remaining items.
+    """
+    n_items = weight.size
+    prob, alias = _alias_table(weight)
+    full = k == n_items  # following every eligible item needs no draws
+    done = [np.flatnonzero(full)[:, None] * n_items + np.arange(n_items)]
+    keys = np.empty(0, dtype=np.int64)
+    pending = np.flatnonzero((k > 0) & ~full)
+    need = k[pending]
+    for _ in range(_MAX_ROUNDS):
+        if pending.size == 0:
+            break
+        owner = np.repeat(pending, need)
+        pick = rng.integers(0, n_items, owner.size)
+        pick = np.where(rng.random(owner.size) < prob[pick], pick, alias[pick])
+        keys = np.sort(np.concatenate([keys, owner * n_items + pick]))
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+        have = np.bincount(keys // n_items, minlength=k.size)
+        complete = have[keys // n_items] == k[keys // n_items]
+        done.append(keys[complete])
+        keys = keys[~complete]
+        pending = np.unique(keys // n_items)
+        need = k[pending] - have[pending]
+    for i, short in zip(pending.tolist(), need.tolist(), strict=True):
+        got = keys[keys // n_items == i] % n_items
+        w = weight.copy()
+        w[got] = 0.0
+        extra = rng.choice(n_items, size=short, replace=False, p=w / w.sum())
+        done.append(i * n_items + np.concatenate([got, extra]))
+    keys = np.sort(np.concatenate([d.ravel() for d in done]))
+    return keys // n_items, keys % n_items
+
+
+def _read_graph_file(path: Path, n: int) -> SocialGraph:
+    suffix = path.suffix.lower()
+    if suffix not in (".graphml", *_EDGE_LIST_SUFFIXES):
+        raise GraphInputError(
+            f"{path}: unsupported file type {suffix!r}; accepted: .graphml, "
+            + ", ".join(_EDGE_LIST_SUFFIXES)
+        )
+    if path.stat().st_size == 0:
+        raise GraphInputError(f"{path}: file is empty; expected a graph over consumers 0..{n - 1}")
+    if suffix == ".graphml":
+        return _read_graphml(path, n)
+    return _read_edge_list(path, n)
+
+
+def _read_edge_list(path: Path, n: int) -> SocialGraph:
+    accepted = (
+        f"accepted: two integer consumer ids in 0..{n - 1} per line separated by a comma, tab "
+        "or whitespace, an optional first line 'source,target', '#' comments"
+    )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GraphInputError(f"{path}: not UTF-8 text ({exc.reason}); {accepted}") from None
+    pairs: list[int] = []
+    line_of: list[int] = []
+    first = True
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        cells = [c.strip() for c in line.split(",")] if "," in line else line.split()
+        if first and [c.lower() for c in cells] == ["source", "target"]:
+            first = False
+            continue
+        first = False
+        if len(cells) != 2:
+            raise GraphInputError(
+                f"{path}: line {lineno}: expected 2 columns, found {len(cells)} in {line!r}; "
+                f"{accepted}"
+            )
+        for cell in cells:
+            if not _INT_CELL.fullmatch(cell):
+                raise GraphInputError(
+                    f"{path}: line {lineno}: non-integer cell {cell!r} in {line!r}; {accepted}"
+                )
+            pairs.append(int(cell))
+        line_of.append(lineno)
+    if not line_of:
+        raise GraphInputError(f"{path}: file is empty (no edge lines); {accepted}")
+    ends = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    lines = np.array(line_of)
+    bad = np.flatnonzero(((ends < 0) | (ends >= n)).any(axis=1))
+    if bad.size:
+        i = bad[0]
+        raise GraphInputError(
+            f"{path}: line {lines[i]}: consumer id out of range in edge {tuple(ends[i].tolist())}"
+            f"; ids must be in 0..{n - 1}"
+        )
+    loops = np.flatnonzero(ends[:, 0] == ends[:, 1])
+    if loops.size:
+        raise GraphInputError(
+            f"{path}: line {lines[loops[0]]}: self-loop {ends[loops[0], 0]} -- "
+            f"{ends[loops[0], 0]}; self-loops are not accepted"
+        )
+    key = _pair_key(ends[:, 0], ends[:, 1], n)
+    firsts = np.zeros(key.size, dtype=bool)
+    firsts[_first_occurrences(key)] = True
+    if not firsts.all():
+        i = np.flatnonzero(~firsts)[0]
+        j = np.flatnonzero(key == key[i])[0]
+        raise GraphInputError(
+            f"{path}: line {lines[i]}: duplicate edge {tuple(ends[i].tolist())}, already given on "
+            f"line {lines[j]}; each undirected edge must appear once"
+        )
+    return _csr_from_pairs(n, ends[:, 0], ends[:, 1])
+
+
+def _read_graphml(path: Path, n: int) -> SocialGraph:
+    accepted = f"accepted: undirected GraphML with exactly {n} nodes whose ids are '0'..'{n - 1}'"
+    try:
+        g = nx.read_graphml(path, node_type=str)
+    except (ParseError, nx.NetworkXError, KeyError, ValueError) as exc:
+        raise GraphInputError(f"{path}: cannot read GraphML ({exc}); {accepted}") from None
+    if g.is_directed():
+        raise GraphInputError(f"{path}: graph is directed; {accepted}")
+    if len(g) != n:
+        raise GraphInputError(f"{path}: expected {n} nodes, found {len(g)}; {accepted}")
+    bad = [v for v in g if not (v.isascii() and v.isdigit() and int(v) < n)]
+    if bad or len({int(v) for v in g}) != n:
+        raise GraphInputError(
+            f"{path}: node id {(bad or sorted(g))[0]!r} is not one of '0'..'{n - 1}' (or ids "
+            f"repeat); {accepted}"
+        )
+    for u, v in nx.selfloop_edges(g):
+        raise GraphInputError(f"{path}: self-loop on node {u!r}; self-loops are not accepted")
+    if g.is_multigraph():
+        for u, v, key in g.edges(keys=True):
+            if key != 0 and g.number_of_edges(u, v) > 1:
+                raise GraphInputError(
+                    f"{path}: duplicate edge {u!r} -- {v!r}; each edge must appear once"
+                )
+    ends = np.array([(int(u), int(v)) for u, v in g.edges()], dtype=np.int64).reshape(-1, 2)
+    return _csr_from_pairs(n, ends[:, 0], ends[:, 1])

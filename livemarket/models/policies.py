@@ -1,0 +1,98 @@
+"""The calendar: dated policy changes, festival demand, scheduled scandals, supply shocks.
+
+Strategies are platform parameters (see :class:`livemarket.config.PlatformConfig`); a
+policy event changes them on a date or step. Helpers here build the common events so
+experiment scripts read like the history they model.
+
+Example:
+    >>> ev = link_ban("douyin", "2020-10-09")
+    >>> ev["set"]
+    {'link_ban': True}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import numpy as np
+
+from livemarket.config import ScenarioConfig
+
+__all__ = [
+    "Calendar",
+    "link_ban",
+    "open_logistics",
+    "open_payment",
+    "restore_links",
+    "set_platform",
+]
+
+
+def set_platform(platform: str, when: str | int, **changes) -> dict:
+    """A policy event dict: on a date ("2020-10-09") or a step (int), set platform parameters."""
+    key = "step" if isinstance(when, int) else "date"
+    return {"platform": platform, key: when, "set": changes}
+
+
+def link_ban(platform: str, when: str | int) -> dict:
+    """Live rooms of ``platform`` stop carrying outbound links from ``when``."""
+    return set_platform(platform, when, link_ban=True)
+
+
+def restore_links(platform: str, when: str | int) -> dict:
+    """Lift a link ban from ``when``."""
+    return set_platform(platform, when, link_ban=False)
+
+
+def open_payment(platform: str, when: str | int, wallets: list[str]) -> dict:
+    """Payment interoperability: ``platform``'s checkout accepts ``wallets`` from ``when``."""
+    return set_platform(platform, when, accepted_wallets=wallets)
+
+
+def open_logistics(platform: str, when: str | int, partners: list[str]) -> dict:
+    """Logistics interoperability: ``platform``'s merchants may ship with ``partners``."""
+    return set_platform(platform, when, logistics_partners=partners)
+
+
+class Calendar:
+    """Answers what the scenario's calendar says about a given day."""
+
+    def __init__(self, config: ScenarioConfig):
+        self.config = config
+        self._by_step: dict[int, list] = {}
+        self._by_date: dict[dt.date, list] = {}
+        for ev in config.policies:
+            slot = self._by_step.setdefault(ev.step, []) if ev.step is not None else self._by_date.setdefault(ev.date, [])
+            slot.append((ev.platform, dict(ev.set)))
+
+    def policies_on(self, step: int, date: dt.date) -> Iterator[tuple[str, dict]]:
+        """Policy changes that take effect on this day, in file order (step events first)."""
+        yield from self._by_step.get(step, [])
+        yield from self._by_date.get(date, [])
+
+    def demand_multiplier(self, date: dt.date) -> float:
+        """Product of the multipliers of the festivals covering ``date`` (1 outside them)."""
+        m = 1.0
+        for f in self.config.festivals:
+            if date.month == f.month and f.first_day <= date.day <= f.last_day:
+                m *= f.demand_multiplier
+        return m
+
+    def capacity_factor(self, date: dt.date, brand_category: np.ndarray) -> np.ndarray:
+        """Per-brand multiplier of shipping capacity from the supply shocks covering ``date``."""
+        factor = np.ones(len(brand_category))
+        for s in self.config.supply_shocks:
+            if s.start <= date <= s.end:
+                hit = np.ones(len(brand_category), bool) if s.category is None else brand_category == s.category
+                factor[hit] *= s.capacity_factor
+        return factor
+
+    def scandal_ranks_on(self, date: dt.date, popularity: np.ndarray, is_hired: np.ndarray) -> list[int]:
+        """Streamer rows hit by scheduled scandals today (rank 0 = most popular hired streamer)."""
+        due = [s.streamer_rank for s in self.config.scandals if s.date == date]
+        if not due:
+            return []
+        hired = np.nonzero(is_hired)[0]
+        ranked = hired[np.argsort(-popularity[hired], kind="stable")]
+        return [int(ranked[r]) for r in due if r < len(ranked)]

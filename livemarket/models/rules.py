@@ -1,0 +1,100 @@
+"""The consumer rules as formulas, written once for scalars and arrays alike.
+
+Both consumer engines (the column engine and the per-consumer reference) call these
+functions, so the two differ only in how they walk the population, never in the rule.
+Every function is a plain numpy expression: pass floats or arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "CHANNELS",
+    "bad_outcome_probability",
+    "beta_forget",
+    "beta_trust",
+    "choose_index",
+    "consider_probability",
+    "logit_probabilities",
+    "logsum",
+    "minutes_target",
+    "return_probability",
+    "visit_probability",
+]
+
+#: Sales channels, in the order used by every table.
+CHANNELS = ("live_own_shop", "live_outbound_link", "live_later_search", "planned_search", "splash_ad")
+LIVE_OWN, LIVE_LINK, LIVE_SEARCH, PLANNED, SPLASH = range(len(CHANNELS))
+
+
+def beta_trust(a, b):
+    """Trust as the mean of Beta(a, b) evidence: a / (a + b), in [0, 1] for a, b > 0."""
+    return a / (a + b)
+
+
+def beta_forget(x, prior, forgetting_per_day: float):
+    """Pull evidence ``x`` toward ``prior`` by the daily forgetting rate."""
+    return prior + (1.0 - forgetting_per_day) * (x - prior)
+
+
+def visit_probability(minutes, live_share, visits_per_minute):
+    """Chance of entering at least one live room today: 1 - exp(-minutes * live_share * rate)."""
+    return 1.0 - np.exp(-np.asarray(minutes) * live_share * visits_per_minute)
+
+
+def consider_probability(match, trust_streamer, impulsivity, beh, demand_multiplier: float = 1.0):
+    """Chance a live-room viewer considers buying: logistic in match, trust, impulsivity."""
+    z = (
+        beh.consider_intercept
+        + beh.consider_match * match
+        + beh.consider_trust * trust_streamer
+        + beh.consider_impulsivity * impulsivity
+    )
+    return np.minimum(1.0, demand_multiplier / (1.0 + np.exp(-z)))
+
+
+def logit_probabilities(utilities):
+    """Multinomial-logit choice shares over the last axis; ``-inf`` marks unavailable options."""
+    u = np.asarray(utilities, dtype=np.float64)
+    top = u.max(axis=-1, keepdims=True)
+    e = np.exp(u - top)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def logsum(utilities):
+    """Expected maximum utility (the logit log-sum), the basis of consumer surplus."""
+    u = np.asarray(utilities, dtype=np.float64)
+    top = u.max(axis=-1)
+    return top + np.log(np.exp(u - top[..., None]).sum(axis=-1))
+
+
+def choose_index(probabilities, uniform):
+    """Index of the option picked by inverse-CDF sampling with one uniform draw per row."""
+    cum = np.cumsum(probabilities, axis=-1)
+    u = np.asarray(uniform)[..., None] * cum[..., -1:]
+    return np.minimum((cum <= u).sum(axis=-1), np.shape(probabilities)[-1] - 1)
+
+
+def bad_outcome_probability(quality, logistics_quality, delayed, selection_care, beh):
+    """Chance an order goes wrong: low quality, poor logistics, delay; vetting helps."""
+    p = (
+        beh.bad_base
+        + beh.bad_quality * (1.0 - quality)
+        + beh.bad_logistics * (1.0 - logistics_quality)
+        + beh.bad_delay * delayed
+    )
+    return np.clip(p * (1.0 - beh.selection_care_effect * selection_care), 0.0, 1.0)
+
+
+def return_probability(category_return_rate, bad, impulsivity, is_live, beh):
+    """Chance an order is returned: category base rate, bad outcomes, impulse buys in live rooms."""
+    p = category_return_rate + beh.return_bad * bad + beh.return_impulse * impulsivity * is_live
+    return np.clip(p, 0.0, 1.0)
+
+
+def minutes_target(minutes_per_day, ad_load, live_share, beh):
+    """Long-run minutes a user spends: falls linearly with ad load and excess live selling."""
+    excess_live = np.maximum(0.0, live_share - beh.live_share_tolerance)
+    factor = 1.0 - beh.minutes_ad_elasticity * ad_load - beh.minutes_live_elasticity * excess_live
+    return minutes_per_day * np.maximum(0.0, factor)
