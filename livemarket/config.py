@@ -279,6 +279,8 @@ class ScenarioConfig(_Strict):
             known(f"platforms.{n}.outbound_links", p.outbound_links, shelf, "shelf platform")
             known(f"platforms.{n}.logistics_partners", p.logistics_partners, set(names), "platform")
             known(f"platforms.{n}.traffic_bought", p.traffic_bought, content, "content platform")
+            if p.traffic_bought and p.kind != "shelf":
+                raise ValueError(f"platforms.{n}.traffic_bought: only shelf platforms buy traffic")
             wallets = set(self.consumer.wallets) | {q.own_wallet for q in self.platforms.values()}
             known(f"platforms.{n}.accepted_wallets", p.accepted_wallets, wallets - {""}, "wallet")
         known("brands.listing_probability", self.brands.listing_probability, shelf, "shelf platform")

@@ -1,0 +1,286 @@
+"""The per-consumer reference: one ``mesa.Agent`` per consumer, the rules read one person at a time.
+
+This is the readable statement of the consumer rules and the test oracle of the column
+engine (:mod:`livemarket.agents.consumers`): on the same seed both request the same random
+numbers in the same order and must produce the same trajectory. It is slow (pure Python
+per consumer) and meant for small populations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from livemarket.agents.consumers import ConsumerState
+from livemarket.models import rules
+from livemarket.models.day import DayContext, Orders, Outcomes
+
+__all__ = ["ConsumerAgent", "ReferenceConsumers"]
+
+
+class ConsumerAgent(mesa.Agent):
+    """One consumer: apps, wallets, interests, trust in platforms and in followed streamers."""
+
+    def __init__(self, model: mesa.Model, row: int, s: ConsumerState, neighbours: list[int]):
+        super().__init__(model)
+        self.row = row
+        self.interest = s.interest[row].copy()
+        self.installed = s.installed[row].tolist()
+        self.minutes = s.minutes[row].tolist()
+        self.wallets = s.wallets[row].tolist()
+        self.price_sensitivity = float(s.price_sensitivity[row])
+        self.impulsivity = float(s.impulsivity[row])
+        self.adopter = bool(s.adopter[row])
+        self.trust_a = s.trust_a[row].tolist()
+        self.trust_b = s.trust_b[row].tolist()
+        first, last = s.follow_indptr[row], s.follow_indptr[row + 1]
+        self.first_edge = int(first)
+        self.follows = s.follow_streamer[first:last].tolist()  # sorted streamer ids
+        self.follow_a = s.follow_a[first:last].tolist()
+        self.follow_b = s.follow_b[first:last].tolist()
+        self.neighbours = neighbours
+
+    # ------------------------------------------------------------ small helpers
+    def trust_in(self, p: int) -> float:
+        """Trust in platform ``p``."""
+        return rules.beta_trust(self.trust_a[p], self.trust_b[p])
+
+    def wallet_ok(self, p: int, ctx: DayContext) -> bool:
+        """Holds a wallet the checkout of ``p`` accepts."""
+        return any(h and a for h, a in zip(self.wallets, ctx.accepts[p], strict=True))
+
+    def edge_to(self, streamer: int) -> int:
+        """Local index of the follow edge to ``streamer``, -1 if not followed."""
+        return self.follows.index(streamer) if streamer in self.follows else -1
+
+    def _pick(self, groups, key: int, u: float) -> int:
+        return int(groups.pick(np.array([key]), np.array([u]))[0])
+
+    def _platform_terms(self, q: int, ctx: DayContext) -> float:
+        beh = self.model.config.behaviour
+        return beh.util_trust_platform * self.trust_in(q) - beh.wallet_friction * (not self.wallet_ok(q, ctx))
+
+    def _choose(self, utilities: list[float], u: float) -> tuple[int, float]:
+        choice = int(rules.choose_index(rules.logit_probabilities(utilities), u))
+        return choice, float(rules.logsum(utilities)) * 100.0 / self.price_sensitivity
+
+    # ------------------------------------------------------------ shopping
+    def live_room(self, p: int, d, ctx: DayContext):
+        """Visit a live room on ``p``; return (order fields or None, surplus) or None if unseen."""
+        beh, k = self.model.config.behaviour, ctx.n_categories
+        if d[0] < ctx.feed_mode[p]:  # interest recommendation
+            cat = int(rules.choose_index(self.interest, d[1]))
+            streamer = self._pick(ctx.rooms, p * k + cat, d[2])
+            edge = self.edge_to(streamer) if streamer >= 0 else -1
+        else:  # follow feed: a followed streamer on air
+            on_air = [j for j, st in enumerate(self.follows) if ctx.live[st] and ctx.streamer_platform[st] == p]
+            if not on_air:
+                return None
+            edge = on_air[min(math.floor(d[2] * len(on_air)), len(on_air) - 1)]
+            streamer = self.follows[edge]
+        if streamer < 0:
+            return None
+        match = self.interest[ctx.streamer_category[streamer]] / self.interest.max()
+        t_s = rules.beta_trust(self.follow_a[edge], self.follow_b[edge]) if edge >= 0 else ctx.streamer_trust[streamer]
+        if not d[3] < rules.consider_probability(match, t_s, self.impulsivity, beh, ctx.demand_multiplier):
+            return None, 0.0
+        b = int(ctx.product[streamer])
+        price = ctx.price_rmb[b] * self.price_sensitivity / 100.0
+        common = (
+            beh.util_trust_streamer * t_s + beh.util_trust_brand * ctx.brand_trust[b]
+            + beh.util_match * match + beh.util_impulsivity * self.impulsivity - price
+        )  # fmt: skip
+        n_p = len(ctx.is_shelf)
+        own = beh.util_own_shop + common + self._platform_terms(p, ctx) if ctx.sells_in_room[b, p] else -math.inf
+        links, searches = [], []
+        for q in range(n_p):
+            plat = self._platform_terms(q, ctx)
+            ok_link = ctx.link_allowed[p, q] and ctx.listed[b, q]
+            links.append(beh.util_link + common + plat - beh.jump_friction if ok_link else -math.inf)
+            ok_search = ctx.listed[b, q] and self.installed[q] and q != p
+            search = (
+                beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match
+                - price + plat - beh.search_friction
+            )  # fmt: skip
+            searches.append(search if ok_search else -math.inf)
+        choice, surplus = self._choose([0.0, own, *links, *searches], d[4])
+        if choice == 0:
+            return None, surplus
+        if choice == 1:
+            pay, channel = p, rules.LIVE_OWN
+        else:
+            pay = (choice - 2) % n_p
+            channel = rules.LIVE_LINK if choice < 2 + n_p else rules.LIVE_SEARCH
+        global_edge = self.first_edge + edge if edge >= 0 else -1
+        return (b, pay, p, channel, streamer, global_edge), surplus
+
+    def shelf_purchase(self, q_options: list[int], cat_u: float, brand_u: float, choice_u: float,
+                       ctx: DayContext, bonus: float, require_installed: bool):  # fmt: skip
+        """Buy for a need by searching shelf platforms ``q_options``: (brand, platform) or None."""
+        beh, k = self.model.config.behaviour, ctx.n_categories
+        cat = int(rules.choose_index(self.interest, cat_u))
+        brands, utils = [], [0.0]
+        for q in q_options:
+            b = self._pick(ctx.shelf_brands, q * k + cat, brand_u)
+            brands.append(b)
+            ok = b >= 0 and ctx.is_shelf[q] and (self.installed[q] or not require_installed)
+            util = (
+                beh.util_planned + bonus + beh.util_trust_brand * ctx.brand_trust[max(b, 0)]
+                - ctx.price_rmb[max(b, 0)] * self.price_sensitivity / 100.0 + self._platform_terms(q, ctx)
+            )  # fmt: skip
+            utils.append(util if ok else -math.inf)
+        choice, surplus = self._choose(utils, choice_u)
+        if choice == 0:
+            return None, surplus
+        return (brands[choice - 1], q_options[choice - 1]), surplus
+
+
+class ReferenceConsumers:
+    """Engine over :class:`ConsumerAgent` objects, with the column engine's interface."""
+
+    def __init__(self, model, state: ConsumerState):
+        self.model = model
+        self.beh = model.config.behaviour
+        g = model.social_graph
+        self.agents = [
+            ConsumerAgent(model, i, state, g.indices[g.indptr[i] : g.indptr[i + 1]].tolist())
+            for i in range(state.n)
+        ]
+        self.template = state
+        self.prior_a, self.prior_b = model.trust_prior_evidence()
+        self.streamer_prior = model.streamer_prior_evidence()
+
+    def snapshot(self) -> ConsumerState:
+        """Gather the agents' state into columns (for metrics and comparisons)."""
+        a = self.agents
+        cat = lambda f: np.array([x for ag in a for x in f(ag)], dtype=np.float64)  # noqa: E731
+        return ConsumerState(
+            tier=self.template.tier, interest=self.template.interest,
+            installed=np.array([ag.installed for ag in a], bool), minutes=np.array([ag.minutes for ag in a]),
+            wallets=np.array([ag.wallets for ag in a], bool),
+            price_sensitivity=self.template.price_sensitivity, impulsivity=self.template.impulsivity,
+            adopter=np.array([ag.adopter for ag in a], bool),
+            trust_a=np.array([ag.trust_a for ag in a]), trust_b=np.array([ag.trust_b for ag in a]),
+            follow_indptr=self.template.follow_indptr, follow_streamer=self.template.follow_streamer,
+            follow_a=cat(lambda ag: ag.follow_a), follow_b=cat(lambda ag: ag.follow_b),
+        )  # fmt: skip
+
+    def shop(self, ctx: DayContext, rng: np.random.Generator) -> Orders:
+        """Same draws, same order as the column engine; rules applied agent by agent."""
+        beh, n_p, rows, surplus = self.beh, len(ctx.is_shelf), [], 0.0
+        add = lambda n, b, pay, src, ch, st, e: rows.append((n, b, pay, src, ch, st, e))  # noqa: E731
+        u = rng.random((len(self.agents), n_p))
+        visits = [
+            (ag, p) for ag in self.agents for p in range(n_p)
+            if ag.installed[p] and ag.adopter
+            and u[ag.row, p] < rules.visit_probability(ag.minutes[p], ctx.live_share[p], beh.live_visits_per_minute)
+        ]  # fmt: skip
+        for (ag, p), d in zip(visits, rng.random((len(visits), 5)), strict=True):
+            result = ag.live_room(p, d, ctx)
+            if result is not None:
+                order, cs = result
+                surplus += cs
+                if order is not None:
+                    add(ag.row, *order)
+        shelves = list(range(n_p))
+        need_rate = self.model.config.consumer.needs_per_day * ctx.demand_multiplier
+        u = rng.random(len(self.agents))
+        needers = [ag for ag in self.agents if u[ag.row] < need_rate]
+        for ag, d in zip(needers, rng.random((len(needers), 3)), strict=True):
+            order, cs = ag.shelf_purchase(shelves, d[0], d[1], d[2], ctx, 0.0, True)
+            surplus += cs
+            if order is not None:
+                add(ag.row, order[0], order[1], -1, rules.PLANNED, -1, -1)
+        views = np.zeros(n_p)
+        for q, p, reach in ctx.splash:
+            u = rng.random(len(self.agents))
+            seen = [ag for ag in self.agents if ag.installed[p] and u[ag.row] < reach]
+            views[p] += len(seen)
+            for ag, d in zip(seen, rng.random((len(seen), 4)), strict=True):
+                if d[0] < beh.splash_consider * ctx.demand_multiplier:
+                    order, cs = ag.shelf_purchase([q], d[1], d[2], d[3], ctx, -beh.jump_friction, False)
+                    surplus += cs
+                    if order is not None:
+                        add(ag.row, order[0], q, p, rules.SPLASH, -1, -1)
+        cols = np.array(rows, dtype=np.int64).reshape(-1, 7)
+        n, b = cols[:, 0], cols[:, 1]
+        return Orders(
+            consumer=n, brand=b, platform=cols[:, 2], source=cols[:, 3], channel=cols[:, 4],
+            streamer=cols[:, 5], edge=cols[:, 6], price_rmb=ctx.price_rmb[b].astype(np.float64),
+            impulsivity=np.array([self.agents[i].impulsivity for i in n], dtype=np.float64),
+            surplus_rmb=surplus, splash_views=views,
+        )  # fmt: skip
+
+    def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:
+        """Outcomes, word of mouth, scandals, forgetting, then adoption, minutes, churn, installs."""
+        beh, agents, n_p = self.beh, self.agents, len(ctx.is_shelf)
+        own_good = [[0.0] * n_p for _ in agents]
+        own_bad = [[0.0] * n_p for _ in agents]
+        lacking = []
+        for i in range(len(orders)):
+            ag, q, bad = agents[orders.consumer[i]], orders.platform[i], bool(out.bad[i])
+            own_good[ag.row][q] += 0.0 if bad else beh.evidence_good
+            own_bad[ag.row][q] += beh.evidence_bad * (1.0 - beh.protection_soften * out.protected[i]) if bad else 0.0
+            if orders.edge[i] >= 0:
+                j = orders.edge[i] - ag.first_edge
+                if bad:
+                    ag.follow_b[j] += beh.evidence_bad
+                else:
+                    ag.follow_a[j] += beh.evidence_good
+            if not ag.wallet_ok(q, ctx):
+                lacking.append((ag, ctx.primary_wallet[q]))
+        for ag in agents:
+            for p in range(n_p):
+                heard_good = sum(own_good[nb][p] for nb in ag.neighbours)
+                heard_bad = sum(own_bad[nb][p] for nb in ag.neighbours)
+                ag.trust_a[p] += own_good[ag.row][p] + beh.word_of_mouth * heard_good
+                ag.trust_b[p] += own_bad[ag.row][p] + beh.word_of_mouth * heard_bad
+        for ag, w in lacking:
+            ag.wallets[w] = True
+        for streamer in ctx.scandals:
+            home = ctx.streamer_platform[streamer]
+            for ag in agents:
+                j = ag.edge_to(streamer)
+                if j >= 0:
+                    ag.follow_b[j] += beh.scandal_evidence
+                    ag.trust_b[home] += beh.scandal_platform_evidence * (1 - ctx.protection[home])
+        f, (sa, sb) = beh.forgetting_per_day, self.streamer_prior
+        for ag in agents:
+            ag.trust_a = [rules.beta_forget(x, self.prior_a[p], f) for p, x in enumerate(ag.trust_a)]
+            ag.trust_b = [rules.beta_forget(x, self.prior_b[p], f) for p, x in enumerate(ag.trust_b)]
+            ag.follow_a = [rules.beta_forget(x, sa, f) for x in ag.follow_a]
+            ag.follow_b = [rules.beta_forget(x, sb, f) for x in ag.follow_b]
+
+        u = rng.random((len(agents), 1 + 2 * n_p))
+        q_bass = self.model.config.consumer.bass_q
+        decisions = []
+        for ag in agents:  # decide from yesterday's state of everyone
+            deg = max(len(ag.neighbours), 1)
+            adopt_share = sum(agents[nb].adopter for nb in ag.neighbours) / deg
+            promo = sum(ctx.promotion[p] for p in range(n_p) if ag.installed[p])
+            adopt = not ag.adopter and u[ag.row, 0] < promo + q_bass * adopt_share
+            churn, join = [], []
+            for p in range(n_p):
+                trust = ag.trust_in(p)
+                hazard = beh.churn_base_per_day + beh.churn_trust_per_day * max(
+                    0.0, beh.churn_trust_threshold - trust
+                ) / beh.churn_trust_threshold
+                churn.append(ag.installed[p] and u[ag.row, 1 + p] < hazard)
+                use_share = sum(agents[nb].installed[p] for nb in ag.neighbours) / deg
+                join.append(not ag.installed[p] and u[ag.row, 1 + n_p + p] < beh.install_per_day + beh.install_social * use_share)
+            decisions.append((adopt, churn, join))
+        churned, joined = np.zeros(n_p, np.int64), np.zeros(n_p, np.int64)
+        for ag, (adopt, churn, join) in zip(agents, decisions, strict=True):
+            ag.adopter = ag.adopter or adopt
+            for p in range(n_p):
+                target = ctx.minutes_target[p] if ag.installed[p] else 0.0
+                ag.minutes[p] += beh.minutes_adjust_per_day * (target - ag.minutes[p])
+                if churn[p]:
+                    ag.installed[p], ag.minutes[p] = False, 0.0
+                if join[p]:
+                    ag.installed[p] = True
+            churned += churn
+            joined += join
+        return {"adopted": sum(d[0] for d in decisions), "churned": churned, "joined": joined}
