@@ -16,7 +16,7 @@ import datetime as dt
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -323,9 +323,23 @@ def _describe(err: ValidationError, prefix: str = "") -> str:
         loc = f"{prefix}.{loc}" if prefix and loc else (loc or prefix)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown field"
+            accepted = _fields_at(e["loc"][:-1])
+            msg = f"unknown field; accepted: {', '.join(accepted)}" if accepted else "unknown field"
         lines.append(f"{loc}: {msg} (got {e.get('input')!r})" if loc else msg)
     return "; ".join(lines)
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Field names of the config table at a validation-error location (for "accepted: ...")."""
+    node: Any = ScenarioConfig
+    for key in loc:
+        if get_origin(node) in (list, dict):  # key is a list index or a dict key
+            node = get_args(node)[-1]
+        elif isinstance(node, type) and issubclass(node, BaseModel) and key in node.model_fields:
+            node = node.model_fields[key].annotation
+        else:
+            return []
+    return sorted(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
 
 
 def builtin_scenarios() -> list[str]:
