@@ -41,7 +41,7 @@ class Platform(mesa.Agent):
         """Apply a dated policy: validated assignment of each changed parameter."""
         for key, value in changes.items():
             if key == "link_ban" and value and not self.config.link_ban:
-                self.link_ban_since_step = self.model.steps
+                self.link_ban_since_step = self.model.day
             setattr(self.config, key, value)
         if not self.config.link_ban:
             self.link_ban_since_step = None
@@ -54,10 +54,10 @@ class Platform(mesa.Agent):
         """
         threshold = self.config.restore_links_below_growth
         since = self.link_ban_since_step
-        if threshold is None or since is None or self.model.steps - since < 60:
+        if threshold is None or since is None or self.model.day - since < 60:
             return
         last, before = self.model.own_shop_gmv_windows(self.index, days=30)
         growth = last / before - 1.0 if before > 0 else 0.0
         if growth < threshold:
             self.apply_policy({"link_ban": False})
-            self.links_restored_step = self.model.steps
+            self.links_restored_step = self.model.day

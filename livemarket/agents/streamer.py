@@ -61,7 +61,7 @@ class Streamer(mesa.Agent):
 
     def suffer_scandal(self) -> None:
         """Go off air and lose public reputation; followers are hit by the consumer engine."""
-        t, beh, step = self._t, self.model.config.behaviour, self.model.steps
+        t, beh, step = self._t, self.model.config.behaviour, self.model.day
         t.banned_until_step[self.row] = step + beh.scandal_ban_days
         t.rep_b[self.row] += beh.scandal_evidence * 10
         self.model.scandals_today.append(self.row)

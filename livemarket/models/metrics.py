@@ -25,7 +25,7 @@ PLATFORM_METRICS = (
     "revenue_commission_rmb", "revenue_link_fees_rmb", "revenue_ads_rmb", "revenue_splash_ads_rmb",
     "traffic_cost_rmb", "gmv_rmb", "gmv_net_rmb", "orders", "gmv_share", "live_gmv_share", "users",
     "minutes_per_user", "churned", "joined", "trust_mean", "trust_p10", "trust_p50", "trust_p90",
-    "streamer_trust_mean", "orders_delayed", "returns",
+    "streamer_trust_mean", "orders_delayed", "returns", "live_room_gmv_rmb", "outbound_link_gmv_rmb",
 )  # fmt: skip
 MARKET_METRICS = (
     "gmv_rmb", "gmv_net_rmb", "orders", "refunds_rmb", "brand_receipts_rmb", "streamer_receipts_rmb",
@@ -122,6 +122,8 @@ class Recorder:
                 pl_.revenue_rmb[source] += float(amounts[pl_.index])
 
         gmv_p = chan[:, :, 0].sum(axis=1)
+        live_orders = orders.channel <= rules.LIVE_SEARCH
+        src = orders.source + 1  # shift so "no source" (-1) lands in bin 0
         live_gmv = chan[:, : rules.LIVE_SEARCH + 1, 0]
         trust = rules.beta_trust(snap.trust_a, snap.trust_b)
         q10, q50, q90 = np.quantile(trust, [0.1, 0.5, 0.9], axis=0)
@@ -135,11 +137,12 @@ class Recorder:
             minutes.sum(axis=0) / np.maximum(users, 1), flows["churned"], flows["joined"], trust.mean(axis=0),
             q10, q50, q90, np.bincount(f_plat, f_trust, n_p) / np.maximum(f_count, 1),
             np.bincount(orders.platform, out.delayed, n_p), chan[:, :, 3].sum(axis=1),
+            np.bincount(src, np.where(live_orders, v, 0.0), n_p + 1)[1:],
+            np.bincount(src, np.where(orders.channel == rules.LIVE_LINK, v, 0.0), n_p + 1)[1:],
         ])  # fmt: skip
 
         hired = st.brand < 0
         from_accounts = (orders.streamer >= 0) & (st.brand[np.maximum(orders.streamer, 0)] >= 0)
-        live_orders = orders.channel <= rules.LIVE_SEARCH
         live_total = v[live_orders].sum()
         ft = f_trust if len(f_trust) else np.zeros(1)
         market = np.array([

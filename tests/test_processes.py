@@ -1,0 +1,170 @@
+"""Processes of the daily schedule on tiny hand-built cases, and the directions of key strategies."""
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from livemarket import LiveCommerceModel
+from livemarket.models import rules
+from livemarket.models.day import Orders, Outcomes
+
+
+def _orders(model, consumer, platform, brand, edge=-1, channel=rules.PLANNED):
+    n = len(consumer)
+    full = lambda x: np.full(n, x, dtype=np.int64)  # noqa: E731
+    return Orders(
+        consumer=np.asarray(consumer, np.int64), brand=np.asarray(brand, np.int64),
+        platform=np.asarray(platform, np.int64), source=full(-1),
+        channel=full(channel), streamer=full(-1), edge=np.asarray(edge) if np.ndim(edge) else full(edge),
+        price_rmb=model.brands.price_rmb[np.asarray(brand, np.int64)], impulsivity=np.zeros(n), splash_views=np.zeros(2),
+    )
+
+
+def _outcomes(bad, protected=None):
+    bad = np.asarray(bad, bool)
+    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad),
+                    protected=np.zeros_like(bad) if protected is None else np.asarray(protected, bool))
+
+
+def test_word_of_mouth_on_a_hand_built_graph(tmp_path):
+    # path graph 0 - 1 - 2 - 3: consumer 1 has a good and a (protected) bad outcome on platform 1
+    edges = tmp_path / "path.csv"
+    edges.write_text("source,target\n0,1\n1,2\n2,3\n")
+    model = LiveCommerceModel("minimal", consumers=4, rng=1, overrides=["graph.kind='file'", f"graph.path='{edges}'"])
+    eng, beh = model.consumers, model.config.behaviour
+    a0, b0 = eng.s.trust_a.copy(), eng.s.trust_b.copy()
+    model.step()  # builds a day context; then replace today's learning with our own orders
+    eng.s.trust_a[:], eng.s.trust_b[:] = a0, b0
+    ctx = model._context(1.0, *model._go_live())
+    orders = _orders(model, [1, 1], [1, 1], [0, 1])
+    eng.learn(ctx, orders, _outcomes([False, True], [False, True]), model.rng)
+    f = beh.forgetting_per_day
+    da = np.zeros((4, 2))
+    db = np.zeros((4, 2))
+    bad_w = beh.evidence_bad * (1 - beh.protection_soften)
+    da[1, 1], db[1, 1] = beh.evidence_good, bad_w
+    for nb in (0, 2):  # neighbours hear a share word_of_mouth of the evidence
+        da[nb, 1], db[nb, 1] = beh.word_of_mouth * beh.evidence_good, beh.word_of_mouth * bad_w
+    pa, pb = model.trust_prior_evidence()
+    np.testing.assert_allclose(eng.s.trust_a, pa + (1 - f) * (a0 + da - pa), rtol=1e-12)
+    np.testing.assert_allclose(eng.s.trust_b, pb + (1 - f) * (b0 + db - pb), rtol=1e-12)
+    assert eng.s.trust_a[3, 1] == pytest.approx(pa[1] + (1 - f) * (a0[3, 1] - pa[1]))  # two hops: nothing
+
+
+def test_follow_edge_trust_and_wallet_after_purchase():
+    model = LiveCommerceModel("minimal", consumers=300, rng=2)
+    eng = model.consumers
+    n = int(np.nonzero(np.diff(eng.s.follow_indptr) > 0)[0][0])
+    e = int(eng.s.follow_indptr[n])
+    a, b = eng.s.follow_a[e], eng.s.follow_b[e]
+    ctx = model._context(1.0, *model._go_live())
+    eng.s.wallets[n] = False
+    eng.learn(ctx, _orders(model, [n], [1], [0], edge=e), _outcomes([True]), model.rng)
+    beh, (sa, sb) = model.config.behaviour, model.streamer_prior_evidence()
+    f = beh.forgetting_per_day
+    assert eng.s.follow_b[e] == pytest.approx(sb + (1 - f) * (b + beh.evidence_bad - sb))
+    assert eng.s.follow_a[e] == pytest.approx(sa + (1 - f) * (a - sa))
+    assert eng.s.wallets[n, model.wallet_names.index("mallpay")]  # paid at mall: now holds its wallet
+
+
+def test_fulfilment_ships_min_of_demand_and_capacity():
+    model = LiveCommerceModel("minimal", consumers=300, rng=3)
+    model.brands.capacity_orders_per_day[:] = 0
+    model.brands.capacity_orders_per_day[[0, 1]] = [5.0, 50.0]
+    demand = {0: 12, 1: 7}
+    brand = np.repeat([0, 1], [demand[0], demand[1]])
+    out = model._fulfil(_orders(model, np.arange(len(brand)), np.ones(len(brand), int), brand))
+    on_time = ~out.delayed
+    assert on_time[brand == 0].sum() == min(12, 5)
+    assert on_time[brand == 1].sum() == min(7, 50)
+    # delay makes bad outcomes likelier: the delayed orders' bad probability is higher
+    assert out.protected.sum() <= out.bad.sum()
+    assert not (out.returned & out.protected).any()
+
+
+def test_scandal_hits_followers_and_host_platform():
+    model = LiveCommerceModel("minimal", consumers=500, rng=4)
+    eng, beh = model.consumers, model.config.behaviour
+    streamer = int(np.argmax(model.streamers.followers[: model.config.streamers.count]))
+    followers = eng.follow_row[eng.s.follow_streamer == streamer]
+    edges = np.nonzero(eng.s.follow_streamer == streamer)[0]
+    before_edge, before_platform = eng.s.follow_b[edges].copy(), eng.s.trust_b[followers, 0].copy()
+    ctx = model._context(1.0, *model._go_live())
+    ctx.scandals = [streamer]
+    eng.learn(ctx, _orders(model, [], [], []), _outcomes([]), model.rng)
+    f, (_, sb) = beh.forgetting_per_day, model.streamer_prior_evidence()
+    np.testing.assert_allclose(eng.s.follow_b[edges], sb + (1 - f) * (before_edge + beh.scandal_evidence - sb))
+    pb = model.trust_prior_evidence()[1][0]
+    hit = beh.scandal_platform_evidence * (1 - model.platforms["video"].config.protection)
+    np.testing.assert_allclose(eng.s.trust_b[followers, 0], pb + (1 - f) * (before_platform + hit - pb))
+
+
+def test_scheduled_scandal_takes_streamer_off_air():
+    model = LiveCommerceModel("minimal", consumers=300, rng=4, overrides=["scandals=[{date=2019-01-03, streamer_rank=0}]"])
+    model.run(5)
+    top = int(np.argmax(np.where(model.streamers.brand < 0, model.streamers.popularity, -1)))
+    assert model.streamers.banned_until_step[top] == 2 + model.config.behaviour.scandal_ban_days
+
+
+def test_dated_policy_applies_on_its_date():
+    ban = "policies=[{platform='video', date=2019-01-11, set={link_ban=true, ext_link_fee=0.2}}]"
+    model = LiveCommerceModel("minimal", consumers=300, rng=1, overrides=[ban])
+    model.run(10)
+    assert not model.platforms["video"].config.link_ban
+    model.step()
+    assert model.date == dt.date(2019, 1, 11)
+    assert model.platforms["video"].config.link_ban and model.platforms["video"].config.ext_link_fee == 0.2
+
+
+def test_adaptive_rule_restores_links_when_own_shop_growth_is_low():
+    model = LiveCommerceModel(
+        "minimal", consumers=300, rng=1,
+        overrides=["platforms.video.link_ban=true", "platforms.video.restore_links_below_growth=5.0"],
+    )  # fmt: skip
+    model.run(60)
+    assert model.platforms["video"].config.link_ban  # not before two months of ban
+    model.run(1)
+    assert not model.platforms["video"].config.link_ban
+    assert model.platforms["video"].links_restored_step == 60
+
+
+def test_minutes_relax_toward_a_lower_level_with_a_lag():
+    base = LiveCommerceModel("minimal", consumers=500, rng=1)
+    heavy = LiveCommerceModel("minimal", consumers=500, rng=1, overrides=["platforms.video.ad_load=0.4"])
+    start = heavy.consumers.s.minutes[:, 0].sum()
+    heavy.run(30)
+    base.run(30)
+    month_drop = 1 - heavy.consumers.s.minutes[:, 0].sum() / start
+    target_drop = 1 - heavy.minutes_target_today()[0] / base.minutes_target_today()[0]
+    assert 0 < month_drop < target_drop  # moving, but slowly
+
+
+def _gmv(df, platform, channel, metric="gmv_rmb", after=None):
+    d = df.filter(pl.col("platform") == platform, pl.col("channel") == channel, pl.col("metric") == metric)
+    if after is not None:
+        d = d.filter(pl.col("step") >= after)
+    return d["value"].sum()
+
+
+def test_link_ban_direction_on_minimal():
+    ban = "policies=[{platform='video', step=20, set={link_ban=true}}]"
+    base = LiveCommerceModel("minimal", rng=9).run(80)
+    banned = LiveCommerceModel("minimal", rng=9, overrides=[ban]).run(80)
+    assert _gmv(base, "video", "all", "outbound_link_gmv_rmb", after=20) > 0
+    assert _gmv(banned, "video", "all", "outbound_link_gmv_rmb", after=20) == 0
+    assert _gmv(banned, "mall", "live_outbound_link", after=20) == 0
+    assert _gmv(banned, "video", "live_own_shop", after=20) > _gmv(base, "video", "live_own_shop", after=20)
+    assert _gmv(banned, "video", "all", after=0) == pytest.approx(_gmv(banned, "video", "all")) and (
+        _gmv(banned, "video", "live_own_shop", after=0) - _gmv(banned, "video", "live_own_shop", after=20)
+        == pytest.approx(_gmv(base, "video", "live_own_shop", after=0) - _gmv(base, "video", "live_own_shop", after=20))
+    )  # identical before the ban
+
+
+def test_payment_interoperability_direction_on_minimal():
+    base = LiveCommerceModel("minimal", rng=9).run(60)
+    open_ = LiveCommerceModel("minimal", rng=9, overrides=["platforms.mall.accepted_wallets=['mallpay','videopay']"]).run(60)
+    assert _gmv(open_, "mall", "all") > _gmv(base, "mall", "all")
+    surplus = lambda df: df.filter(pl.col("metric") == "consumer_surplus_rmb")["value"].sum()  # noqa: E731
+    assert surplus(open_) > surplus(base)

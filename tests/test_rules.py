@@ -1,0 +1,72 @@
+"""Each rule on tiny inputs with exact expected values."""
+
+import math
+
+import numpy as np
+import pytest
+
+from livemarket.config import BehaviourConfig
+from livemarket.models import rules
+from livemarket.models.day import WeightedGroups
+
+BEH = BehaviourConfig()
+
+
+def test_beta_trust_and_forgetting_formulas():
+    assert rules.beta_trust(3.0, 1.0) == 0.75
+    # forgetting pulls toward the prior: prior + (1 - f) (x - prior)
+    assert rules.beta_forget(10.0, 2.0, 0.25) == pytest.approx(2.0 + 0.75 * 8.0)
+    assert rules.beta_forget(2.0, 2.0, 0.5) == 2.0
+
+
+def test_logit_matches_closed_form_and_respects_unavailable():
+    u = np.array([0.0, 1.0, -np.inf, 2.0])
+    p = rules.logit_probabilities(u)
+    denom = 1 + math.e + math.e**2
+    assert p == pytest.approx([1 / denom, math.e / denom, 0.0, math.e**2 / denom])
+    assert rules.logsum(u) == pytest.approx(math.log(denom))
+
+
+def test_choose_index_inverse_cdf():
+    p = np.array([[0.2, 0.3, 0.5]] * 4)
+    assert rules.choose_index(p, np.array([0.0, 0.19, 0.2, 0.99])).tolist() == [0, 0, 1, 2]
+    # zero-probability options are never chosen
+    assert rules.choose_index(np.array([0.5, 0.0, 0.5]), 0.5) == 2
+
+
+def test_consider_probability_is_logistic_and_capped():
+    z = BEH.consider_intercept + BEH.consider_match * 1 + BEH.consider_trust * 0.5 + BEH.consider_impulsivity * 0.2
+    assert rules.consider_probability(1.0, 0.5, 0.2, BEH) == pytest.approx(1 / (1 + math.exp(-z)))
+    assert rules.consider_probability(1.0, 1.0, 1.0, BEH, demand_multiplier=100.0) == 1.0
+
+
+def test_visit_probability():
+    assert rules.visit_probability(50.0, 0.2, 0.1) == pytest.approx(1 - math.exp(-1.0))
+    assert rules.visit_probability(0.0, 0.2, 0.1) == 0.0
+
+
+def test_bad_outcome_and_return_probabilities():
+    p = rules.bad_outcome_probability(0.5, 0.8, 1.0, 0.0, BEH)
+    assert p == pytest.approx(BEH.bad_base + BEH.bad_quality * 0.5 + BEH.bad_logistics * 0.2 + BEH.bad_delay)
+    vetted = rules.bad_outcome_probability(0.5, 0.8, 1.0, 1.0, BEH)
+    assert vetted == pytest.approx(p * (1 - BEH.selection_care_effect))
+    r = rules.return_probability(0.1, True, 0.5, True, BEH)
+    assert r == pytest.approx(0.1 + BEH.return_bad + BEH.return_impulse * 0.5)
+    assert rules.return_probability(0.1, False, 0.5, False, BEH) == pytest.approx(0.1)
+
+
+def test_minutes_fall_linearly_with_ad_load():
+    base = rules.minutes_target(60.0, 0.0, 0.0, BEH)
+    assert base == 60.0
+    assert rules.minutes_target(60.0, 0.2, 0.0, BEH) == pytest.approx(60.0 * (1 - BEH.minutes_ad_elasticity * 0.2))
+    excess = 0.35 - BEH.live_share_tolerance
+    assert rules.minutes_target(60.0, 0.0, 0.35, BEH) == pytest.approx(60 * (1 - BEH.minutes_live_elasticity * excess))
+
+
+def test_weighted_groups_pick_exact():
+    g = WeightedGroups(keys=np.array([1, 0, 1, 1]), weights=np.array([1.0, 5.0, 0.0, 3.0]), n_keys=3)
+    # group 1 holds items 0 (w=1), 2 (w=0), 3 (w=3): cumulative 1, 1, 4
+    picks = g.pick(np.array([1, 1, 1, 0, 2]), np.array([0.1, 0.25, 0.26, 0.7, 0.5]))
+    assert picks.tolist() == [0, 3, 3, 1, -1]
+    labelled = WeightedGroups(np.array([0, 0]), np.array([1.0, 1.0]), 1, labels=np.array([7, 9]))
+    assert labelled.pick(np.array([0, 0]), np.array([0.2, 0.8])).tolist() == [7, 9]
