@@ -58,6 +58,7 @@ class DayContext:
     promotion: np.ndarray  # Bass p per platform, hazard per day
     protection: np.ndarray
     minutes_target: np.ndarray  # long-run minutes per day at today's ad load
+    minutes_cap: np.ndarray  # highest target so far: no one spends more minutes than this
     link_allowed: np.ndarray  # bool (P, P): live rooms on p may link to shelf q
     accepts: np.ndarray  # bool (P, W): wallets accepted at checkout
     primary_wallet: np.ndarray  # int (P,): wallet a buyer gets when paying there

@@ -84,6 +84,7 @@ class LiveCommerceModel(mesa.Model):
         for row in range(len(self.streamers.platform)):
             Streamer(self, row)
 
+        self.minutes_cap = self.minutes_target_today()
         state = init_consumer_state(self, self.rng)
         self.streamers.followers[:] = np.bincount(state.follow_streamer, minlength=len(self.streamers.platform))
         g = config.graph
@@ -263,6 +264,8 @@ class LiveCommerceModel(mesa.Model):
         primary = arr(lambda c: self.wallet_names.index((c.accepted_wallets or [c.own_wallet])[0])
                       if (c.accepted_wallets or c.own_wallet) else 0)  # fmt: skip
         is_shelf = arr(lambda c: c.kind == "shelf")
+        target = self.minutes_target_today()
+        self.minutes_cap = np.maximum(self.minutes_cap, target)
         b, t = self.brands, self.streamers
         own_shop = arr(lambda c: c.own_shop)
         sells = np.where(is_shelf, b.listed, b.own_shop & own_shop)
@@ -273,7 +276,7 @@ class LiveCommerceModel(mesa.Model):
             step=self.day, demand_multiplier=demand, is_shelf=is_shelf,
             feed_mode=arr(lambda c: c.feed_mode), ad_load=arr(lambda c: c.ad_load),
             live_share=arr(lambda c: c.live_share), promotion=arr(lambda c: c.promotion),
-            protection=arr(lambda c: c.protection), minutes_target=self.minutes_target_today(),
+            protection=arr(lambda c: c.protection), minutes_target=target, minutes_cap=self.minutes_cap.copy(),
             link_allowed=link, accepts=accepts, primary_wallet=primary, sells_in_room=sells,
             listed=listed, price_rmb=b.price_rmb, brand_trust=b.reputation, brand_category=b.category,
             streamer_trust=rep_s, streamer_category=t.category, streamer_platform=t.platform,
