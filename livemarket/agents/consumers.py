@@ -26,7 +26,7 @@ from livemarket.models.day import DayContext, Orders, Outcomes
 __all__ = ["ConsumerColumns", "ConsumerState", "init_consumer_state", "stat_sample"]
 
 _RENORMALISE_BELOW = 1e-150  # fold the lazy decay into the offsets before it underflows
-_TRUST_SAMPLE = 20_000  # consumers (and follow edges) over which trust statistics are taken
+_TRUST_SAMPLE = 5_000  # consumers (and follow edges) over which trust statistics are taken
 
 
 @dataclass
@@ -102,9 +102,12 @@ class ConsumerColumns:
         self.beh = model.config.behaviour
         self.n, self.n_p = state.n, state.installed.shape[1]
         self.interest, self.impulsivity = state.interest, state.impulsivity
+        self.interest_cum = np.cumsum(state.interest, axis=1)  # for drawing a category of interest
+        self.interest_top = state.interest.max(axis=1)  # for interest match
         self.price_sensitivity = state.price_sensitivity
         self.installed, self.adopter, self.wallets = state.installed.copy(), state.adopter.copy(), state.wallets.copy()
         self.n_apps = self.installed.sum(axis=1).astype(np.int16)
+        self.users = self.installed.sum(axis=0)  # kept up to date on churn and install
         g = model.social_graph
         self.nb_ptr, self.nb = g.indptr, g.indices
         self.degree = np.diff(g.indptr)
@@ -118,6 +121,7 @@ class ConsumerColumns:
         self.target = model.minutes_target_today()
         self.m_decay = 1.0
         self.mz = np.where(self.installed, state.minutes - self.target, 0.0)
+        self.mz_sum = self.mz.sum(axis=0)  # kept up to date: minutes total without a pass
         # follow edges: segments per (consumer, platform); lookup keys per (consumer, streamer)
         self.f_ptr, self.f_streamer = state.follow_indptr, state.follow_streamer
         self.f_row = np.repeat(np.arange(self.n), np.diff(self.f_ptr))
@@ -162,13 +166,13 @@ class ConsumerColumns:
 
     def stats(self) -> dict:
         """End-of-day aggregates for the recorder (trust statistics over :func:`stat_sample` rows)."""
-        users = self.installed.sum(axis=0)
+        users = self.users.copy()
         rows = self.rows_sample
         trust = self._trust_at(rows[:, None], np.arange(self.n_p)[None, :])
         edges = self.edges_sample
         return {
             "users": users,
-            "minutes_sum": users * self.target + self.m_decay * self.mz.sum(axis=0),
+            "minutes_sum": users * self.target + self.m_decay * self.mz_sum,
             "trust": trust,
             "follow_trust": self._follow_trust_at(edges),
             "follow_platform": self.f_platform[edges],
@@ -205,7 +209,7 @@ class ConsumerColumns:
         vn, vp = vn[visit], vp[visit]
         d = rng.random((len(vn), 5))
         by_interest = d[:, 0] < ctx.feed_mode[vp]
-        cat = rules.choose_index(self.interest[vn], d[:, 1])
+        cat = rules.choose_from_cumulative(self.interest_cum[vn], d[:, 1])
         room = ctx.rooms.pick(vp * ctx.n_categories + cat, d[:, 2])
         followed, follow_edge = self._pick_followed(vn, vp, d[:, 2], ctx)
         streamer = np.where(by_interest, room, followed)
@@ -255,7 +259,7 @@ class ConsumerColumns:
         # planned needs: search on shelf platforms
         nn, _ = rules.bernoulli_candidates(self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng)
         d = rng.random((len(nn), 3))
-        cat = rules.choose_index(self.interest[nn], d[:, 0])
+        cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
         brand = np.stack([ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1]) for q in range(n_p)], 1)
         ok = (brand >= 0) & self.installed[nn] & ctx.is_shelf
         bb = np.maximum(brand, 0)
@@ -279,7 +283,7 @@ class ConsumerColumns:
             d = rng.random((len(sn), 4))
             keep = d[:, 0] < beh.splash_consider * ctx.demand_multiplier
             sn, d = sn[keep], d[keep]
-            cat = rules.choose_index(self.interest[sn], d[:, 1])
+            cat = rules.choose_from_cumulative(self.interest_cum[sn], d[:, 1])
             brand = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 2])
             bb = np.maximum(brand, 0)
             util = (
@@ -310,7 +314,7 @@ class ConsumerColumns:
 
     def _match(self, n: np.ndarray, category: np.ndarray) -> np.ndarray:
         """Interest match in [0, 1]: interest in the category over the consumer's top interest."""
-        return self.interest[n, category] / self.interest[n].max(axis=1)
+        return self.interest[n, category] / self.interest_top[n]
 
     def _edge_of(self, n: np.ndarray, streamer: np.ndarray, ctx: DayContext) -> np.ndarray:
         """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
@@ -342,13 +346,15 @@ class ConsumerColumns:
         beh, n_p, d = self.beh, self.n_p, self.decay
         good_w = beh.evidence_good * ~out.bad / d
         bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.protected) / d
-        np.add.at(self.ta, (orders.consumer, orders.platform), good_w)
-        np.add.at(self.tb, (orders.consumer, orders.platform), bad_w)
+        ta, tb = self.ta.reshape(-1), self.tb.reshape(-1)  # flat views: fast unbuffered adds
+        cell = orders.consumer * n_p + orders.platform
+        np.add.at(ta, cell, good_w)
+        np.add.at(tb, cell, bad_w)
         # word of mouth: each outcome is told to the buyer's neighbours
         heard, owner = _ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
-        heard = self.nb[heard]
-        np.add.at(self.ta, (heard, orders.platform[owner]), beh.word_of_mouth * good_w[owner])
-        np.add.at(self.tb, (heard, orders.platform[owner]), beh.word_of_mouth * bad_w[owner])
+        cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
+        np.add.at(ta, cell, beh.word_of_mouth * good_w[owner])
+        np.add.at(tb, cell, beh.word_of_mouth * bad_w[owner])
         e = orders.edge >= 0
         np.add.at(self.fa, orders.edge[e], beh.evidence_good * ~out.bad[e] / d)
         np.add.at(self.fb, orders.edge[e], beh.evidence_bad * out.bad[e] / d)
@@ -390,9 +396,12 @@ class ConsumerColumns:
         self.adopter[adopt] = True
         self._relax_minutes(ctx.minutes_target)
         self.installed[cn, cp] = False
+        self.mz_sum -= np.bincount(cp, self.mz[cn, cp], minlength=n_p)
         self.mz[cn, cp] = 0.0
         self.installed[jn, jp] = True
         self.mz[jn, jp] = -self.target[jp] / self.m_decay  # new users start at zero minutes
+        self.mz_sum += np.bincount(jp, self.mz[jn, jp], minlength=n_p)
+        self.users += np.bincount(jp, minlength=n_p) - np.bincount(cp, minlength=n_p)
         np.add.at(self.n_apps, cn, -1)
         np.add.at(self.n_apps, jn, 1)
         self._renormalise()
@@ -408,6 +417,7 @@ class ConsumerColumns:
         if changed.any():  # a policy moved the target: keep today's minutes, re-base offsets
             shift = (self.target - target) / self.m_decay
             self.mz[:, changed] += self.installed[:, changed] * shift[changed]
+            self.mz_sum[changed] += self.users[changed] * shift[changed]
             self.target = target.copy()
         self.m_decay *= 1.0 - self.beh.minutes_adjust_per_day
 
@@ -418,4 +428,5 @@ class ConsumerColumns:
             self.decay = 1.0
         if self.m_decay < _RENORMALISE_BELOW:
             self.mz *= self.m_decay
+            self.mz_sum *= self.m_decay
             self.m_decay = 1.0

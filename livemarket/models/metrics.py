@@ -6,8 +6,8 @@ frame with columns ``run_id, step, date, platform, channel, metric, value, value
 (``platform``/``channel`` are ``"all"`` for aggregates; ``value_scaled`` multiplies
 money and counts by ``population_scale`` and is null for shares, rates and trust).
 
-Trust means and quantiles are taken over an evenly spaced sample of at most 20,000 consumers
-(and 20,000 follow edges), so they are exact up to that population and cost the same beyond.
+Trust means and quantiles are taken over an evenly spaced sample of at most 5,000 consumers
+(and 5,000 follow edges), so they are exact up to that population and cost the same beyond.
 
 Accounting identity, every day: ``gmv_rmb = brand_receipts_rmb + streamer_receipts_rmb +
 platform_receipts_rmb + refunds_rmb``.

@@ -15,6 +15,7 @@ __all__ = [
     "bernoulli_candidates",
     "beta_forget",
     "beta_trust",
+    "choose_from_cumulative",
     "choose_index",
     "churn_hazard",
     "consider_probability",
@@ -73,9 +74,13 @@ def logsum(utilities):
 
 def choose_index(probabilities, uniform):
     """Index of the option picked by inverse-CDF sampling with one uniform draw per row."""
-    cum = np.cumsum(probabilities, axis=-1)
-    u = np.asarray(uniform)[..., None] * cum[..., -1:]
-    return np.minimum((cum <= u).sum(axis=-1), np.shape(probabilities)[-1] - 1)
+    return choose_from_cumulative(np.cumsum(probabilities, axis=-1), uniform)
+
+
+def choose_from_cumulative(cumulative, uniform):
+    """:func:`choose_index` given the running sums of the probabilities (reusable across days)."""
+    u = np.asarray(uniform)[..., None] * cumulative[..., -1:]
+    return np.minimum((cumulative <= u).sum(axis=-1), np.shape(cumulative)[-1] - 1)
 
 
 def bad_outcome_probability(quality, logistics_quality, delayed, selection_care, beh):
