@@ -200,12 +200,13 @@ class ConsumerColumns:
         wallet_ok = self._wallet_ok(ctx)
         parts, surplus = [], 0.0
 
-        # a-b. attention and exposure to live rooms
+        # a-b. attention and exposure to live rooms (adopters only)
+        adopters = np.flatnonzero(self.adopter)
         p_max = float(np.max(rules.visit_probability(ctx.minutes_cap, ctx.live_share, beh.live_visits_per_minute)))
-        cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
-        vn, vp = np.divmod(cells, n_p)
+        cells, u = rules.bernoulli_candidates(len(adopters) * n_p, p_max, rng)
+        vn, vp = adopters[cells // n_p], cells % n_p
         p_visit = rules.visit_probability(self._minutes_at(vn, vp), ctx.live_share[vp], beh.live_visits_per_minute)
-        visit = u * p_max < p_visit * self.adopter[vn]
+        visit = u * p_max < p_visit
         vn, vp = vn[visit], vp[visit]
         d = rng.random((len(vn), 5))
         by_interest = d[:, 0] < ctx.feed_mode[vp]
@@ -374,9 +375,11 @@ class ConsumerColumns:
         # e. Bass adoption; 7. churn and installs, all from yesterday's adoption and installs
         q_bass = self.model.config.consumer.bass_q
         p_max = min(1.0, float(ctx.promotion.sum()) + q_bass)
-        cand, u = rules.bernoulli_candidates(self.n, p_max, rng)
+        others = np.flatnonzero(~self.adopter)
+        cand, u = rules.bernoulli_candidates(len(others), p_max, rng)
+        cand = others[cand]
         share = self._neighbour_mean(cand, lambda nb, _: self.adopter[nb])
-        p_adopt = ~self.adopter[cand] * (self.installed[cand] @ ctx.promotion + q_bass * share)
+        p_adopt = self.installed[cand] @ ctx.promotion + q_bass * share
         adopt = cand[u * p_max < p_adopt]
 
         p_max = beh.churn_base_per_day + beh.churn_trust_per_day

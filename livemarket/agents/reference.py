@@ -191,11 +191,11 @@ class ReferenceConsumers:
         beh, n_p, rows, surplus = self.beh, len(ctx.is_shelf), [], 0.0
         add = lambda n, b, pay, src, ch, st, e: rows.append((n, b, pay, src, ch, st, e))  # noqa: E731
         p_max = float(np.max(rules.visit_probability(ctx.minutes_cap, ctx.live_share, beh.live_visits_per_minute)))
-        visits = []
-        for cell, u in zip(*rules.bernoulli_candidates(len(self.agents) * n_p, p_max, rng), strict=True):
-            ag, p = self.agents[cell // n_p], int(cell % n_p)
+        visits, adopters = [], [ag for ag in self.agents if ag.adopter]
+        for cell, u in zip(*rules.bernoulli_candidates(len(adopters) * n_p, p_max, rng), strict=True):
+            ag, p = adopters[cell // n_p], int(cell % n_p)
             chance = rules.visit_probability(ag.minutes[p], ctx.live_share[p], beh.live_visits_per_minute)
-            if ag.installed[p] and ag.adopter and u * p_max < chance:
+            if ag.installed[p] and u * p_max < chance:
                 visits.append((ag, p))
         for (ag, p), d in zip(visits, rng.random((len(visits), 5)), strict=True):
             result = ag.live_room(p, d, ctx)
@@ -277,11 +277,11 @@ class ReferenceConsumers:
         share = lambda ag, f: sum(f(agents[nb]) for nb in ag.neighbours) / max(len(ag.neighbours), 1)  # noqa: E731
         adopt, churn, join = set(), set(), set()
         p_max = min(1.0, float(ctx.promotion.sum()) + q_bass)
-        for i, u in zip(*rules.bernoulli_candidates(len(agents), p_max, rng), strict=True):
-            ag = agents[i]
+        others = [ag for ag in agents if not ag.adopter]
+        for i, u in zip(*rules.bernoulli_candidates(len(others), p_max, rng), strict=True):
+            ag = others[i]
             promo = sum(ctx.promotion[p] for p in range(n_p) if ag.installed[p])
-            chance = 0.0 if ag.adopter else promo + q_bass * share(ag, lambda x: x.adopter)
-            if u * p_max < chance:
+            if u * p_max < promo + q_bass * share(ag, lambda x: x.adopter):
                 adopt.add(ag.row)
         p_max = beh.churn_base_per_day + beh.churn_trust_per_day
         for cell, u in zip(*rules.bernoulli_candidates(len(agents) * n_p, p_max, rng), strict=True):
