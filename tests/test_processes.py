@@ -90,7 +90,7 @@ def test_fulfilment_ships_min_of_demand_and_capacity():
 def test_scandal_hits_followers_and_host_platform():
     model = LiveCommerceModel("minimal", consumers=500, rng=4)
     eng, beh = model.consumers, model.config.behaviour
-    streamer = int(np.argmax(model.streamers.followers[: model.config.streamers.count]))
+    streamer = int(np.argmax(np.where(model.streamers.is_hired, model.streamers.followers, -1)))
     followers = eng.f_row[eng.f_streamer == streamer]
     edges = np.nonzero(eng.f_streamer == streamer)[0]
     before = eng.snapshot()

@@ -74,10 +74,8 @@ def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
     adopter = rng.random(n) < cc.adopter_share
     prior_a, prior_b = model.trust_prior_evidence()
     indptr, follows = model.build_follows(installed, rng)
-    # order each consumer's follows by (home platform, streamer): one segment per platform
-    row = np.repeat(np.arange(n), np.diff(indptr))
-    order = np.lexsort((follows, model.streamers.platform[follows], row))
-    follows = follows[order]
+    # streamer ids are sorted by home platform, so each consumer's sorted follow list
+    # is grouped by platform: one segment per (consumer, platform)
     s_a, s_b = model.streamer_prior_evidence()
     return ConsumerState(
         tier=tier, interest=interest, installed=installed, minutes=installed * model.minutes_target_today(),
@@ -127,6 +125,8 @@ class ConsumerColumns:
         self.f_row = np.repeat(np.arange(self.n), np.diff(self.f_ptr))
         self.f_platform = model.streamers.platform[self.f_streamer]
         cell = self.f_row * self.n_p + self.f_platform
+        if np.any(np.diff(cell) < 0):
+            raise ValueError("follow edges must be grouped by consumer, then streamer platform")
         self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1))
         self.n_streamers = len(model.streamers.platform)
         self.f_key = cell * self.n_streamers + self.f_streamer  # sorted by construction

@@ -179,7 +179,7 @@ class LiveCommerceModel(mesa.Model):
         prior = self.config.behaviour.prior_strength * 5
         mean = self.config.behaviour.trust_prior_streamer
         n = h + n_b
-        return StreamerTable(
+        table = StreamerTable(
             platform=np.concatenate([platform, np.maximum(b.home_platform, 0)]).astype(np.int64),
             category=np.concatenate([category, b.category]),
             popularity=popularity,
@@ -192,6 +192,7 @@ class LiveCommerceModel(mesa.Model):
             rep_a=np.full(n, mean * prior), rep_b=np.full(n, (1 - mean) * prior),
             banned_until_step=np.zeros(n, np.int64), followers=np.zeros(n, np.int64), gmv_rmb=np.zeros(n),
         )  # fmt: skip
+        return table.reordered(np.argsort(table.platform, kind="stable"))
 
     # ------------------------------------------------------------------ the day
     @property
