@@ -91,7 +91,8 @@ def test_scandal_hits_followers_and_host_platform():
     model = LiveCommerceModel("minimal", consumers=500, rng=4)
     eng, beh = model.consumers, model.config.behaviour
     streamer = int(np.argmax(np.where(model.streamers.is_hired, model.streamers.followers, -1)))
-    followers = eng.f_row[eng.f_streamer == streamer]
+    edge_rows = np.repeat(np.arange(eng.n), np.diff(eng.f_ptr))
+    followers = edge_rows[eng.f_streamer == streamer]
     edges = np.nonzero(eng.f_streamer == streamer)[0]
     before = eng.snapshot()
     before_edge, before_platform = before.follow_b[edges], before.trust_b[followers, 0]

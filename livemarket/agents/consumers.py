@@ -64,7 +64,7 @@ def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
     cfg, n = model.config, model.config.consumers
     cc, k, p = cfg.consumer, cfg.categories.count, len(model.platform_list)
     tier = rng.choice(len(cc.tier_shares), size=n, p=cc.tier_shares).astype(np.int8)
-    interest = rng.dirichlet(np.full(k, cc.interest_concentration), size=n)
+    interest = rng.dirichlet(np.full(k, cc.interest_concentration), size=n).astype(np.float32)
     users = np.array([pl.config.users_share for pl in model.platform_list])
     installed = rng.random((n, p)) < users
     holds = np.array([cc.wallets.get(w, 0.0) for w in model.wallet_names])
@@ -122,14 +122,17 @@ class ConsumerColumns:
         self.mz_sum = self.mz.sum(axis=0)  # kept up to date: minutes total without a pass
         # follow edges: segments per (consumer, platform); lookup keys per (consumer, streamer)
         self.f_ptr, self.f_streamer = state.follow_indptr, state.follow_streamer
-        self.f_row = np.repeat(np.arange(self.n), np.diff(self.f_ptr))
-        self.f_platform = model.streamers.platform[self.f_streamer]
-        cell = self.f_row * self.n_p + self.f_platform
+        self.streamer_platform = model.streamers.platform
+        row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
+        cell = row * self.n_p + self.streamer_platform[self.f_streamer]
+        del row
         if np.any(np.diff(cell) < 0):
             raise ValueError("follow edges must be grouped by consumer, then streamer platform")
-        self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1))
+        index = np.int32 if len(cell) < 2**31 else np.int64
+        self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1)).astype(index)
         self.n_streamers = len(model.streamers.platform)
         self.f_key = cell * self.n_streamers + self.f_streamer  # sorted by construction
+        del cell
         self.rows_sample, self.edges_sample = stat_sample(self.n), stat_sample(len(self.f_streamer))
         self._accepts: np.ndarray | None = None
 
@@ -175,7 +178,7 @@ class ConsumerColumns:
             "minutes_sum": users * self.target + self.m_decay * self.mz_sum,
             "trust": trust,
             "follow_trust": self._follow_trust_at(edges),
-            "follow_platform": self.f_platform[edges],
+            "follow_platform": self.streamer_platform[self.f_streamer[edges]],
             "adopter_share": float(self.adopter.mean()),
             "multihoming_rate": float((self.n_apps >= 2).mean()),
         }
@@ -369,7 +372,8 @@ class ConsumerColumns:
             hit = np.nonzero(self.f_streamer == streamer)[0]
             self.fb[hit] += beh.scandal_evidence / d
             home = ctx.streamer_platform[streamer]
-            self.tb[self.f_row[hit], home] += beh.scandal_platform_evidence * (1 - ctx.protection[home]) / d
+            followers = np.searchsorted(self.f_ptr, hit, side="right") - 1
+            self.tb[followers, home] += beh.scandal_platform_evidence * (1 - ctx.protection[home]) / d
         self.decay *= 1.0 - beh.forgetting_per_day
 
         # e. Bass adoption; 7. churn and installs, all from yesterday's adoption and installs
