@@ -181,3 +181,16 @@ def test_payment_interoperability_direction_on_minimal():
             cs[i] += surplus(df)
     assert gmv[1] > 1.02 * gmv[0]
     assert cs[1] > cs[0]
+
+
+def test_douyin_link_ban_2020_in_china_2019():
+    ban = "policies=[{platform='douyin', date=2020-10-09, set={link_ban=true}}]"
+    kw = dict(consumers=3000, rng=2)
+    base = LiveCommerceModel("china-2019", overrides=["start_date=2020-08-01"], **kw).run(120)
+    banned = LiveCommerceModel("china-2019", overrides=["start_date=2020-08-01", ban], **kw).run(120)
+    day = (dt.date(2020, 10, 9) - dt.date(2020, 8, 1)).days
+    assert _gmv(base, "douyin", "all", "outbound_link_gmv_rmb", after=day) > 0
+    link = banned.filter(pl.col("platform") == "douyin", pl.col("metric") == "outbound_link_gmv_rmb")
+    assert link.filter(pl.col("date") >= dt.date(2020, 10, 9))["value"].max() == 0
+    assert link.filter(pl.col("date") < dt.date(2020, 10, 9))["value"].sum() > 0
+    assert _gmv(banned, "douyin", "live_own_shop", after=day) > 1.1 * _gmv(base, "douyin", "live_own_shop", after=day)
