@@ -331,6 +331,9 @@ class ConsumerColumns:
 
     def _pick_followed(self, vn, vp, uniform, ctx: DayContext):
         """A followed streamer on air on platform vp, uniformly among those (-1 if none)."""
+        if len(self.f_streamer) == 0:
+            none = np.full(len(vn), -1)
+            return none, none
         cell = vn * self.n_p + vp
         start = self.seg_ptr[cell]
         idx, owner = _ranges(start, self.seg_ptr[cell + 1] - start)

@@ -37,6 +37,8 @@ class WeightedGroups:
     def pick(self, key: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """Item (or its label) for each (key, uniform); -1 where the group is empty or weightless."""
         key = np.asarray(key)
+        if len(self.items) == 0:
+            return np.full(key.shape, -1)
         total = self.total[key]
         x = self.base[key] + np.asarray(uniform) * total
         pos = np.searchsorted(self.cum, x, side="right")

@@ -22,7 +22,7 @@ from livemarket.agents.brand import Brand, BrandTable
 from livemarket.agents.consumers import ConsumerColumns, init_consumer_state
 from livemarket.agents.platform import Platform
 from livemarket.agents.streamer import Streamer, StreamerTable
-from livemarket.config import ScenarioConfig, load_scenario
+from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.draws import beta_with_mean
 from livemarket.models import graphs, rules
 from livemarket.models.day import DayContext, Orders, Outcomes, WeightedGroups
@@ -88,10 +88,13 @@ class LiveCommerceModel(mesa.Model):
         state = init_consumer_state(self, self.rng)
         self.streamers.followers[:] = np.bincount(state.follow_streamer, minlength=len(self.streamers.platform))
         g = config.graph
-        self.social_graph = graphs.build_social_graph(
-            g.kind, config.consumers, self.rng, tiers=state.tier, mean_degree=g.mean_degree,
-            homophily=g.homophily, rewire_prob=g.rewire_prob, triad_prob=g.triad_prob, path=g.path,
-        )  # fmt: skip
+        try:
+            self.social_graph = graphs.build_social_graph(
+                g.kind, config.consumers, self.rng, tiers=state.tier, mean_degree=g.mean_degree,
+                homophily=g.homophily, rewire_prob=g.rewire_prob, triad_prob=g.triad_prob, path=g.path,
+            )  # fmt: skip
+        except ValueError as err:  # a graph that does not fit the population
+            raise ConfigError(f"graph ({g.kind}, {config.consumers} consumers): {err}") from None
         if consumer_engine == "reference":
             from livemarket.agents.reference import ReferenceConsumers
 
