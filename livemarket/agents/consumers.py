@@ -142,7 +142,8 @@ class ConsumerColumns:
         return a / (a + self.prior_b[p] + self.decay * self.tb[n, p])
 
     def _minutes_at(self, n, p) -> np.ndarray:
-        return np.where(self.installed[n, p], self.target[p] + self.m_decay * self.mz[n, p], 0.0)
+        lazy = self.target[p] + self.m_decay * self.mz[n, p]
+        return np.where(self.installed[n, p], np.maximum(lazy, 0.0), 0.0)  # no -1e-15 from rounding
 
     def _follow_trust_at(self, e) -> np.ndarray:
         return rules.beta_trust(self.f_prior[0] + self.decay * self.fa[e], self.f_prior[1] + self.decay * self.fb[e])

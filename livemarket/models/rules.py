@@ -130,9 +130,15 @@ def bernoulli_candidates(size: int, p_max: float, rng: np.random.Generator) -> t
         return np.arange(size, dtype=np.int64), rng.random(size)
     expected = size * p_max
     batch = int(expected + 6.0 * np.sqrt(expected) + 16)
-    cells = np.cumsum(rng.geometric(p_max, batch)) - 1
+    cells = np.cumsum(_geometric_gaps(p_max, batch, size, rng)) - 1
     while cells[-1] < size:
-        more = cells[-1] + np.cumsum(rng.geometric(p_max, batch))
-        cells = np.concatenate([cells, more])
+        cells = np.concatenate([cells, cells[-1] + np.cumsum(_geometric_gaps(p_max, batch, size, rng))])
     cells = cells[cells < size]
     return cells, rng.random(len(cells))
+
+
+def _geometric_gaps(p: float, count: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Geometric(p) trials to the next success, by inversion, capped at ``cap + 1`` (no overflow)."""
+    with np.errstate(over="ignore"):  # p near zero: gaps beyond any cap
+        gaps = np.ceil(rng.standard_exponential(count) / -np.log1p(-p))
+    return np.minimum(np.maximum(gaps, 1.0), cap + 1.0).astype(np.int64)
