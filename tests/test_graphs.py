@@ -173,7 +173,7 @@ def test_complete_and_auto_method():
 
 def test_auto_switches_to_arrays_above_threshold(monkeypatch):
     calls = []
-    monkeypatch.setattr(graphs, "_AUTO_ARRAYS_ABOVE", 100)
+    monkeypatch.setitem(graphs._AUTO_ARRAYS_ABOVE, "watts_strogatz", 100)
     real = graphs._watts_strogatz_arrays
     monkeypatch.setattr(graphs, "_watts_strogatz_arrays", lambda *a: calls.append(a) or real(*a))
     build("watts_strogatz", 100, method="auto")

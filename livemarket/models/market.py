@@ -251,9 +251,10 @@ class LiveCommerceModel(mesa.Model):
         u = self.rng.random((len(t.platform), 2))
         chance = np.where(t.is_hired, t.live_probability, b.self_broadcast[np.maximum(t.brand, 0)])
         chance = np.where(t.brand >= 0, chance * (b.home_platform[np.maximum(t.brand, 0)] >= 0), chance)
-        live = (u[:, 0] < chance) & (t.banned_until_step <= self.day)
-        weight = 1.0 - b.self_broadcast[t.carried] + 1e-9  # brands supply hired streamers less
+        # brands that broadcast themselves supply hired streamers less; -1: no brand in category
+        weight = np.where(t.carried >= 0, 1.0 - b.self_broadcast[t.carried] + 1e-9, 0.0)
         product = t.carried[np.arange(len(u)), rules.choose_index(weight, u[:, 1])]
+        live = (u[:, 0] < chance) & (t.banned_until_step <= self.day) & (product >= 0)
         return live, np.where(live, product, -1)
 
     def _context(self, demand: float, live: np.ndarray, product: np.ndarray) -> DayContext:
