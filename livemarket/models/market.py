@@ -81,8 +81,7 @@ class LiveCommerceModel(mesa.Model):
         self.streamers = self._init_streamers()
         for row in range(len(self.brands.category)):
             Brand(self, row)
-        for row in range(len(self.streamers.platform)):
-            Streamer(self, row)
+        self.streamer_agents = [Streamer(self, row) for row in range(len(self.streamers.platform))]
 
         self.minutes_cap = self.minutes_target_today()
         state = init_consumer_state(self, self.rng)
@@ -239,12 +238,7 @@ class LiveCommerceModel(mesa.Model):
         hit = set(np.nonzero(on_air & (self.rng.random(len(t.platform)) < t.scandal_hazard_per_day))[0].tolist())
         hit |= set(self.calendar.scandal_ranks_on(self.date, t.popularity, t.is_hired))
         for row in sorted(hit):
-            self._streamer_agent(row).suffer_scandal()
-
-    def _streamer_agent(self, row: int) -> Streamer:
-        if not hasattr(self, "_streamer_rows"):
-            self._streamer_rows = {a.row: a for a in self.agents_by_type[Streamer]}
-        return self._streamer_rows[row]
+            self.streamer_agents[row].suffer_scandal()
 
     def _go_live(self) -> tuple[np.ndarray, np.ndarray]:
         t, b = self.streamers, self.brands
