@@ -83,5 +83,12 @@ def scenarios() -> None:
         typer.echo(name)
 
 
+from livemarket.calibration import calibrate_command  # noqa: E402
+from livemarket.validation import validate_command  # noqa: E402
+
+app.command("validate")(validate_command)
+app.command("calibrate")(calibrate_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
