@@ -173,6 +173,9 @@ TARGETS: tuple[Target, ...] = (
     Target("adopters_2020_03", "Live-commerce adoption", "adopter share of consumers, 2020-03-31", "point",
            "%", "CNNIC 45th Statistical Report on Internet Development (2020-04): 265M live-commerce "
            "users = 29.3% of internet users, March 2020", True, value=29.3, tolerance=4.0),
+    Target("adopters_2020_12", "Live-commerce adoption", "adopter share of consumers, 2020-12-31", "point",
+           "%", "CNNIC 47th Statistical Report on Internet Development (2021-02): 388M live-commerce "
+           "users = 39.2% of internet users, December 2020", True, value=39.2, tolerance=4.0),
     Target("adopters_2021_06", "Live-commerce adoption", "adopter share of consumers, 2021-06-30", "point",
            "%", f"{SEED} [seed]: live-commerce users 384M = 38% of internet users (mid-2021)", False,
            value=38.0, tolerance=5.0),
@@ -276,6 +279,7 @@ def moments(df: pl.DataFrame, streamer_gmv: np.ndarray | None = None) -> dict[st
     for p, v in _shares(_platform_sum(_window(df, "2020-10-01", "2020-12-31"), "live_room_gmv_rmb"), LIVE).items():
         m[f"live_share_q4_2020_{p}"] = v
     m["adopters_2020_03"] = 100 * _market_on(df, "adopter_share", "2020-03-31")
+    m["adopters_2020_12"] = 100 * _market_on(df, "adopter_share", "2020-12-31")
     m["adopters_2021_06"] = 100 * _market_on(df, "adopter_share", "2021-06-30")
     y20 = _window(df, "2020-01-01", "2020-12-31")
     gmv20, orders20 = _platform_sum(y20, "gmv_rmb"), _platform_sum(y20, "orders")
