@@ -103,6 +103,8 @@ class CalibrationSpec(BaseModel):
     workers: int = Field(default=2, ge=0)  # Dask worker processes (0: run in this process)
     check_replicates: int = Field(default=4, ge=1)  # validation of the fit over DAYS days
     check_consumers: int | None = None
+    storage: str | None = None  # Optuna storage URL (e.g. sqlite:///results/study.db): resumable
+    study_name: str = "calibration"
     output_scenario: str = "calibration/fitted/china-2019.toml"
     report: str = "docs/calibration_report.md"
 
@@ -200,16 +202,21 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
     seeds = _replicate_seeds(spec, spec.replicates)
     sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed, multivariate=True,
                                          n_startup_trials=spec.startup_trials)  # fmt: skip
-    study = optuna.create_study(direction="minimize", sampler=sampler)
+    study = optuna.create_study(direction="minimize", sampler=sampler, storage=spec.storage,
+                                study_name=spec.study_name, load_if_exists=spec.storage is not None)  # fmt: skip
     base = apply_overrides(_read_toml(spec.scenario), spec.overrides)
     initial = {}
     for name, p in spec.parameters.items():
         v = float(_lookup(base, name))
         initial[name] = min(max(v, p.low), p.high)
-    study.enqueue_trial(initial)  # the scenario as it stands is trial 0
-    rows, started = [], time.time()
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not study.trials:
+        study.enqueue_trial(initial)  # the scenario as it stands is trial 0
+    elif finished:
+        log(f"resuming study {spec.study_name!r}: {len(finished)} trials done")
+    started = time.time()
     try:
-        done = 0
+        done = len(finished)
         while done < spec.trials:
             batch = [study.ask() for _ in range(min(spec.batch, spec.trials - done))]
             params = [
@@ -221,11 +228,10 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
                 for pr in params for s in seeds
             ]  # fmt: skip
             results = submit_runs(runs, client)
-            for i, (trial, pr) in enumerate(zip(batch, params, strict=True)):
+            for i, trial in enumerate(batch):
                 means = _means(results[i * len(seeds) : (i + 1) * len(seeds)])
-                value = loss(means, spec.in_sample)
-                study.tell(trial, value)
-                rows.append({"trial": trial.number, "loss": value, **pr, **{f"m:{k}": means[k] for k in spec.in_sample}})
+                trial.set_user_attr("moments", {k: means[k] for k in spec.in_sample})
+                study.tell(trial, loss(means, spec.in_sample))
             done += len(batch)
             best = study.best_trial
             log(f"trials {done}/{spec.trials}  best loss {best.value:.3f} (trial {best.number})  "
@@ -234,10 +240,14 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
         if own_cluster is not None:
             client.close()
             own_cluster.close()
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    rows = [{"trial": t.number, "loss": t.value, **t.params,
+             **{f"m:{k}": v for k, v in t.user_attrs.get("moments", {}).items()}} for t in complete]  # fmt: skip
+    first = min(complete, key=lambda t: t.number)
     best = study.best_trial
     return {
         "best_params": dict(best.params), "best_loss": float(best.value), "best_trial": best.number,
-        "initial_params": initial, "initial_loss": rows[0]["loss"], "trials": rows,
+        "initial_params": initial, "initial_loss": first.value, "trials": rows,
         "seconds": time.time() - started, "seeds": seeds,
     }  # fmt: skip
 
@@ -412,6 +422,9 @@ def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
             client.close()
             cluster.close()
     check = summarise(runs)
+    import polars as pl
+
+    pl.DataFrame(fit["trials"]).write_csv(Path(spec.report).with_name("calibration_trials.csv"))
     figs = figure(check, runs, Path(spec.report).with_name("calibration_fit"))
     report = write_report(spec, str(spec_path), fit, check, runs, scenario_path, figs, check_seconds)
     log(markdown_table(check, spec.in_sample))
