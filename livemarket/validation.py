@@ -290,8 +290,9 @@ def moments(df: pl.DataFrame, streamer_gmv: np.ndarray | None = None) -> dict[st
     m["streamer_top1_share"] = 100 * _market_on(df, "streamer_top1_share", end)
     m["streamer_tail_index"] = hill_tail_index(streamer_gmv) if streamer_gmv is not None else float("nan")
 
-    def live(start: str, stop: str) -> float:
-        return sum(_platform_sum(_window(df, start, stop), "live_room_gmv_rmb").values())
+    def live(start: str, stop: str) -> float:  # per day, so leap years do not count as growth
+        days = (dt.date.fromisoformat(stop) - dt.date.fromisoformat(start)).days + 1
+        return sum(_platform_sum(_window(df, start, stop), "live_room_gmv_rmb").values()) / days
 
     h = {k: live(*w) for k, w in {"h1_19": ("2019-01-01", "2019-06-30"), "h2_19": ("2019-07-01", "2019-12-31"),
          "h1_20": ("2020-01-01", "2020-06-30"), "h2_20": ("2020-07-01", "2020-12-31"),
