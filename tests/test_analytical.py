@@ -330,3 +330,24 @@ def test_bipartite_graph_needs_laziness_for_consensus():
     for _ in range(500):
         x = 0.5 * x + 0.5 * (adj @ x) / deg
     np.testing.assert_allclose(x, 0.5, rtol=1e-10)
+
+
+def test_engine_bass_adoption_uses_the_neighbour_share(tmp_path):
+    # 0-1-2-3 a clique of adopters; 4 sees only adopters; 5 only non-adopters; 8 one of each
+    path = tmp_path / "g.csv"
+    path.write_text("source,target\n0,1\n0,2\n0,3\n1,2\n1,3\n2,3\n4,0\n4,1\n5,6\n5,7\n8,0\n8,6\n")
+    model = LiveCommerceModel(
+        "minimal", consumers=9, rng=3,
+        overrides=["graph.kind='file'", f"graph.path='{path}'", "consumer.bass_q=1.0",
+                   "platforms.video.promotion=0.0", "platforms.mall.promotion=0.0"],
+    )  # fmt: skip
+    eng = model.consumers
+    ctx = model._context(1.0, *model._go_live())
+    start = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
+    adopted8 = 0
+    for _ in range(400):
+        eng.s.adopter[:] = start
+        eng.learn(ctx, _orders(model, [], [], []), _outcomes([]), model.rng)
+        assert eng.s.adopter[4] and not eng.s.adopter[5] and not eng.s.adopter[6]  # hazard 1 and 0
+        adopted8 += eng.s.adopter[8]
+    assert abs(adopted8 / 400 - 0.5) < 4.5 * math.sqrt(0.25 / 400)  # hazard = share = 1/2
