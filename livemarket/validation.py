@@ -436,9 +436,8 @@ def figure(summary: pl.DataFrame, runs: Sequence[dict[str, float]], path: str | 
             t = target_by_key(r["key"])
             lo, hi = (t.value - t.tolerance, t.value + t.tolerance) if t.kind == "point" else (
                 (t.low, t.high) if t.kind == "range" else (t.low, None))
-            if hi is None:
-                ax.axvline(lo, ymin=0, ymax=1, color="0.6", lw=0.8, ls=":")
-                ax.annotate("", xy=(lo, i), xytext=(lo, i))
+            if hi is None:  # "above": a threshold
+                ax.plot([lo, lo], [i - 0.35, i + 0.35], color="#332288", lw=1.2, ls=":")
             else:
                 ax.fill_betweenx([i - 0.3, i + 0.3], lo, hi, color="#88CCEE", alpha=0.5, lw=0)
             if t.kind == "point":
