@@ -215,6 +215,7 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
     elif finished:
         log(f"resuming study {spec.study_name!r}: {len(finished)} trials done")
     started = time.time()
+    earlier = float(study.user_attrs.get("study_seconds", 0.0))  # wall time of earlier sessions
     try:
         done = len(finished)
         while done < spec.trials:
@@ -233,6 +234,7 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
                 trial.set_user_attr("moments", {k: means[k] for k in spec.in_sample})
                 study.tell(trial, loss(means, spec.in_sample))
             done += len(batch)
+            study.set_user_attr("study_seconds", earlier + time.time() - started)
             best = study.best_trial
             log(f"trials {done}/{spec.trials}  best loss {best.value:.3f} (trial {best.number})  "
                 f"{time.time() - started:.0f} s")  # fmt: skip
@@ -248,7 +250,7 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
     return {
         "best_params": dict(best.params), "best_loss": float(best.value), "best_trial": best.number,
         "initial_params": initial, "initial_loss": first.value, "trials": rows,
-        "seconds": time.time() - started, "seeds": seeds,
+        "seconds": float(study.user_attrs.get("study_seconds", earlier + time.time() - started)), "seeds": seeds,
     }  # fmt: skip
 
 
