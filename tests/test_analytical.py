@@ -5,22 +5,46 @@ the engine code, so a wrong formula in the engine makes the test fail (see the v
 note in docs/calibration_report.md for a demonstration).
 """
 
+import dataclasses
 import math
 
 import networkx as nx
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
 from livemarket import LiveCommerceModel
+from livemarket.agents.consumers import ConsumerColumns
 from livemarket.models import graphs, rules
 from livemarket.models.day import Orders, Outcomes
 
 VIDEO, MALL = 0, 1  # platform indices of the minimal scenario
 SMALL_GRAPH = ["graph.kind='watts_strogatz'", "graph.mean_degree=4"]  # tiny populations
+
+
+def _with_state(model, **columns):
+    """Rebuild the consumer engine from an edited copy of its state (its public constructor)."""
+    state = model.consumers.snapshot()
+    fresh = {f.name: np.array(getattr(state, f.name)) for f in dataclasses.fields(state)}
+    for name, value in columns.items():
+        fresh[name] = np.broadcast_to(np.asarray(value, dtype=fresh[name].dtype), fresh[name].shape).copy()
+    model.consumers = ConsumerColumns(model, type(state)(**fresh))
+    return model.consumers
+
+
+def _state(model):
+    """A copy of the consumer state as explicit values."""
+    state = model.consumers.snapshot()
+    return type(state)(**{f.name: np.array(getattr(state, f.name)) for f in dataclasses.fields(state)})
+
+
+def _isolating_graph(tmp_path, n_edges_between=(0, 1)):
+    """A graph file with a single edge, so the other consumers hear no word of mouth."""
+    path = tmp_path / "one_edge.csv"
+    path.write_text(f"source,target\n{n_edges_between[0]},{n_edges_between[1]}\n")
+    return ["graph.kind='file'", f"graph.path='{path}'"]
 
 
 def _orders(model, consumer, platform, brand, edge=-1):
@@ -70,7 +94,7 @@ def channel_case():
         overrides=["consumer.follows_per_consumer=0.001", "consumer.needs_per_day=0.0",
                    "platforms.video.feed_mode=1.0", "graph.kind='watts_strogatz'", "graph.mean_degree=4"],
     )  # fmt: skip
-    s, beh = model.consumers.s, model.config.behaviour
+    beh = model.config.behaviour
     # a hired streamer nobody follows (a follow graph with no edges at all trips the engine's
     # _edge_of lookup: reported to the lead), so public reputation is the streamer trust
     streamer = int(np.nonzero((model.streamers.followers == 0) & (model.streamers.brand < 0))[0][0])
@@ -78,22 +102,19 @@ def channel_case():
     cat = int(model.streamers.category[streamer])
     model.brands.own_shop[brand] = [True, False]  # sells inside the video live room
     model.brands.listed[brand] = [False, True]  # and on the mall shelf (link and later search)
-    s.interest[:] = 0.0
-    s.interest[:, cat] = 1.0  # interest match = 1
-    s.installed[:] = True
-    s.adopter[:] = True
-    s.minutes[:] = [30.0, 10.0]
-    s.wallets[:] = [True, False]  # mallpay only: video's checkout accepts it too
-    s.price_sensitivity[:] = 0.8
-    s.impulsivity[:] = 0.4
-    s.trust_a[:] = [2.0, 3.0]
-    s.trust_b[:] = [2.0, 1.0]  # trust in video 0.5, in mall 0.75
+    interest = np.zeros((n, model.config.categories.count))
+    interest[:, cat] = 1.0  # interest match = 1
+    columns = dict(
+        interest=interest, installed=True, adopter=True, minutes=[30.0, 10.0], price_sensitivity=0.8,
+        impulsivity=0.4, trust_a=[2.0, 3.0], trust_b=[2.0, 1.0],  # trust in video 0.5, in mall 0.75
+    )  # fmt: skip
+    _with_state(model, wallets=[True, False], **columns)  # mallpay only: video accepts it too
     live = np.zeros(len(model.streamers.platform), bool)
     live[streamer] = True
     product = np.where(live, brand, -1)
     ctx = model._context(1.0, live, product)
     orders = model.consumers.shop(ctx, np.random.default_rng(11))
-    return model, ctx, orders, dict(n=n, streamer=streamer, brand=brand, beh=beh)
+    return model, ctx, orders, dict(n=n, streamer=streamer, brand=brand, beh=beh, columns=columns)
 
 
 def _expected_channel_probabilities(model, c, wallet_video=True, wallet_mall=True):
@@ -145,13 +166,10 @@ def test_channel_choice_reproduces_closed_form_logit_shares(channel_case):
 
 def test_missing_wallet_friction_enters_the_utility(channel_case):
     model, ctx, _, c = channel_case
-    s = model.consumers.s
-    saved = s.wallets.copy()
-    s.wallets[:] = [False, True]  # videopay only: mall's checkout (mallpay only) does not accept it
-    try:
-        orders = model.consumers.shop(ctx, np.random.default_rng(12))
-    finally:
-        s.wallets[:] = saved
+    engine = model.consumers
+    # videopay only: mall's checkout (mallpay only) does not accept it
+    orders = _with_state(model, wallets=[False, True], **c["columns"]).shop(ctx, np.random.default_rng(12))
+    model.consumers = engine
     p_visit, p_consider, u = _expected_channel_probabilities(model, c, wallet_mall=False)
     _assert_counts(orders, c["n"], p_visit, p_consider, u)
 
@@ -172,14 +190,14 @@ def test_beta_evidence_closed_forms():
     assert x == pytest.approx(prior + (1 - f) * g / f, rel=1e-9)
 
 
-def test_engine_trust_after_outcomes_matches_beta_evidence():
-    model = LiveCommerceModel("minimal", consumers=50, rng=5, overrides=SMALL_GRAPH)
+def test_engine_trust_after_outcomes_matches_beta_evidence(tmp_path):
+    model = LiveCommerceModel("minimal", consumers=50, rng=5, overrides=_isolating_graph(tmp_path))
     eng, beh = model.consumers, model.config.behaviour
     ctx = model._context(1.0, *model._go_live())
-    a0, b0 = eng.s.trust_a.copy(), eng.s.trust_b.copy()
+    before = _state(model)
+    a0, b0 = before.trust_a, before.trust_b
     pa, pb = model.trust_prior_evidence()
     f = beh.forgetting_per_day
-    eng.adjacency = sp.csr_array((50, 50))  # isolate consumers: own evidence only
     # consumer 3: two good orders at mall; consumer 4: a bad one at video (protected), a bad one at mall
     orders = _orders(model, [3, 3, 4, 4], [MALL, MALL, VIDEO, MALL], [0, 1, 2, 3])
     eng.learn(ctx, orders, _outcomes([False, False, True, True], [False, False, True, False]), model.rng)
@@ -188,18 +206,17 @@ def test_engine_trust_after_outcomes_matches_beta_evidence():
     exp_a[3, MALL] += 2 * good
     exp_b[4, VIDEO] += bad * (1 - beh.protection_soften)
     exp_b[4, MALL] += bad
-    np.testing.assert_allclose(eng.s.trust_a, pa + (1 - f) * (exp_a - pa), rtol=1e-12)
-    np.testing.assert_allclose(eng.s.trust_b, pb + (1 - f) * (exp_b - pb), rtol=1e-12)
-    trust = eng.platform_trust()
-    assert trust[3, MALL] == pytest.approx(
-        (pa[1] + (1 - f) * (a0[3, 1] + 2 * good - pa[1])) / ((pa[1] + (1 - f) * (a0[3, 1] + 2 * good - pa[1])) + (pb[1] + (1 - f) * (b0[3, 1] - pb[1])))
-    )
+    after = _state(model)
+    np.testing.assert_allclose(after.trust_a, pa + (1 - f) * (exp_a - pa), rtol=1e-12)
+    np.testing.assert_allclose(after.trust_b, pb + (1 - f) * (exp_b - pb), rtol=1e-12)
+    a = pa[MALL] + (1 - f) * (a0[3, MALL] + 2 * good - pa[MALL])
+    b = pb[MALL] + (1 - f) * (b0[3, MALL] - pb[MALL])
+    assert eng.platform_trust()[3, MALL] == pytest.approx(a / (a + b), rel=1e-12)
 
 
-def test_engine_trust_converges_to_the_evidence_fixed_point():
-    model = LiveCommerceModel("minimal", consumers=20, rng=6, overrides=SMALL_GRAPH)
+def test_engine_trust_converges_to_the_evidence_fixed_point(tmp_path):
+    model = LiveCommerceModel("minimal", consumers=20, rng=6, overrides=_isolating_graph(tmp_path, (1, 2)))
     eng, beh = model.consumers, model.config.behaviour
-    eng.adjacency = sp.csr_array((20, 20))
     ctx = model._context(1.0, *model._go_live())
     pa, pb = model.trust_prior_evidence()
     f = beh.forgetting_per_day
@@ -209,8 +226,9 @@ def test_engine_trust_converges_to_the_evidence_fixed_point():
         eng.learn(ctx, orders, out, model.rng)
     a_star = pa[MALL] + (1 - f) * 2 * beh.evidence_good / f
     b_star = pb[MALL] + (1 - f) * beh.evidence_bad / f
-    assert eng.s.trust_a[0, MALL] == pytest.approx(a_star, rel=1e-9)
-    assert eng.s.trust_b[0, MALL] == pytest.approx(b_star, rel=1e-9)
+    after = _state(model)
+    assert after.trust_a[0, MALL] == pytest.approx(a_star, rel=1e-9)
+    assert after.trust_b[0, MALL] == pytest.approx(b_star, rel=1e-9)
     assert eng.platform_trust()[0, MALL] == pytest.approx(a_star / (a_star + b_star), rel=1e-9)
 
 
@@ -222,7 +240,8 @@ def test_word_of_mouth_on_a_hand_built_graph(tmp_path):
     model = LiveCommerceModel("minimal", consumers=7, rng=2, overrides=["graph.kind='file'", f"graph.path='{path}'"])
     eng, beh = model.consumers, model.config.behaviour
     ctx = model._context(1.0, *model._go_live())
-    a0, b0 = eng.s.trust_a.copy(), eng.s.trust_b.copy()
+    before = _state(model)
+    a0, b0 = before.trust_a, before.trust_b
     pa, pb = model.trust_prior_evidence()
     f, w = beh.forgetting_per_day, beh.word_of_mouth
     # consumer 0: one good order at video; consumer 4: one bad order at mall; consumer 3: one good at mall
@@ -236,11 +255,12 @@ def test_word_of_mouth_on_a_hand_built_graph(tmp_path):
     db[[3, 5], MALL] += w * b  # 4's triangle neighbours
     da[3, MALL] += g
     da[[0, 4, 5], MALL] += w * g  # 3's neighbours: the centre and the triangle
-    np.testing.assert_allclose(eng.s.trust_a, pa + (1 - f) * (a0 + da - pa), rtol=1e-12)
-    np.testing.assert_allclose(eng.s.trust_b, pb + (1 - f) * (b0 + db - pb), rtol=1e-12)
+    after = _state(model)
+    np.testing.assert_allclose(after.trust_a, pa + (1 - f) * (a0 + da - pa), rtol=1e-12)
+    np.testing.assert_allclose(after.trust_b, pb + (1 - f) * (b0 + db - pb), rtol=1e-12)
     # 6 is isolated and 1, 2 are two hops from 3 and 4: nothing but forgetting on mall
     for i in (1, 2, 6):
-        assert eng.s.trust_b[i, MALL] == pytest.approx(pb[MALL] + (1 - f) * (b0[i, MALL] - pb[MALL]))
+        assert after.trust_b[i, MALL] == pytest.approx(pb[MALL] + (1 - f) * (b0[i, MALL] - pb[MALL]))
 
 
 # ----------------------------------------------------------------------------- 4. fulfilment
@@ -280,7 +300,7 @@ def test_supply_shock_scales_capacity_in_its_window():
 
 
 # ----------------------------------------------------------------------------- 5. consensus
-def _averaging_limit(adjacency: sp.csr_array, x0: np.ndarray, steps: int) -> np.ndarray:
+def _averaging_limit(adjacency, x0: np.ndarray, steps: int) -> np.ndarray:
     """Repeated neighbour averaging x <- D^-1 A x, the operator of the Bass neighbour share."""
     deg = np.asarray(adjacency.sum(axis=1)).ravel()
     x = x0.astype(np.float64)
@@ -306,17 +326,18 @@ def test_neighbour_averaging_reaches_degree_weighted_consensus(kind, extra):
     np.testing.assert_allclose(x, np.sum(deg * x0) / deg.sum(), rtol=1e-8)
 
 
-def test_engine_neighbour_share_is_the_averaging_operator():
-    # the engine's Bass neighbour share is (A @ adopter) / degree on its own adjacency
+def test_model_graph_averaging_reaches_consensus():
+    # the adjacency the engine reads (model.social_graph) is the networkx graph researchers see
     model = LiveCommerceModel("minimal", consumers=400, rng=9, overrides=["graph.kind='watts_strogatz'", "graph.mean_degree=6"])
-    eng = model.consumers
     g = model.social_graph.to_networkx()
     assert nx.is_connected(g)
-    x0 = eng.s.adopter.astype(float)
+    adj = model.social_graph.adjacency()
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    x0 = _state(model).adopter.astype(float)
     manual = np.array([np.mean([x0[j] for j in g.neighbors(i)]) for i in range(400)])
-    np.testing.assert_allclose((eng.adjacency @ x0) / eng.degree, manual, rtol=1e-12)
-    x = _averaging_limit(eng.adjacency, x0, 4000)
-    np.testing.assert_allclose(x, np.sum(eng.degree * x0) / eng.degree.sum(), rtol=1e-8)
+    np.testing.assert_allclose((adj @ x0) / deg, manual, rtol=1e-12)
+    x = _averaging_limit(adj, x0, 4000)
+    np.testing.assert_allclose(x, np.sum(deg * x0) / deg.sum(), rtol=1e-8)
 
 
 def test_bipartite_graph_needs_laziness_for_consensus():
@@ -341,13 +362,12 @@ def test_engine_bass_adoption_uses_the_neighbour_share(tmp_path):
         overrides=["graph.kind='file'", f"graph.path='{path}'", "consumer.bass_q=1.0",
                    "platforms.video.promotion=0.0", "platforms.mall.promotion=0.0"],
     )  # fmt: skip
-    eng = model.consumers
     ctx = model._context(1.0, *model._go_live())
     start = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
     adopted8 = 0
     for _ in range(400):
-        eng.s.adopter[:] = start
-        eng.learn(ctx, _orders(model, [], [], []), _outcomes([]), model.rng)
-        assert eng.s.adopter[4] and not eng.s.adopter[5] and not eng.s.adopter[6]  # hazard 1 and 0
-        adopted8 += eng.s.adopter[8]
+        _with_state(model, adopter=start).learn(ctx, _orders(model, [], [], []), _outcomes([]), model.rng)
+        adopter = _state(model).adopter
+        assert adopter[4] and not adopter[5] and not adopter[6]  # hazard 1 and 0
+        adopted8 += adopter[8]
     assert abs(adopted8 / 400 - 0.5) < 4.5 * math.sqrt(0.25 / 400)  # hazard = share = 1/2
