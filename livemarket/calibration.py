@@ -426,8 +426,9 @@ def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
     check = summarise(runs)
     import polars as pl
 
-    pl.DataFrame(fit["trials"]).write_csv(Path(spec.report).with_name("calibration_trials.csv"))
-    figs = figure(check, runs, Path(spec.report).with_name("calibration_fit"))
+    stem = Path(spec.report).with_suffix("")
+    pl.DataFrame(fit["trials"]).write_csv(f"{stem}_trials.csv")
+    figs = figure(check, runs, f"{stem}_fit")
     report = write_report(spec, str(spec_path), fit, check, runs, scenario_path, figs, check_seconds)
     log(markdown_table(check, spec.in_sample))
     log(f"fitted scenario -> {scenario_path}; report -> {report}")
