@@ -23,11 +23,12 @@ PY
   mv "$1.orig" "$1"
 }
 echo "== baseline"; run
-mutate livemarket/agents/consumers.py "common[:, None] + plat - beh.jump_friction" "common[:, None] + plat + beh.jump_friction" "jump friction sign in the link utility"
+mutate livemarket/agents/consumers.py "link = beh.util_link + common[:, None] + plat - beh.jump_friction" "link = beh.util_link + common[:, None] + plat + beh.jump_friction" "jump friction sign in the link utility"
 mutate livemarket/models/rules.py "return e / e.sum(axis=-1, keepdims=True)" "return e / (1.0 + e.sum(axis=-1, keepdims=True))" "logit denominator counts the outside option twice"
-mutate livemarket/models/rules.py "return prior + (1.0 - forgetting_per_day) * (x - prior)" "return prior + (1.0 - 2 * forgetting_per_day) * (x - prior)" "forgetting at twice the rate"
-mutate livemarket/agents/consumers.py "bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.protected)" "bad_w = beh.evidence_bad * out.bad" "protection no longer softens bad evidence"
-mutate livemarket/agents/consumers.py "s.trust_a += own_good + beh.word_of_mouth * (self.adjacency @ own_good)" "s.trust_a += own_good + beh.word_of_mouth * (self.adjacency @ (self.adjacency @ own_good))" "word of mouth travels two hops"
+mutate livemarket/models/rules.py "return prior + (1.0 - forgetting_per_day) * (x - prior)" "return prior + (1.0 - 2 * forgetting_per_day) * (x - prior)" "rules.beta_forget at twice the rate"
+mutate livemarket/agents/consumers.py "self.decay *= 1.0 - beh.forgetting_per_day" "self.decay *= 1.0 - 2 * beh.forgetting_per_day" "engine forgetting (lazy decay) at twice the rate"
+mutate livemarket/agents/consumers.py "bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.protected) / d" "bad_w = beh.evidence_bad * out.bad / d" "protection no longer softens bad evidence"
+mutate livemarket/agents/consumers.py "np.add.at(ta, cell, beh.word_of_mouth * good_w[owner])" "np.add.at(ta, cell, 2 * beh.word_of_mouth * good_w[owner])" "word of mouth passes twice the good evidence"
 mutate livemarket/models/market.py "delayed = rank >= capacity[orders.brand]" "delayed = rank > capacity[orders.brand]" "capacity off by one"
-mutate livemarket/agents/consumers.py "adopt_share = (self.adjacency @ s.adopter.astype(np.float64)) / deg" "adopt_share = (self.adjacency @ s.adopter.astype(np.float64)) / deg.sum()" "Bass neighbour share divided by total degree"
+mutate livemarket/agents/consumers.py "return sums / np.maximum(self.degree[rows], 1)" "return sums / np.maximum(self.degree.sum(), 1)" "neighbour share divided by total degree"
 echo "== restored"; run
