@@ -89,7 +89,8 @@ def test_two_trial_study_and_fitted_scenario(tmp_path):
     spec = load_spec(_spec(tmp_path))
     fit = calibrate(spec, client=None, log=lambda *_: None)
     assert len(fit["trials"]) == 3
-    assert fit["trials"][0]["platforms.jd.trust_prior"] == pytest.approx(0.7)  # trial 0: the scenario as is
+    as_is = load_scenario("china-2019").platforms["jd"].trust_prior
+    assert fit["trials"][0]["platforms.jd.trust_prior"] == pytest.approx(as_is)  # trial 0: the scenario as is
     assert 0.5 <= fit["best_params"]["platforms.jd.trust_prior"] <= 0.9
     assert fit["best_loss"] == min(r["loss"] for r in fit["trials"])
     path = write_scenario(spec, fit["best_params"], tmp_path / "fitted.toml", "note")
