@@ -95,8 +95,7 @@ def channel_case():
                    "platforms.video.feed_mode=1.0", "graph.kind='watts_strogatz'", "graph.mean_degree=4"],
     )  # fmt: skip
     beh = model.config.behaviour
-    # a hired streamer nobody follows (a follow graph with no edges at all trips the engine's
-    # _edge_of lookup: reported to the lead), so public reputation is the streamer trust
+    # a hired streamer nobody follows, so its public reputation is the streamer trust
     streamer = int(np.nonzero((model.streamers.followers == 0) & (model.streamers.brand < 0))[0][0])
     brand = 0
     cat = int(model.streamers.category[streamer])
