@@ -139,7 +139,9 @@ def load_spec(path: str | Path) -> CalibrationSpec:
     base = _read_toml(spec.scenario)
     for name, p in spec.parameters.items():
         if _lookup(apply_overrides(base, spec.overrides), name) is None:
-            raise ConfigError(f"{path}: parameters.{name!r} is not set in scenario {spec.scenario!r}")
+            raise ConfigError(
+                f"{path}: parameters.{name!r} is not set in scenario {spec.scenario!r}"
+            )
         for v in (p.low, p.high):
             load_scenario(spec.scenario, [*spec.overrides, f"{name}={_toml(v)}"])
     return spec
@@ -155,7 +157,7 @@ def _lookup(data: dict, dotted: str) -> Any:
 
 
 def _toml(v: float) -> str:
-    """A float as a TOML literal with 4 significant digits (``0.0123``, ``1.5e-05``)."""
+    """Format a float as a TOML literal with 4 significant digits (``0.0123``, ``1.5e-05``)."""
     text = f"{float(v):.4g}"
     return text if any(c in text for c in ".en") else text + ".0"
 
@@ -188,6 +190,7 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
         client: a ``dask.distributed.Client``; ``None`` starts a LocalCluster with
             ``spec.workers`` processes (or runs in this process when ``workers == 0``).
         log: where progress lines go.
+
     """
     import optuna
 
@@ -265,7 +268,11 @@ def set_toml_value(text: str, dotted: str, value: float) -> str:
     keys = dotted.split(".")
     literal = _toml(value)
     lines = text.splitlines(keepends=True)
-    headers = [(i, m.group(1).strip()) for i, line in enumerate(lines) if (m := re.match(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$", line))]
+    headers = [
+        (i, m.group(1).strip())
+        for i, line in enumerate(lines)
+        if (m := re.match(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$", line))
+    ]
     out = None
     for cut in range(len(keys) - 1, -1, -1):
         table, rest = ".".join(keys[:cut]), keys[cut:]
@@ -280,7 +287,9 @@ def set_toml_value(text: str, dotted: str, value: float) -> str:
             lo = 0
         hi = next((i for i, _ in headers if i >= lo), len(lines))
         for j in range(lo, hi):
-            m = re.match(rf"^(\s*{re.escape(rest[0])}\s*=\s*)(.*?)(\s*(#.*)?)$", lines[j].rstrip("\n"))
+            m = re.match(
+                rf"^(\s*{re.escape(rest[0])}\s*=\s*)(.*?)(\s*(#.*)?)$", lines[j].rstrip("\n")
+            )
             if not m:
                 continue
             if len(rest) == 1:
@@ -309,8 +318,10 @@ def set_toml_value(text: str, dotted: str, value: float) -> str:
     return out
 
 
-def write_scenario(spec: CalibrationSpec, params: dict[str, float], path: str | Path, note: str) -> Path:
-    """The scenario file with fitted values substituted (comments kept) and a header note."""
+def write_scenario(
+    spec: CalibrationSpec, params: dict[str, float], path: str | Path, note: str
+) -> Path:
+    """Write the scenario file with fitted values substituted (comments kept) and a header note."""
     from importlib import resources
 
     source = Path(spec.scenario)
@@ -328,9 +339,17 @@ def write_scenario(spec: CalibrationSpec, params: dict[str, float], path: str | 
     return path
 
 
-def write_report(spec: CalibrationSpec, spec_path: str, fit: dict[str, Any], check: Any, runs: list,
-                 scenario_path: Path, figure_paths: list[Path], check_seconds: float) -> Path:
-    """The Markdown fit report: budget, fitted parameters, in-sample fit, out-of-sample checks."""
+def write_report(
+    spec: CalibrationSpec,
+    spec_path: str,
+    fit: dict[str, Any],
+    check: Any,
+    runs: list,
+    scenario_path: Path,
+    figure_paths: list[Path],
+    check_seconds: float,
+) -> Path:
+    """Write the Markdown fit report: budget, fitted parameters, in-sample fit, out-of-sample checks."""
     from livemarket.provenance import git_commit, versions
 
     consumers = spec.check_consumers or spec.consumers
@@ -379,7 +398,11 @@ def write_report(spec: CalibrationSpec, spec_path: str, fit: dict[str, Any], che
         "|---|---|" + "---|" * len(spec.parameters),
     ]  # fmt: skip
     for r in sorted(fit["trials"], key=lambda r: r["loss"])[:10]:
-        lines.append(f"| {r['trial']} | {r['loss']:.2f} | " + " | ".join(f"{r[n]:.3g}" for n in spec.parameters) + " |")
+        lines.append(
+            f"| {r['trial']} | {r['loss']:.2f} | "
+            + " | ".join(f"{r[n]:.3g}" for n in spec.parameters)
+            + " |"
+        )
     lines += ["", "## Provenance", "", "```", f"spec: {spec.model_dump_json()}", f"replicate seeds: {fit['seeds']}",
               f"versions: {versions()}", "```", ""]  # fmt: skip
     path = Path(spec.report)
@@ -404,7 +427,9 @@ def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
     if spec.workers > 0:
         from dask.distributed import Client, LocalCluster
 
-        cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
     try:
         fit = calibrate(spec, client, log)
@@ -429,19 +454,21 @@ def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
     stem = Path(spec.report).with_suffix("")
     pl.DataFrame(fit["trials"]).write_csv(f"{stem}_trials.csv")
     figs = figure(check, runs, f"{stem}_fit")
-    report = write_report(spec, str(spec_path), fit, check, runs, scenario_path, figs, check_seconds)
+    report = write_report(
+        spec, str(spec_path), fit, check, runs, scenario_path, figs, check_seconds
+    )
     log(markdown_table(check, spec.in_sample))
     log(f"fitted scenario -> {scenario_path}; report -> {report}")
     return {"fit": fit, "check": check, "scenario": scenario_path, "report": report}
 
 
-def calibrate_command(spec: Annotated[str, typer.Argument(help="Calibration spec (.toml).")]) -> None:
+def calibrate_command(
+    spec: Annotated[str, typer.Argument(help="Calibration spec (.toml).")],
+) -> None:
     """Fit the scenario's parameters to the stylized facts (method of simulated moments, Optuna)."""
-
     try:
         load_spec(spec)
     except ConfigError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
     run_calibration(spec, log=typer.echo)
-

@@ -10,6 +10,7 @@ history laid over it (:data:`HISTORY`); :func:`moments` turns one run into numbe
 Example:
     >>> [t.key for t in TARGETS][:3]
     ['shelf_share_taobao', 'shelf_share_jd', 'shelf_share_pinduoduo']
+
 """
 
 from __future__ import annotations
@@ -161,56 +162,177 @@ def _aov(p: str, v: float) -> Target:
 #: All stylized facts, in table order.
 TARGETS: tuple[Target, ...] = (
     *(_shelf(p) for p in SHELF),
-    Target("market_gmv_2019_bn", "Market size 2019", "GMV of the five platforms, 2019 (scaled)", "point",
-           "bn RMB", f"{SEED} [seed]: Pinduoduo 1.01T = 12.8% of 2019 GMV -> market 7.89T; five platforms "
-           "hold Tmall+JD+PDD 89.4% -> 7.05T", True, value=round(_MARKET_2019_BN * _SHELF_SUM / 100),
-           tolerance=round(0.15 * _MARKET_2019_BN * _SHELF_SUM / 100)),
-    Target("live_share_of_gmv_2019", "Live commerce share of GMV 2019", "live-room GMV / all GMV, 2019", "point", "%",
-           f"{SEED} [seed]: live GMV 2019 ~235B of a 7.89T market", True,
-           value=round(100 * _LIVE_SUM / _MARKET_2019_BN, 1), tolerance=1.5),
+    Target(
+        "market_gmv_2019_bn",
+        "Market size 2019",
+        "GMV of the five platforms, 2019 (scaled)",
+        "point",
+        "bn RMB",
+        f"{SEED} [seed]: Pinduoduo 1.01T = 12.8% of 2019 GMV -> market 7.89T; five platforms "
+        "hold Tmall+JD+PDD 89.4% -> 7.05T",
+        True,
+        value=round(_MARKET_2019_BN * _SHELF_SUM / 100),
+        tolerance=round(0.15 * _MARKET_2019_BN * _SHELF_SUM / 100),
+    ),
+    Target(
+        "live_share_of_gmv_2019",
+        "Live commerce share of GMV 2019",
+        "live-room GMV / all GMV, 2019",
+        "point",
+        "%",
+        f"{SEED} [seed]: live GMV 2019 ~235B of a 7.89T market",
+        True,
+        value=round(100 * _LIVE_SUM / _MARKET_2019_BN, 1),
+        tolerance=1.5,
+    ),
     *(_live19(p) for p in LIVE),
-    _live20("taobao", 44.0, 55.0), _live20("kuaishou", 27.0, 36.0), _live20("douyin", 16.0, 24.0),
-    Target("adopters_2020_03", "Live-commerce adoption", "adopter share of consumers, 2020-03-31", "point",
-           "%", "CNNIC 45th Statistical Report on Internet Development (2020-04): 265M live-commerce "
-           "users = 29.3% of internet users, March 2020", True, value=29.3, tolerance=4.0),
-    Target("adopters_2020_12", "Live-commerce adoption", "adopter share of consumers, 2020-12-31", "point",
-           "%", "CNNIC 47th Statistical Report on Internet Development (2021-02): 388M live-commerce "
-           "users = 39.2% of internet users, December 2020", True, value=39.2, tolerance=4.0),
-    Target("adopters_2021_06", "Live-commerce adoption", "adopter share of consumers, 2021-06-30", "point",
-           "%", f"{SEED} [seed]: live-commerce users 384M = 38% of internet users (mid-2021)", False,
-           value=38.0, tolerance=5.0),
+    _live20("taobao", 44.0, 55.0),
+    _live20("kuaishou", 27.0, 36.0),
+    _live20("douyin", 16.0, 24.0),
+    Target(
+        "adopters_2020_03",
+        "Live-commerce adoption",
+        "adopter share of consumers, 2020-03-31",
+        "point",
+        "%",
+        "CNNIC 45th Statistical Report on Internet Development (2020-04): 265M live-commerce "
+        "users = 29.3% of internet users, March 2020",
+        True,
+        value=29.3,
+        tolerance=4.0,
+    ),
+    Target(
+        "adopters_2020_12",
+        "Live-commerce adoption",
+        "adopter share of consumers, 2020-12-31",
+        "point",
+        "%",
+        "CNNIC 47th Statistical Report on Internet Development (2021-02): 388M live-commerce "
+        "users = 39.2% of internet users, December 2020",
+        True,
+        value=39.2,
+        tolerance=4.0,
+    ),
+    Target(
+        "adopters_2021_06",
+        "Live-commerce adoption",
+        "adopter share of consumers, 2021-06-30",
+        "point",
+        "%",
+        f"{SEED} [seed]: live-commerce users 384M = 38% of internet users (mid-2021)",
+        False,
+        value=38.0,
+        tolerance=5.0,
+    ),
     *(_aov(p, v) for p, v in (("taobao", 120.0), ("douyin", 100.0), ("kuaishou", 70.0))),
-    Target("aov_order_margin", "Average order value Taobao > Douyin > Kuaishou",
-           "min(AOV Taobao - Douyin, Douyin - Kuaishou), 2020", "above", "RMB",
-           f"{SEED} (atmallgroup)", False, low=0.0, tolerance=10.0),
-    Target("streamer_top1_share", "Heavy-tailed streamer GMV", "top 1% of hired streamers' share of GMV",
-           "above", "%", "MODEL_SPEC (Pareto popularity, alpha ~1.1); head streamers (Viya, Li Jiaqi) "
-           f"dominate Taobao Live ({SEED})", False, low=10.0, tolerance=5.0),
-    Target("streamer_tail_index", "Heavy-tailed streamer GMV", "Hill tail index of streamer GMV (top 10%)",
-           "range", "alpha", "heavy tail = Pareto index below 2 (infinite variance); Clauset, Shalizi & "
-           "Newman (2009) SIAM Review 51:661", False, low=0.5, high=2.0),
-    Target("growth_live_h1_2020", "Decelerating growth", "live-room GMV, H1 2020 over H1 2019", "info",
-           "% yoy", f"{SEED} [seed]: Douyin GMV growth 320% -> 80% -> 46%; Kuaishou +15% (2024)", False),
-    Target("growth_live_h2_2020", "Decelerating growth", "live-room GMV, H2 2020 over H2 2019", "info",
-           "% yoy", f"{SEED} [seed]", False),
-    Target("growth_live_h1_2021", "Decelerating growth", "live-room GMV, H1 2021 over H1 2020", "info",
-           "% yoy", f"{SEED} [seed]", False),
-    Target("growth_deceleration", "Decelerating growth", "yoy growth H1 2020 minus yoy growth H1 2021",
-           "above", "pp", f"{SEED} [seed]: growth slows without a policy shock (MODEL_SPEC experiment 12)",
-           False, low=0.0, tolerance=20.0),
-    Target("return_rate_live", "Higher returns in live commerce", "return rate, live channels", "info",
-           "%", f"{SEED} (yicaiglobal): women's apparel 50-60% live vs ~30% ordinary e-commerce", False,
-           value=None),
-    Target("return_rate_shelf", "Higher returns in live commerce", "return rate, planned shelf search",
-           "info", "%", f"{SEED} (yicaiglobal)", False),
-    Target("return_ratio", "Higher returns in live commerce", "return rate live / planned shelf search",
-           "above", "ratio", f"{SEED} (yicaiglobal): 50-60% vs ~30% (ratio 1.7-2)", False, low=1.0,
-           tolerance=0.2),
+    Target(
+        "aov_order_margin",
+        "Average order value Taobao > Douyin > Kuaishou",
+        "min(AOV Taobao - Douyin, Douyin - Kuaishou), 2020",
+        "above",
+        "RMB",
+        f"{SEED} (atmallgroup)",
+        False,
+        low=0.0,
+        tolerance=10.0,
+    ),
+    Target(
+        "streamer_top1_share",
+        "Heavy-tailed streamer GMV",
+        "top 1% of hired streamers' share of GMV",
+        "above",
+        "%",
+        "MODEL_SPEC (Pareto popularity, alpha ~1.1); head streamers (Viya, Li Jiaqi) "
+        f"dominate Taobao Live ({SEED})",
+        False,
+        low=10.0,
+        tolerance=5.0,
+    ),
+    Target(
+        "streamer_tail_index",
+        "Heavy-tailed streamer GMV",
+        "Hill tail index of streamer GMV (top 10%)",
+        "range",
+        "alpha",
+        "heavy tail = Pareto index below 2 (infinite variance); Clauset, Shalizi & "
+        "Newman (2009) SIAM Review 51:661",
+        False,
+        low=0.5,
+        high=2.0,
+    ),
+    Target(
+        "growth_live_h1_2020",
+        "Decelerating growth",
+        "live-room GMV, H1 2020 over H1 2019",
+        "info",
+        "% yoy",
+        f"{SEED} [seed]: Douyin GMV growth 320% -> 80% -> 46%; Kuaishou +15% (2024)",
+        False,
+    ),
+    Target(
+        "growth_live_h2_2020",
+        "Decelerating growth",
+        "live-room GMV, H2 2020 over H2 2019",
+        "info",
+        "% yoy",
+        f"{SEED} [seed]",
+        False,
+    ),
+    Target(
+        "growth_live_h1_2021",
+        "Decelerating growth",
+        "live-room GMV, H1 2021 over H1 2020",
+        "info",
+        "% yoy",
+        f"{SEED} [seed]",
+        False,
+    ),
+    Target(
+        "growth_deceleration",
+        "Decelerating growth",
+        "yoy growth H1 2020 minus yoy growth H1 2021",
+        "above",
+        "pp",
+        f"{SEED} [seed]: growth slows without a policy shock (MODEL_SPEC experiment 12)",
+        False,
+        low=0.0,
+        tolerance=20.0,
+    ),
+    Target(
+        "return_rate_live",
+        "Higher returns in live commerce",
+        "return rate, live channels",
+        "info",
+        "%",
+        f"{SEED} (yicaiglobal): women's apparel 50-60% live vs ~30% ordinary e-commerce",
+        False,
+        value=None,
+    ),
+    Target(
+        "return_rate_shelf",
+        "Higher returns in live commerce",
+        "return rate, planned shelf search",
+        "info",
+        "%",
+        f"{SEED} (yicaiglobal)",
+        False,
+    ),
+    Target(
+        "return_ratio",
+        "Higher returns in live commerce",
+        "return rate live / planned shelf search",
+        "above",
+        "ratio",
+        f"{SEED} (yicaiglobal): 50-60% vs ~30% (ratio 1.7-2)",
+        False,
+        low=1.0,
+        tolerance=0.2,
+    ),
 )
 
 
 def target_by_key(key: str) -> Target:
-    """The target with this key (KeyError naming the accepted keys otherwise)."""
+    """Return the target with this key (KeyError naming the accepted keys otherwise)."""
     for t in TARGETS:
         if t.key == key:
             return t
@@ -219,7 +341,9 @@ def target_by_key(key: str) -> Target:
 
 # --------------------------------------------------------------------------- moments of one run
 def _window(df: pl.DataFrame, start: str, end: str) -> pl.DataFrame:
-    return df.filter(pl.col("date").is_between(dt.date.fromisoformat(start), dt.date.fromisoformat(end)))
+    return df.filter(
+        pl.col("date").is_between(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    )
 
 
 def _platform_sum(df: pl.DataFrame, metric: str, scaled: bool = False) -> dict[str, float]:
@@ -237,14 +361,20 @@ def _shares(values: dict[str, float], names: Sequence[str]) -> dict[str, float]:
 
 
 def _channel_rate(df: pl.DataFrame, channels: Sequence[str]) -> float:
-    d = df.filter(pl.col("channel").is_in(list(channels)), pl.col("metric").is_in(["returns", "orders"]))
+    d = df.filter(
+        pl.col("channel").is_in(list(channels)), pl.col("metric").is_in(["returns", "orders"])
+    )
     s = d.group_by("metric").agg(pl.col("value").sum())
     v = dict(zip(s["metric"].to_list(), s["value"].to_list(), strict=True))
     return 100 * v.get("returns", 0.0) / v["orders"] if v.get("orders") else float("nan")
 
 
 def _market_on(df: pl.DataFrame, metric: str, day: str) -> float:
-    d = df.filter(pl.col("platform") == "all", pl.col("metric") == metric, pl.col("date") == dt.date.fromisoformat(day))
+    d = df.filter(
+        pl.col("platform") == "all",
+        pl.col("metric") == metric,
+        pl.col("date") == dt.date.fromisoformat(day),
+    )
     return float(d["value"][0]) if len(d) else float("nan")
 
 
@@ -265,6 +395,7 @@ def moments(df: pl.DataFrame, streamer_gmv: np.ndarray | None = None) -> dict[st
         df: the tidy results table of a run from 2019-01-01 (see :class:`RunSpec`).
         streamer_gmv: cumulative GMV of each hired streamer (``model.streamers.gmv_rmb``
             where ``brand < 0``), for the tail index; ``None`` leaves it NaN.
+
     """
     m: dict[str, float] = {}
     y19 = _window(df, "2019-01-01", "2019-12-31")
@@ -276,7 +407,9 @@ def moments(df: pl.DataFrame, streamer_gmv: np.ndarray | None = None) -> dict[st
     m["live_share_of_gmv_2019"] = 100 * sum(live19.values()) / max(sum(gmv19.values()), 1e-9)
     for p, v in _shares(live19, LIVE).items():
         m[f"live_share_2019_{p}"] = v
-    for p, v in _shares(_platform_sum(_window(df, "2020-10-01", "2020-12-31"), "live_room_gmv_rmb"), LIVE).items():
+    for p, v in _shares(
+        _platform_sum(_window(df, "2020-10-01", "2020-12-31"), "live_room_gmv_rmb"), LIVE
+    ).items():
         m[f"live_share_q4_2020_{p}"] = v
     m["adopters_2020_03"] = 100 * _market_on(df, "adopter_share", "2020-03-31")
     m["adopters_2020_12"] = 100 * _market_on(df, "adopter_share", "2020-12-31")
@@ -285,10 +418,14 @@ def moments(df: pl.DataFrame, streamer_gmv: np.ndarray | None = None) -> dict[st
     gmv20, orders20 = _platform_sum(y20, "gmv_rmb"), _platform_sum(y20, "orders")
     for p in LIVE:
         m[f"aov_{p}"] = gmv20.get(p, 0.0) / orders20[p] if orders20.get(p) else float("nan")
-    m["aov_order_margin"] = min(m["aov_taobao"] - m["aov_douyin"], m["aov_douyin"] - m["aov_kuaishou"])
+    m["aov_order_margin"] = min(
+        m["aov_taobao"] - m["aov_douyin"], m["aov_douyin"] - m["aov_kuaishou"]
+    )
     end = df["date"].max().isoformat()
     m["streamer_top1_share"] = 100 * _market_on(df, "streamer_top1_share", end)
-    m["streamer_tail_index"] = hill_tail_index(streamer_gmv) if streamer_gmv is not None else float("nan")
+    m["streamer_tail_index"] = (
+        hill_tail_index(streamer_gmv) if streamer_gmv is not None else float("nan")
+    )
 
     def live(start: str, stop: str) -> float:  # per day, so leap years do not count as growth
         days = (dt.date.fromisoformat(stop) - dt.date.fromisoformat(start)).days + 1
@@ -324,7 +461,7 @@ class RunSpec:
     seed: int = 0
 
     def config(self) -> ScenarioConfig:
-        """The validated scenario (with the 2020 history appended to its policies)."""
+        """Build the validated scenario (with the 2020 history appended to its policies)."""
         base = load_scenario(self.scenario, list(self.overrides), consumers=self.consumers)
         if not self.history:
             return base.model_copy(update={"days": self.days, "seed": self.seed})
@@ -361,7 +498,9 @@ def run_replicates(
     return client.gather(futures)
 
 
-def summarise(runs: Sequence[dict[str, float]], targets: Sequence[Target] = TARGETS) -> pl.DataFrame:
+def summarise(
+    runs: Sequence[dict[str, float]], targets: Sequence[Target] = TARGETS
+) -> pl.DataFrame:
     """Per target: mean over replicates, 95% t-interval, verdict (one row per target)."""
     from scipy import stats
 
@@ -395,7 +534,7 @@ def _fmt(x: float) -> str:
 
 
 def markdown_table(summary: pl.DataFrame, in_sample: Sequence[str] | None = None) -> str:
-    """The validation table in Markdown: pattern, measure, target, model mean [95% CI], fit, verdict."""
+    """Render the validation table in Markdown: pattern, measure, target, mean [95% CI], fit, verdict."""
     fitted = set(in_sample) if in_sample is not None else None
     lines = [
         "| Pattern | Measure | Unit | Target | Model mean [95% CI] | Fit | Verdict |",
@@ -427,15 +566,24 @@ def figure(summary: pl.DataFrame, runs: Sequence[dict[str, float]], path: str | 
 
     rows = [r for r in summary.iter_rows(named=True) if target_by_key(r["key"]).kind != "info"]
     patterns = list(dict.fromkeys(r["pattern"] for r in rows))
-    fig, axes = plt.subplots(len(patterns), 1, figsize=(7.0, 1.1 + 0.42 * len(rows) + 0.35 * len(patterns)),
-                             gridspec_kw={"height_ratios": [sum(r["pattern"] == p for r in rows) + 0.6 for p in patterns]})
+    fig, axes = plt.subplots(
+        len(patterns),
+        1,
+        figsize=(7.0, 1.1 + 0.42 * len(rows) + 0.35 * len(patterns)),
+        gridspec_kw={
+            "height_ratios": [sum(r["pattern"] == p for r in rows) + 0.6 for p in patterns]
+        },
+    )
     axes = np.atleast_1d(axes)
     for ax, pat in zip(axes, patterns, strict=True):
         mine = [r for r in rows if r["pattern"] == pat]
         for i, r in enumerate(mine):
             t = target_by_key(r["key"])
-            lo, hi = (t.value - t.tolerance, t.value + t.tolerance) if t.kind == "point" else (
-                (t.low, t.high) if t.kind == "range" else (t.low, None))
+            lo, hi = (
+                (t.value - t.tolerance, t.value + t.tolerance)
+                if t.kind == "point"
+                else ((t.low, t.high) if t.kind == "range" else (t.low, None))
+            )
             if hi is None:  # "above": a threshold
                 ax.plot([lo, lo], [i - 0.35, i + 0.35], color="#332288", lw=1.2, ls=":")
             else:
@@ -443,15 +591,24 @@ def figure(summary: pl.DataFrame, runs: Sequence[dict[str, float]], path: str | 
             if t.kind == "point":
                 ax.plot([t.value], [i], "|", color="#332288", ms=12)
             vals = [x.get(r["key"], float("nan")) for x in runs]
-            ax.plot(vals, [i] * len(vals), "o", color="#CC6677" if r["passed"] is False else "#117733",
-                    ms=3.5, alpha=0.7)
+            ax.plot(
+                vals,
+                [i] * len(vals),
+                "o",
+                color="#CC6677" if r["passed"] is False else "#117733",
+                ms=3.5,
+                alpha=0.7,
+            )
             ax.plot([r["mean"]], [i], "D", color="black", ms=4)
         ax.set_yticks(range(len(mine)), [f"{r['label']} ({r['unit']})" for r in mine], fontsize=7)
         ax.set_ylim(-0.6, len(mine) - 0.4)
         ax.set_title(pat, fontsize=8, loc="left")
         ax.tick_params(axis="x", labelsize=7)
         ax.invert_yaxis()
-    fig.suptitle("Stylized facts: target (band / tick) vs model replicates (dots) and mean (diamond)", fontsize=8)
+    fig.suptitle(
+        "Stylized facts: target (band / tick) vs model replicates (dots) and mean (diamond)",
+        fontsize=8,
+    )
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -465,8 +622,13 @@ def figure(summary: pl.DataFrame, runs: Sequence[dict[str, float]], path: str | 
 
 
 def validate(
-    scenario: str = "china-2019", replicates: int = 4, consumers: int | None = None, seed: int = 1,
-    overrides: Sequence[str] = (), days: int = DAYS, client=None,
+    scenario: str = "china-2019",
+    replicates: int = 4,
+    consumers: int | None = None,
+    seed: int = 1,
+    overrides: Sequence[str] = (),
+    days: int = DAYS,
+    client=None,
 ) -> tuple[pl.DataFrame, list[dict[str, float]]]:
     """Run ``replicates`` seeds of the scenario (with the 2020 history) and summarise every target."""
     from livemarket.draws import run_seed_sequence
@@ -481,15 +643,21 @@ def validate(
 
 
 def validate_command(
-    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a .toml file.")] = "china-2019",
+    scenario: Annotated[
+        str, typer.Argument(help="Built-in scenario name or a .toml file.")
+    ] = "china-2019",
     replicates: Annotated[int, typer.Option(help="Replicate runs (seeds).")] = 4,
-    consumers: Annotated[int | None, typer.Option(help="Consumers (default: the scenario's).")] = None,
+    consumers: Annotated[
+        int | None, typer.Option(help="Consumers (default: the scenario's).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Root seed of the replicates.")] = 1,
     days: Annotated[int, typer.Option(help="Days from 2019-01-01 (912 = to 2021-06-30).")] = DAYS,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override, e.g. consumer.bass_q=0.001")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for validation.md, moments.parquet, figures.")] = Path(
-        "results/validate"
-    ),
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override, e.g. consumer.bass_q=0.001")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for validation.md, moments.parquet, figures.")
+    ] = Path("results/validate"),
     workers: Annotated[int, typer.Option(help="Dask worker processes (0: run here).")] = 0,
 ) -> None:
     """Run the scenario with replicates and print each stylized fact: target, model [95% CI], verdict.

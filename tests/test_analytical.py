@@ -29,7 +29,9 @@ def _with_state(model, **columns):
     state = model.consumers.snapshot()
     fresh = {f.name: np.array(getattr(state, f.name)) for f in dataclasses.fields(state)}
     for name, value in columns.items():
-        fresh[name] = np.broadcast_to(np.asarray(value, dtype=fresh[name].dtype), fresh[name].shape).copy()
+        fresh[name] = np.broadcast_to(
+            np.asarray(value, dtype=fresh[name].dtype), fresh[name].shape
+        ).copy()
     model.consumers = ConsumerColumns(model, type(state)(**fresh))
     return model.consumers
 
@@ -37,7 +39,9 @@ def _with_state(model, **columns):
 def _state(model):
     """A copy of the consumer state as explicit values."""
     state = model.consumers.snapshot()
-    return type(state)(**{f.name: np.array(getattr(state, f.name)) for f in dataclasses.fields(state)})
+    return type(state)(
+        **{f.name: np.array(getattr(state, f.name)) for f in dataclasses.fields(state)}
+    )
 
 
 def _isolating_graph(tmp_path, n_edges_between=(0, 1)):
@@ -61,8 +65,12 @@ def _orders(model, consumer, platform, brand, edge=-1):
 
 def _outcomes(bad, protected=None):
     bad = np.asarray(bad, bool)
-    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad),
-                    protected=np.zeros_like(bad) if protected is None else np.asarray(protected, bool))
+    return Outcomes(
+        delayed=np.zeros_like(bad),
+        bad=bad,
+        returned=np.zeros_like(bad),
+        protected=np.zeros_like(bad) if protected is None else np.asarray(protected, bool),
+    )
 
 
 # ----------------------------------------------------------------------------- 1. channel choice
@@ -76,7 +84,9 @@ def test_logit_probabilities_and_logsum_closed_form():
     u = [0.0, -0.3, 1.2, 0.4]
     expected = [math.exp(x) / sum(math.exp(y) for y in u) for y in [0] for x in u]
     np.testing.assert_allclose(rules.logit_probabilities(np.array(u)), expected, rtol=1e-12)
-    assert rules.logsum(np.array(u)) == pytest.approx(math.log(sum(math.exp(x) for x in u)), rel=1e-12)
+    assert rules.logsum(np.array(u)) == pytest.approx(
+        math.log(sum(math.exp(x) for x in u)), rel=1e-12
+    )
     # an unavailable option (-inf) gets share 0 and the others renormalise
     p = rules.logit_probabilities(np.array([0.0, -np.inf, 1.0]))
     np.testing.assert_allclose(p, [1 / (1 + math.e), 0.0, math.e / (1 + math.e)], rtol=1e-12)
@@ -124,12 +134,22 @@ def _expected_channel_probabilities(model, c, wallet_video=True, wallet_mall=Tru
     price = float(model.brands.price_rmb[c["brand"]]) * 0.8 / 100.0
     live_share = model.platforms["video"].config.live_share
     p_visit = 1.0 - math.exp(-30.0 * live_share * beh.live_visits_per_minute)
-    z = beh.consider_intercept + beh.consider_match + beh.consider_trust * t_streamer + beh.consider_impulsivity * 0.4
+    z = (
+        beh.consider_intercept
+        + beh.consider_match
+        + beh.consider_trust * t_streamer
+        + beh.consider_impulsivity * 0.4
+    )
     p_consider = 1.0 / (1.0 + math.exp(-z))
     plat_video = beh.util_trust_platform * 0.5 - beh.wallet_friction * (not wallet_video)
     plat_mall = beh.util_trust_platform * 0.75 - beh.wallet_friction * (not wallet_mall)
-    common = (beh.util_trust_streamer * t_streamer + beh.util_trust_brand * t_brand + beh.util_match
-              + beh.util_impulsivity * 0.4 - price)
+    common = (
+        beh.util_trust_streamer * t_streamer
+        + beh.util_trust_brand * t_brand
+        + beh.util_match
+        + beh.util_impulsivity * 0.4
+        - price
+    )
     u = [
         beh.util_own_shop + common + plat_video,  # buy in the room from video's own shop
         beh.util_link + common + plat_mall - beh.jump_friction,  # follow the outbound link to mall
@@ -140,7 +160,9 @@ def _expected_channel_probabilities(model, c, wallet_video=True, wallet_mall=Tru
 
 def _assert_counts(orders, n, p_visit, p_consider, u):
     shares = _logit_shares(u)
-    counts = [np.sum(orders.channel == k) for k in (rules.LIVE_OWN, rules.LIVE_LINK, rules.LIVE_SEARCH)]
+    counts = [
+        np.sum(orders.channel == k) for k in (rules.LIVE_OWN, rules.LIVE_LINK, rules.LIVE_SEARCH)
+    ]
     assert len(orders) == sum(counts)  # no planned needs, no splash ads
     expected = [n * p_visit * p_consider * s for s in shares[1:]]
     for count, mean in zip(counts, expected, strict=True):
@@ -159,7 +181,9 @@ def test_channel_choice_reproduces_closed_form_logit_shares(channel_case):
     # consumer surplus is the log-sum in RMB (Small & Rosen): E[max U] * 100 / price sensitivity
     per_chooser = math.log(1.0 + sum(math.exp(x) for x in u)) * 100 / 0.8
     n_considered = orders.surplus_rmb / per_chooser
-    assert n_considered == pytest.approx(round(n_considered), abs=1e-6)  # a whole number of choosers
+    assert n_considered == pytest.approx(
+        round(n_considered), abs=1e-6
+    )  # a whole number of choosers
     assert abs(n_considered - n * p_visit * p_consider) < 4.5 * math.sqrt(n * p_visit * p_consider)
 
 
@@ -167,7 +191,9 @@ def test_missing_wallet_friction_enters_the_utility(channel_case):
     model, ctx, _, c = channel_case
     engine = model.consumers
     # videopay only: mall's checkout (mallpay only) does not accept it
-    orders = _with_state(model, wallets=[False, True], **c["columns"]).shop(ctx, np.random.default_rng(12))
+    orders = _with_state(model, wallets=[False, True], **c["columns"]).shop(
+        ctx, np.random.default_rng(12)
+    )
     model.consumers = engine
     p_visit, p_consider, u = _expected_channel_probabilities(model, c, wallet_mall=False)
     _assert_counts(orders, c["n"], p_visit, p_consider, u)
@@ -199,7 +225,9 @@ def test_engine_trust_after_outcomes_matches_beta_evidence(tmp_path):
     f = beh.forgetting_per_day
     # consumer 3: two good orders at mall; consumer 4: a bad one at video (protected), a bad one at mall
     orders = _orders(model, [3, 3, 4, 4], [MALL, MALL, VIDEO, MALL], [0, 1, 2, 3])
-    eng.learn(ctx, orders, _outcomes([False, False, True, True], [False, False, True, False]), model.rng)
+    eng.learn(
+        ctx, orders, _outcomes([False, False, True, True], [False, False, True, False]), model.rng
+    )
     good, bad = beh.evidence_good, beh.evidence_bad
     exp_a, exp_b = a0.copy(), b0.copy()
     exp_a[3, MALL] += 2 * good
@@ -214,7 +242,9 @@ def test_engine_trust_after_outcomes_matches_beta_evidence(tmp_path):
 
 
 def test_engine_trust_converges_to_the_evidence_fixed_point(tmp_path):
-    model = LiveCommerceModel("minimal", consumers=20, rng=6, overrides=_isolating_graph(tmp_path, (1, 2)))
+    model = LiveCommerceModel(
+        "minimal", consumers=20, rng=6, overrides=_isolating_graph(tmp_path, (1, 2))
+    )
     eng, beh = model.consumers, model.config.behaviour
     ctx = model._context(1.0, *model._go_live())
     pa, pb = model.trust_prior_evidence()
@@ -236,7 +266,9 @@ def test_word_of_mouth_on_a_hand_built_graph(tmp_path):
     # star centred on 0 with leaves 1, 2, 3; a triangle 3-4-5; 6 isolated
     path = tmp_path / "g.csv"
     path.write_text("source,target\n0,1\n0,2\n0,3\n3,4\n4,5\n3,5\n")
-    model = LiveCommerceModel("minimal", consumers=7, rng=2, overrides=["graph.kind='file'", f"graph.path='{path}'"])
+    model = LiveCommerceModel(
+        "minimal", consumers=7, rng=2, overrides=["graph.kind='file'", f"graph.path='{path}'"]
+    )
     eng, beh = model.consumers, model.config.behaviour
     ctx = model._context(1.0, *model._go_live())
     before = _state(model)
@@ -259,7 +291,9 @@ def test_word_of_mouth_on_a_hand_built_graph(tmp_path):
     np.testing.assert_allclose(after.trust_b, pb + (1 - f) * (b0 + db - pb), rtol=1e-12)
     # 6 is isolated and 1, 2 are two hops from 3 and 4: nothing but forgetting on mall
     for i in (1, 2, 6):
-        assert after.trust_b[i, MALL] == pytest.approx(pb[MALL] + (1 - f) * (b0[i, MALL] - pb[MALL]))
+        assert after.trust_b[i, MALL] == pytest.approx(
+            pb[MALL] + (1 - f) * (b0[i, MALL] - pb[MALL])
+        )
 
 
 # ----------------------------------------------------------------------------- 4. fulfilment
@@ -275,7 +309,9 @@ def test_delivered_on_time_equals_min_of_demand_and_capacity(fulfil_model, deman
     model.brands.capacity_orders_per_day[:k] = capacity[:k]
     brand = np.repeat(np.arange(k), demand)
     model.rng.shuffle(brand)
-    out = model._fulfil(_orders(model, np.arange(len(brand)) % 50, np.full(len(brand), MALL), brand))
+    out = model._fulfil(
+        _orders(model, np.arange(len(brand)) % 50, np.full(len(brand), MALL), brand)
+    )
     for j in range(k):
         assert (~out.delayed[brand == j]).sum() == min(demand[j], math.floor(capacity[j]))
 
@@ -310,7 +346,11 @@ def _averaging_limit(adjacency, x0: np.ndarray, steps: int) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("kind", "extra"),
-    [("watts_strogatz", {"rewire_prob": 0.2}), ("holme_kim", {"triad_prob": 0.5}), ("complete", {})],
+    [
+        ("watts_strogatz", {"rewire_prob": 0.2}),
+        ("holme_kim", {"triad_prob": 0.5}),
+        ("complete", {}),
+    ],
 )
 def test_neighbour_averaging_reaches_degree_weighted_consensus(kind, extra):
     rng = np.random.default_rng(4)
@@ -327,7 +367,12 @@ def test_neighbour_averaging_reaches_degree_weighted_consensus(kind, extra):
 
 def test_model_graph_averaging_reaches_consensus():
     # the adjacency the engine reads (model.social_graph) is the networkx graph researchers see
-    model = LiveCommerceModel("minimal", consumers=400, rng=9, overrides=["graph.kind='watts_strogatz'", "graph.mean_degree=6"])
+    model = LiveCommerceModel(
+        "minimal",
+        consumers=400,
+        rng=9,
+        overrides=["graph.kind='watts_strogatz'", "graph.mean_degree=6"],
+    )
     g = model.social_graph.to_networkx()
     assert nx.is_connected(g)
     adj = model.social_graph.adjacency()
@@ -365,7 +410,9 @@ def test_engine_bass_adoption_uses_the_neighbour_share(tmp_path):
     start = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
     adopted8 = 0
     for _ in range(400):
-        _with_state(model, adopter=start).learn(ctx, _orders(model, [], [], []), _outcomes([]), model.rng)
+        _with_state(model, adopter=start).learn(
+            ctx, _orders(model, [], [], []), _outcomes([]), model.rng
+        )
         adopter = _state(model).adopter
         assert adopter[4] and not adopter[5] and not adopter[6]  # hazard 1 and 0
         adopted8 += adopter[8]

@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from livemarket.calibration import CalibrationSpec, calibrate, load_spec, set_toml_value, write_scenario
+from livemarket.calibration import (
+    CalibrationSpec,
+    calibrate,
+    load_spec,
+    set_toml_value,
+    write_scenario,
+)
 from livemarket.cli import app
 from livemarket.config import ConfigError, load_scenario
 
@@ -41,7 +47,10 @@ def test_set_toml_value_keeps_comments_and_other_keys(path, value):
         node = node[k]
     assert node == pytest.approx(float(f"{value:.4g}"))
     assert "# keep me" in out and "# and me" in out and out.startswith("# header comment")
-    assert data["platforms"]["jd"]["kind"] == "shelf" and data["consumer"]["wallets"]["wechat_pay"] == 0.9
+    assert (
+        data["platforms"]["jd"]["kind"] == "shelf"
+        and data["consumer"]["wallets"]["wechat_pay"] == 0.9
+    )
 
 
 def _spec(tmp_path, **extra) -> str:
@@ -90,11 +99,15 @@ def test_two_trial_study_and_fitted_scenario(tmp_path):
     fit = calibrate(spec, client=None, log=lambda *_: None)
     assert len(fit["trials"]) == 3
     as_is = load_scenario("china-2019").platforms["jd"].trust_prior
-    assert fit["trials"][0]["platforms.jd.trust_prior"] == pytest.approx(as_is)  # trial 0: the scenario as is
+    assert fit["trials"][0]["platforms.jd.trust_prior"] == pytest.approx(
+        as_is
+    )  # trial 0: the scenario as is
     assert 0.5 <= fit["best_params"]["platforms.jd.trust_prior"] <= 0.9
     assert fit["best_loss"] == min(r["loss"] for r in fit["trials"])
     path = write_scenario(spec, fit["best_params"], tmp_path / "fitted.toml", "note")
     fitted = load_scenario(path)
-    assert fitted.platforms["jd"].trust_prior == pytest.approx(fit["best_params"]["platforms.jd.trust_prior"], rel=1e-3)
+    assert fitted.platforms["jd"].trust_prior == pytest.approx(
+        fit["best_params"]["platforms.jd.trust_prior"], rel=1e-3
+    )
     assert fitted.platforms["taobao"] == load_scenario("china-2019").platforms["taobao"]
     assert isinstance(CalibrationSpec.model_json_schema(), dict)

@@ -19,8 +19,12 @@ def test_every_config_parameter_has_notes_and_a_row_in_the_document():
     documented = set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.M))
     paths = odd.parameter_paths()
     assert len(paths) > 100
-    assert not [p for p in paths if p not in odd.NOTES], "config fields without unit/range/source in livemarket.odd.NOTES"
-    assert not [p for p in paths if p not in documented], "config fields missing from docs/ODD.md: run python -m livemarket.odd"
+    assert not [p for p in paths if p not in odd.NOTES], (
+        "config fields without unit/range/source in livemarket.odd.NOTES"
+    )
+    assert not [p for p in paths if p not in documented], (
+        "config fields missing from docs/ODD.md: run python -m livemarket.odd"
+    )
     assert not [k for k in odd.NOTES if k not in paths], "notes for fields that no longer exist"
 
 
@@ -35,7 +39,9 @@ def test_every_table_class_of_the_scenario_is_covered():
 
 
 def test_generated_tables_are_current():
-    assert _generated_section() == "\n" + odd.render(), "docs/ODD.md is stale: run python -m livemarket.odd"
+    assert _generated_section() == "\n" + odd.render(), (
+        "docs/ODD.md is stale: run python -m livemarket.odd"
+    )
 
 
 def test_every_row_has_unit_range_and_source():

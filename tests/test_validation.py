@@ -37,7 +37,11 @@ def _frame() -> pl.DataFrame:
             (step, day, "all", "all", "adopter_share", 0.2 + 0.0002 * step, None),
             (step, day, "all", "all", "streamer_top1_share", 0.25, None),
         ]
-    return pl.DataFrame(rows, schema=["step", "date", "platform", "channel", "metric", "value", "value_scaled"], orient="row")
+    return pl.DataFrame(
+        rows,
+        schema=["step", "date", "platform", "channel", "metric", "value", "value_scaled"],
+        orient="row",
+    )
 
 
 def test_moments_on_a_hand_built_table():
@@ -47,7 +51,11 @@ def test_moments_on_a_hand_built_table():
     assert m["shelf_share_pinduoduo"] == pytest.approx(20.0)
     assert m["market_gmv_2019_bn"] == pytest.approx(365 * 12e6 / 1e9)
     assert m["live_share_of_gmv_2019"] == pytest.approx(100 * 0.6 / 12)
-    assert (m["live_share_2019_taobao"], m["live_share_2019_kuaishou"], m["live_share_2019_douyin"]) == pytest.approx((60, 30, 10))
+    assert (
+        m["live_share_2019_taobao"],
+        m["live_share_2019_kuaishou"],
+        m["live_share_2019_douyin"],
+    ) == pytest.approx((60, 30, 10))
     assert m["live_share_q4_2020_douyin"] == pytest.approx(10)
     day = (dt.date(2020, 3, 31) - dt.date(2019, 1, 1)).days
     assert m["adopters_2020_03"] == pytest.approx(100 * (0.2 + 0.0002 * day))
@@ -56,10 +64,14 @@ def test_moments_on_a_hand_built_table():
     assert m["aov_order_margin"] == pytest.approx(25.0)
     assert m["streamer_top1_share"] == pytest.approx(25.0)
     assert math.isnan(m["streamer_tail_index"])
-    assert m["growth_live_h1_2020"] == pytest.approx(100.0) and m["growth_live_h2_2020"] == pytest.approx(100.0)
+    assert m["growth_live_h1_2020"] == pytest.approx(100.0) and m[
+        "growth_live_h2_2020"
+    ] == pytest.approx(100.0)
     assert m["growth_live_h1_2021"] == pytest.approx(0.0)
     assert m["growth_deceleration"] == pytest.approx(100.0)
-    assert m["return_rate_live"] == pytest.approx(40.0) and m["return_rate_shelf"] == pytest.approx(20.0)
+    assert m["return_rate_live"] == pytest.approx(40.0) and m["return_rate_shelf"] == pytest.approx(
+        20.0
+    )
     assert m["return_ratio"] == pytest.approx(2.0)
     assert set(m) == {t.key for t in v.TARGETS}
 
@@ -96,17 +108,25 @@ def test_summary_interval_and_table():
     s = v.summarise(runs)
     row = s.filter(pl.col("key") == "shelf_share_taobao").row(0, named=True)
     half = 4.302653 * 2.0 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
-    assert row["mean"] == pytest.approx(56.0) and row["high"] - row["mean"] == pytest.approx(half, rel=1e-5)
+    assert row["mean"] == pytest.approx(56.0) and row["high"] - row["mean"] == pytest.approx(
+        half, rel=1e-5
+    )
     assert row["passed"] is True
     table = v.markdown_table(s)
     assert table.splitlines()[0].startswith("| Pattern | Measure")
     assert len(table.splitlines()) == len(v.TARGETS) + 2
-    assert v.loss({"shelf_share_taobao": 56.03 + 6}, ["shelf_share_taobao"]) == pytest.approx(4.0, rel=0.01)
+    assert v.loss({"shelf_share_taobao": 56.03 + 6}, ["shelf_share_taobao"]) == pytest.approx(
+        4.0, rel=0.01
+    )
 
 
 def test_run_spec_lays_the_2020_history_over_the_scenario():
     cfg = v.RunSpec(consumers=300, days=50, seed=3).config()
-    assert [(p.platform, p.date, p.set) for p in cfg.policies][-1] == ("douyin", dt.date(2020, 10, 9), {"link_ban": True})
+    assert [(p.platform, p.date, p.set) for p in cfg.policies][-1] == (
+        "douyin",
+        dt.date(2020, 10, 9),
+        {"link_ban": True},
+    )
     assert cfg.days == 50 and cfg.seed == 3 and cfg.consumers == 300
     assert v.RunSpec(history=False, days=50).config().policies == []
 
@@ -114,12 +134,18 @@ def test_run_spec_lays_the_2020_history_over_the_scenario():
 def test_one_short_replicate_end_to_end():
     m = v.run_moments(v.RunSpec(consumers=300, days=40, seed=1))
     assert sum(m[f"shelf_share_{p}"] for p in ("taobao", "jd", "pinduoduo")) == pytest.approx(100)
-    assert 0 < m["market_gmv_2019_bn"] and math.isnan(m["adopters_2020_03"])  # not reached in 40 days
+    assert 0 < m["market_gmv_2019_bn"] and math.isnan(
+        m["adopters_2020_03"]
+    )  # not reached in 40 days
 
 
 @pytest.mark.parametrize(
     "args",
-    [["validate", "nosuch"], ["validate", "--set", "consumer.bass_q=7"], ["validate", "--replicates", "0"]],
+    [
+        ["validate", "nosuch"],
+        ["validate", "--set", "consumer.bass_q=7"],
+        ["validate", "--replicates", "0"],
+    ],
 )
 def test_validate_command_errors_exit_2(args):
     result = CliRunner().invoke(app, args)
