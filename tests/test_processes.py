@@ -185,15 +185,17 @@ def test_payment_interoperability_direction_on_minimal():
 
 def test_douyin_link_ban_2020_in_china_2019():
     ban = "policies=[{platform='douyin', date=2020-10-09, set={link_ban=true}}]"
-    kw = dict(consumers=3000, rng=2)
     # a 2020-sized Douyin live share: the calibrated china-2019 value (2019, ~4% of live GMV) leaves
-    # too few Douyin live orders in 3,000 consumers for the own-shop comparison below
+    # too few Douyin live orders for the own-shop comparison below
     start = ["start_date=2020-08-01", "platforms.douyin.live_share=0.2"]
-    base = LiveCommerceModel("china-2019", overrides=start, **kw).run(120)
-    banned = LiveCommerceModel("china-2019", overrides=[*start, ban], **kw).run(120)
     day = (dt.date(2020, 10, 9) - dt.date(2020, 8, 1)).days
-    assert _gmv(base, "douyin", "all", "outbound_link_gmv_rmb", after=day) > 0
-    link = banned.filter(pl.col("platform") == "douyin", pl.col("metric") == "outbound_link_gmv_rmb")
-    assert link.filter(pl.col("date") >= dt.date(2020, 10, 9))["value"].max() == 0
-    assert link.filter(pl.col("date") < dt.date(2020, 10, 9))["value"].sum() > 0
-    assert _gmv(banned, "douyin", "live_own_shop", after=day) > 1.1 * _gmv(base, "douyin", "live_own_shop", after=day)
+    own = np.zeros(2)
+    for seed in range(3):  # the ban's own-shop gain, summed over seeds (1.3-2x per seed)
+        base = LiveCommerceModel("china-2019", consumers=6000, rng=seed, overrides=start).run(120)
+        banned = LiveCommerceModel("china-2019", consumers=6000, rng=seed, overrides=[*start, ban]).run(120)
+        assert _gmv(base, "douyin", "all", "outbound_link_gmv_rmb", after=day) > 0
+        link = banned.filter(pl.col("platform") == "douyin", pl.col("metric") == "outbound_link_gmv_rmb")
+        assert link.filter(pl.col("date") >= dt.date(2020, 10, 9))["value"].max() == 0
+        assert link.filter(pl.col("date") < dt.date(2020, 10, 9))["value"].sum() > 0
+        own += [_gmv(base, "douyin", "live_own_shop", after=day), _gmv(banned, "douyin", "live_own_shop", after=day)]
+    assert own[1] > 1.2 * own[0]
