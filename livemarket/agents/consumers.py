@@ -243,41 +243,48 @@ class ConsumerColumns:
         )  # fmt: skip
         plat = self._platform_terms(vn, wallet_ok)
         own = beh.util_own_shop + common + plat[np.arange(len(vn)), vp]
-        link = beh.util_link + common[:, None] + plat - beh.jump_friction
+        shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
+        n_q = len(shelf)
+        link = beh.util_link + common[:, None] + plat[:, shelf] - beh.jump_friction
         search = (
             beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match - price
-        )[:, None] + plat - beh.search_friction  # fmt: skip
-        u = np.full((len(vn), 2 + 2 * n_p), -np.inf)
+        )[:, None] + plat[:, shelf] - beh.search_friction  # fmt: skip
+        listed = ctx.listed[b][:, shelf]
+        u = np.full((len(vn), 2 + 2 * n_q), -np.inf)
         u[:, 0] = 0.0
         u[:, 1] = np.where(ctx.sells_in_room[b, vp], own, -np.inf)
-        u[:, 2 : 2 + n_p] = np.where(ctx.link_allowed[vp] & ctx.listed[b], link, -np.inf)
-        ok_search = ctx.listed[b] & self.installed[vn] & (np.arange(n_p) != vp[:, None])
-        u[:, 2 + n_p :] = np.where(ok_search, search, -np.inf)
+        u[:, 2 : 2 + n_q] = np.where(ctx.link_allowed[vp][:, shelf] & listed, link, -np.inf)
+        ok_search = listed & self.installed[vn][:, shelf] & (shelf != vp[:, None])
+        u[:, 2 + n_q :] = np.where(ok_search, search, -np.inf)
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 4])
         surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[vn]))
         buy = choice > 0
         ch = choice[buy]
-        pay = np.where(ch == 1, vp[buy], (ch - 2) % n_p)
-        channel = np.where(ch == 1, rules.LIVE_OWN, np.where(ch < 2 + n_p, rules.LIVE_LINK, rules.LIVE_SEARCH))
+        pay = np.where(ch == 1, vp[buy], shelf[(ch - 2) % max(n_q, 1)] if n_q else -1)
+        channel = np.where(ch == 1, rules.LIVE_OWN, np.where(ch < 2 + n_q, rules.LIVE_LINK, rules.LIVE_SEARCH))
         parts.append(self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx))
 
         # planned needs: search on shelf platforms
         nn, _ = rules.bernoulli_candidates(self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng)
         d = rng.random((len(nn), 3))
         cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
-        brand = np.stack([ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1]) for q in range(n_p)], 1)
-        ok = (brand >= 0) & self.installed[nn] & ctx.is_shelf
+        brand = np.full((len(nn), n_q), -1)
+        for j, q in enumerate(shelf):
+            brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
+        ok = (brand >= 0) & self.installed[nn][:, shelf]
         bb = np.maximum(brand, 0)
         util = (
             beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb]
-            - ctx.price_rmb[bb] * self.price_sensitivity[nn, None] / 100.0 + self._platform_terms(nn, wallet_ok)
+            - ctx.price_rmb[bb] * self.price_sensitivity[nn, None] / 100.0
+            + self._platform_terms(nn, wallet_ok)[:, shelf]
         )  # fmt: skip
         u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 2])
         surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[nn]))
         buy = choice > 0
-        q = choice[buy] - 1
-        parts.append(self._fragment(nn[buy], brand[buy, q], q, -1, rules.PLANNED, -1, -1, ctx))
+        col = choice[buy] - 1
+        q = shelf[col]
+        parts.append(self._fragment(nn[buy], brand[buy, col], q, -1, rules.PLANNED, -1, -1, ctx))
 
         # splash ads bought by shelf platform q on content platform p
         views = np.zeros(n_p)
