@@ -276,7 +276,7 @@ class ConsumerColumns:
         util = (
             beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb]
             - ctx.price_rmb[bb] * self.price_sensitivity[nn, None] / 100.0
-            + self._platform_terms(nn, wallet_ok)[:, shelf]
+            + self._platform_terms(nn, wallet_ok, shelf)
         )  # fmt: skip
         u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 2])
@@ -301,7 +301,7 @@ class ConsumerColumns:
             util = (
                 beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb] - beh.jump_friction
                 - ctx.price_rmb[bb] * self.price_sensitivity[sn] / 100.0
-                + self._platform_terms(sn, wallet_ok)[:, q]
+                + self._platform_terms(sn, wallet_ok, np.array([q]))[:, 0]
             )  # fmt: skip
             u = np.column_stack([np.zeros(len(sn)), np.where(brand >= 0, util, -np.inf)])
             choice = rules.choose_index(rules.logit_probabilities(u), d[:, 3])
@@ -310,10 +310,11 @@ class ConsumerColumns:
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
         return Orders.concat(parts, surplus, views)
 
-    def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray) -> np.ndarray:
-        """(len(n), P) utility from trust in each platform and missing-wallet friction."""
-        trust = self._trust_at(n[:, None], np.arange(self.n_p)[None, :])
-        return self.beh.util_trust_platform * trust - self.beh.wallet_friction * ~wallet_ok[n]
+    def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, cols=None) -> np.ndarray:
+        """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
+        cols = np.arange(self.n_p) if cols is None else cols
+        trust = self._trust_at(n[:, None], cols[None, :])
+        return self.beh.util_trust_platform * trust - self.beh.wallet_friction * ~wallet_ok[n[:, None], cols[None, :]]
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:
         size = len(n)
