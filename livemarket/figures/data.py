@@ -131,18 +131,21 @@ class Results:
     """Results of a run or a sweep, ready for figures.
 
     Attributes:
-        frame: the tidy table (all runs).
+        frame: the tidy daily table (all runs); ``None`` for a sweep that kept no series.
         kind: ``"run"`` or ``"sweep"``.
         factors: the sweep's factor columns (empty for a run).
         meta: run.json (a run) or the sweep's manifest, if present.
         path: where it was read from.
+        runs: a sweep's runs table, when the sweep stored per-run outcomes
+            (see :mod:`livemarket.figures.sweepdata`).
     """
 
-    frame: pl.DataFrame
+    frame: pl.DataFrame | None
     kind: str
     factors: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
     path: Path | None = None
+    runs: pl.DataFrame | None = None
 
 
 def factor_columns(frame: pl.DataFrame) -> list[str]:
@@ -153,56 +156,45 @@ def factor_columns(frame: pl.DataFrame) -> list[str]:
 def load_results(source: str | Path | pl.DataFrame, factors: list[str] | None = None) -> Results:
     """Read a run folder, a sweep folder, a Parquet file or a frame.
 
-    A run folder holds ``results.parquet`` (and ``run.json``); a sweep folder holds Parquet
-    files anywhere below it whose tables carry ``point`` and ``replicate`` columns (and a
-    JSON manifest, if the sweep wrote one). If the sweeps package can read the folder,
-    its reader is used.
+    * a run folder holds ``results.parquet`` (and ``run.json``);
+    * a sweep folder of ``livemarket.sweeps`` holds ``manifest.json`` and ``runs/*.parquet``
+      (read by :func:`livemarket.figures.sweepdata.read_sweep_store`);
+    * any other folder: every Parquet file below it, concatenated (a tidy sweep table has
+      ``point`` and ``replicate`` columns; a JSON manifest beside them is read if present).
 
     Args:
         source: folder, ``.parquet`` file or an already loaded frame.
-        factors: the sweep's factor columns (default: every non-tidy, non-bookkeeping column).
+        factors: the sweep's factor columns (default: from the manifest, else every column
+            that is neither tidy nor bookkeeping).
     """
+    from livemarket.figures.sweepdata import is_sweep_store, read_sweep_store
+
     meta: dict = {}
     path = None
     if isinstance(source, pl.DataFrame):
         frame = source
     else:
         path = Path(source)
+        if path.is_dir() and is_sweep_store(path):
+            daily, runs, found, meta = read_sweep_store(path)
+            return Results(frame=daily, kind="sweep", factors=factors or found, meta=meta, path=path, runs=runs)
         if path.is_file():
             frame = pl.read_parquet(path)
-        elif (path / "results.parquet").is_file() and not _sweep_reader(path):
+        elif (path / "results.parquet").is_file():
             frame = pl.read_parquet(path / "results.parquet")
             if (path / "run.json").is_file():
                 meta = json.loads((path / "run.json").read_text())
         elif path.is_dir():
-            frame, meta = _read_sweep(path)
+            frame, meta = _read_folder(path)
         else:
             raise FileNotFoundError(f"{path}: no results (expected a folder with Parquet files or a .parquet file)")
     kind = "sweep" if "point" in frame.columns else "run"
-    found = factors if factors is not None else (factor_columns(frame) if kind == "sweep" else [])
-    found = found or list(meta.get("factors", []) if isinstance(meta.get("factors"), list) else [])
-    return Results(frame=frame, kind=kind, factors=found, meta=meta, path=path)
+    if factors is None and kind == "sweep":
+        factors = list(meta.get("factors") or meta.get("spec", {}).get("factors") or factor_columns(frame))
+    return Results(frame=frame, kind=kind, factors=list(factors or []), meta=meta, path=path)
 
 
-def _sweep_reader(path: Path):
-    """The sweeps package's reader for ``path``, if that package exists and claims the folder."""
-    try:
-        from livemarket import sweeps  # noqa: PLC0415  (optional, built on another branch)
-    except ImportError:
-        return None
-    reader = getattr(sweeps, "read_sweep", None) or getattr(sweeps, "load_sweep", None)
-    is_sweep = getattr(sweeps, "is_sweep_dir", None)
-    if reader is None or (is_sweep is not None and not is_sweep(path)):
-        return None
-    return reader
-
-
-def _read_sweep(path: Path) -> tuple[pl.DataFrame, dict]:
-    reader = _sweep_reader(path)
-    if reader is not None:
-        out = reader(path)
-        frame = out if isinstance(out, pl.DataFrame) else getattr(out, "results", None) or out.frame
-        return (frame.collect() if isinstance(frame, pl.LazyFrame) else frame), {}
+def _read_folder(path: Path) -> tuple[pl.DataFrame, dict]:
     files = sorted(p for p in path.rglob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"{path}: no Parquet files below this folder")

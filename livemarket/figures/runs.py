@@ -66,6 +66,7 @@ def timeseries(
     colors: dict | None = None,
     labels: dict | None = None,
     smooth_days: int = 7,
+    band_alpha: float = 0.2,
 ) -> dict:
     """Draw one line per ``hue`` group (mean over replicates) with its 95% band on ``ax``.
 
@@ -91,14 +92,18 @@ def timeseries(
         groups = [g for g in found if not (hue == "platform" and platform is None and g == "all")]
     colors = colors or palette(groups)
     lines = {}
+    by_date = data["date"].null_count() == 0
     for g in groups:
         d = data.filter(pl.col(hue) == g)
-        x = d["date"].to_numpy()
+        x = d["date" if by_date else "step"].to_numpy()
         (lines[g],) = ax.plot(x, d["mean"].to_numpy(), color=colors[g], label=(labels or {}).get(g, nice(str(g))))
         if d["lo"].null_count() < len(d):
-            ax.fill_between(x, d["lo"].to_numpy(), d["hi"].to_numpy(), color=colors[g], alpha=0.2, lw=0)
+            ax.fill_between(x, d["lo"].to_numpy(), d["hi"].to_numpy(), color=colors[g], alpha=band_alpha, lw=0)
     ax.set_ylabel(metric_label(metric))
-    _date_axis(ax)
+    if by_date:
+        _date_axis(ax)
+    else:
+        ax.set_xlabel("Day of run")
     return lines
 
 

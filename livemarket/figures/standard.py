@@ -107,30 +107,43 @@ def replay_model(res: Results):
 
 
 def _sweep_jobs(res: Results) -> list[tuple[str, object]]:
-    f, factors = res.frame, res.factors
+    factors = res.factors
     if not factors:
         raise ValueError("a sweep table needs factor columns (pass factors=[...])")
-    market = [m for m in SWEEP_METRICS if m != "gmv_share"]
+    if res.runs is None:  # tidy table: the model's metrics, each run's mean of its last 90 days
+        compare, market = list(SWEEP_METRICS), [(m, "all") for m in SWEEP_METRICS if m != "gmv_share"]
+    else:  # stored outcomes: as the spec named them
+        pairs = res.runs.select("outcome", "platform").unique(maintain_order=True).rows()
+        compare = list(dict.fromkeys(o for o, _ in pairs))[:4]
+        market = ([p for p in pairs if p[1] == "all"] or pairs)[:3]
     jobs = []
     for x in factors:
         slug = _slug(x)
-        jobs.append((f"compare_{slug}", lambda x=x: strategy_comparison(f, x, metrics=SWEEP_METRICS)))
-        jobs.append((f"series_{slug}", lambda x=x: sweep_timeseries(f, x, metric="gmv_share")))
+        jobs.append((f"compare_{slug}", lambda x=x: strategy_comparison(res, x, metrics=compare)))
+        if res.frame is not None and not res.frame.is_empty():
+            metric = "gmv_share" if "gmv_share" in res.frame["metric"] else res.frame["metric"][0]
+            jobs.append((f"series_{slug}", lambda x=x, m=metric: sweep_timeseries(res, x, metric=m)))
     for x, y in itertools.combinations(factors, 2):
-        jobs.append((f"heatmap_{_slug(x)}__{_slug(y)}", lambda x=x, y=y: _heatmaps(f, x, y, market)))
-    jobs.append(("sensitivity", lambda: sensitivity_bars(sensitivity_indices(f, factors, metrics=("gmv_rmb", *market)))))
+        jobs.append((f"heatmap_{_slug(x)}__{_slug(y)}", lambda x=x, y=y: _heatmaps(res, x, y, market)))
+    stored = res.path / "sensitivity.parquet" if res.path is not None else None
+    if stored is not None and stored.is_file():  # SALib indices of a Sobol or Morris design
+        jobs.append(("sensitivity", lambda: sensitivity_bars(pl.read_parquet(stored))))
+    else:
+        wanted = ["gmv_rmb", *(m for m, _ in market)] if res.runs is None else compare
+        platform = "all" if res.runs is None else None  # stored outcomes: each with its own platform
+        jobs.append(("sensitivity", lambda: sensitivity_bars(sensitivity_indices(res, factors, wanted, platform=platform))))
     return jobs
 
 
 @styled
-def _heatmaps(frame: pl.DataFrame, x: str, y: str, metrics: list[str]):
-    """Heat maps of several market metrics over one pair of factors, side by side."""
-    fig, axes = figure("double", 2.6, ncols=len(metrics))
-    for k, (ax, m) in enumerate(zip(axes, metrics, strict=True)):
-        sweep_heatmap(frame, x, y, metric=m, ax=ax)
-        title = ax.get_title(loc="left")
-        panel_title(ax, LETTERS[k], title.split(" (")[0])
-    fig.suptitle("Mean of the last 90 days of each run, averaged over replicates", x=0.01, ha="left", fontsize=7)
+def _heatmaps(res: Results, x: str, y: str, outcomes: list[tuple[str, str]]):
+    """Heat maps of several outcomes over one pair of factors, side by side."""
+    fig, axes = figure("double", 2.6, ncols=len(outcomes), squeeze=False)
+    for k, (ax, (m, platform)) in enumerate(zip(axes[0], outcomes, strict=True)):
+        sweep_heatmap(res, x, y, metric=m, platform=platform, ax=ax)
+        title, _, note = ax.get_title(loc="left").partition(" (")
+        panel_title(ax, LETTERS[k], title)
+    fig.suptitle(f"Mean over replicates of each run's {note.rstrip(')')}", x=0.01, ha="left", fontsize=7)
     return fig
 
 
