@@ -83,5 +83,10 @@ def scenarios() -> None:
         typer.echo(name)
 
 
+from livemarket.viz_cli import explore, figures  # noqa: E402
+
+app.command()(figures)
+app.command()(explore)
+
 if __name__ == "__main__":  # pragma: no cover
     app()

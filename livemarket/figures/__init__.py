@@ -148,11 +148,18 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
         "png": {"Software": "livemarket"},
     }
     written = []
+    engine = fig.get_layout_engine()
     with paper_style():
-        for fmt in formats:
-            target = path.with_suffix(f".{fmt}")
-            fig.savefig(target, format=fmt, dpi=300, metadata=meta.get(fmt))
-            written.append(target)
+        try:
+            for i, fmt in enumerate(formats):
+                target = path.with_suffix(f".{fmt}")
+                fig.savefig(target, format=fmt, dpi=300, metadata=meta.get(fmt))
+                written.append(target)
+                if i == 0 and engine is not None:  # the layout is done: keep it for the other formats
+                    fig.set_layout_engine("none")
+        finally:
+            if engine is not None:
+                fig.set_layout_engine(engine)
     if close:
         plt.close(fig)
     return written

@@ -144,7 +144,7 @@ def market_indicators(
     for i, (ax, m) in enumerate(zip(axes.flat, metrics, strict=False)):
         timeseries(frame, m, ax, platform="all", groups=["all"], colors={"all": "#000000"}, smooth_days=smooth_days)
         panel_title(ax, LETTERS[i], metric_label(m, unit=False) + (f" ({smooth_days}-day mean)" if smooth_days > 1 else ""))
-        ax.set_ylabel(metric_unit(m))
+        ax.set_ylabel("index (0–1)" if metric_unit(m) == "0–1" else metric_unit(m))
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
     n = _n_replicates(frame)

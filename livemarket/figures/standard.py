@@ -76,7 +76,7 @@ def _run_jobs(res: Results) -> list[tuple[str, object]]:
     for ev in params.get("policies", []):
         when = ev.get("date") or ev.get("step")
         label = " ".join(k.replace("_", " ") for k in ev.get("set", {}))
-        name = f"policy_{ev['platform']}_{when}".replace("-", "")
+        name = f"policy_{ev['platform']}_" + (f"step{when}" if isinstance(when, int) else when.replace("-", ""))
         if isinstance(when, int) or first < dt.date.fromisoformat(when) <= last:
             event = f"{nice(ev['platform'])} {label}"
             jobs.append((name, lambda when=when, event=event: before_after(f, when, event=event)))
