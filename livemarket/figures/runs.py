@@ -87,7 +87,8 @@ def timeseries(
         hue value -> line, for legends.
     """
     data = band(frame, metric, hue=hue, platform=platform, channel=channel, smooth_days=smooth_days)
-    found = data[hue].unique(maintain_order=True).to_list()
+    found = frame.filter(pl.col("metric") == metric)[hue].unique(maintain_order=True).to_list()  # scenario order
+    found = [g for g in found if g in set(data[hue].to_list())]
     if groups is None:
         groups = [g for g in found if not (hue == "platform" and platform is None and g == "all")]
     colors = colors or palette(groups)
