@@ -16,8 +16,11 @@ consumer's main platform (300 consumers, laid out once per model with a fixed se
 
 from __future__ import annotations
 
+import os
+
 import solara
 from mesa.visualization import SolaraViz, Slider
+from mesa.visualization.utils import update_counter
 
 from livemarket.config import load_scenario
 from livemarket.figures import figure, panel_title
@@ -26,9 +29,12 @@ from livemarket.figures.graph import graph_layout, graph_sample, sample_nodes, t
 from livemarket.figures.runs import timeseries
 from livemarket.models.market import LiveCommerceModel
 
-__all__ = ["ExplorerModel", "Page", "model_params", "page"]
+__all__ = ["ExplorerModel", "Page", "Plots", "model_params", "page"]
 
 SCENARIO = "china-2019"
+#: Population and warm-up when the page opens (small with LIVEMARKET_QUICK=1, for tests).
+QUICK = os.environ.get("LIVEMARKET_QUICK", "") not in ("", "0")
+CONSUMERS, WARMUP_DAYS = (500, 20) if QUICK else (2000, 60)
 
 
 def _platforms(scenario: str) -> tuple[str, str]:
@@ -61,9 +67,9 @@ class ExplorerModel(LiveCommerceModel):
     def __init__(
         self,
         scenario_name: str = SCENARIO,
-        consumers: int = 2000,
+        consumers: int = CONSUMERS,
         seed: int = 1,
-        warmup_days: int = 60,
+        warmup_days: int = WARMUP_DAYS,
         link_ban: bool = False,
         link_fee: float = 0.06,
         protection: float = 0.3,
@@ -96,9 +102,9 @@ def model_params(scenario: str = SCENARIO) -> dict:
     content, shelf = (nice(p) for p in _platforms(scenario))
     return {
         "scenario_name": scenario,
-        "consumers": Slider("Consumers", 2000, 500, 10_000, 500),
+        "consumers": Slider("Consumers", CONSUMERS, 500, 10_000, 500),
         "seed": Slider("Seed", 1, 0, 20, 1),
-        "warmup_days": Slider("Warm-up days", 60, 0, 365, 30),
+        "warmup_days": Slider("Warm-up days", WARMUP_DAYS, 0, 360, 10),
         "link_ban": {"type": "Checkbox", "value": False, "label": f"{content}: ban outbound links"},
         "link_fee": Slider(f"{content}: outbound-link fee", 0.06, 0.0, 0.3, 0.02),
         "protection": Slider(f"{content}: consumer protection", 0.3, 0.0, 1.0, 0.05),
@@ -116,8 +122,8 @@ def SharesPlot(model: ExplorerModel):
     """GMV share of each platform (7-day mean) since the start."""
     fig, ax = figure(6.0, 3.0)
     if model.recorder.market:
-        timeseries(model.results(), "gmv_share", ax)
-        ax.legend(loc="upper left", ncols=3, fontsize=6.5)
+        lines = timeseries(model.results(), "gmv_share", ax)
+        fig.legend(handles=list(lines.values()), loc="outside upper center", ncols=len(lines))
         ax.set_ylim(0, None)
     panel_title(ax, "", f"GMV share by platform, day {model.day + 1} ({model.date:%Y-%m-%d})")
     return _show(fig)
@@ -145,28 +151,46 @@ def GraphPlot(model: ExplorerModel):
 
 
 def Summary(model: ExplorerModel):
-    """Key numbers of the latest day."""
+    """Key numbers of the latest day (plain HTML: solara's Markdown would load mermaid.js)."""
     r = model.recorder
+    hint = "<p>Move a slider, then press <b>Reset</b> to rebuild the market with that strategy.</p>"
     if not r.market:
-        return solara.Markdown("Press Step or play to simulate.")
+        return solara.HTML(tag="div", unsafe_innerHTML="<p>Press Step or play to simulate.</p>" + hint)
     scale = model.config.population_scale
-    return solara.Markdown(
-        f"**Day {model.day + 1}** ({model.date:%Y-%m-%d}): market GMV "
-        f"{r.last('gmv_rmb') * scale / 1e9:.2f} bn RMB/day (scaled), HHI {r.last('hhi'):.3f}, "
+    text = (
+        f"<p><b>Day {model.day + 1}</b> ({model.date:%Y-%m-%d}): market GMV "
+        f"{r.last('gmv_rmb') * scale / 1e9:.2f} bn RMB/day (scaled to the market), HHI {r.last('hhi'):.3f}, "
         f"consumer surplus {r.last('consumer_surplus_rmb') * scale / 1e9:.2f} bn RMB/day, "
-        f"live-shopping adopters {100 * r.last('adopter_share'):.0f}%.  \n"
-        "Move a slider, then press **Reset** to rebuild the market with that strategy."
+        f"live-shopping adopters {100 * r.last('adopter_share'):.0f}%.</p>"
     )
+    return solara.HTML(tag="div", unsafe_innerHTML=text + hint, style="padding: 1em; font-size: 15px")
 
 
-COMPONENTS = [SharesPlot, TrustPlot, GraphPlot, Summary]
+@solara.component
+def Plots(model: ExplorerModel):
+    """The plots, redrawn after every step (Mesa's update counter) and after Reset."""
+    update_counter.get()
+    with solara.Columns([1, 1]):
+        SharesPlot(model)
+        TrustPlot(model)
+    with solara.Columns([1, 1]):
+        GraphPlot(model)
+        Summary(model)
 
 
 @solara.component
 def Page():
-    """The explorer page: one model per browser session."""
-    model = solara.use_memo(ExplorerModel, [])
-    SolaraViz(model, components=COMPONENTS, model_params=model_params(), name="livemarket explorer", play_interval=300)
+    """The explorer page: Mesa's SolaraViz controls and sliders, then the plots.
+
+    The plots are laid out here rather than passed to SolaraViz as components: its
+    draggable grid loads a Vue 2 plugin that fails under the Vue 3 front end of
+    ipyvue 3, leaving the grid empty. Both share one reactive model, so Reset and Step
+    reach the plots.
+    """
+    initial = solara.use_memo(ExplorerModel, [])  # one model per browser session
+    model = solara.use_reactive(initial)
+    SolaraViz(model, components=[], model_params=model_params(), name="livemarket explorer", play_interval=300)
+    Plots(model.value)
 
 
 page = Page

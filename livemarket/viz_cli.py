@@ -51,6 +51,12 @@ def explore(
     except ImportError:
         typer.secho("error: the explorer needs the viz extra: pip install 'livemarket[viz]'", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
+    from livemarket.explore_assets import ensure_assets
+
+    try:  # without the public CDN, the page's browser code comes from the npm registry
+        ensure_assets()
+    except (OSError, subprocess.SubprocessError) as err:
+        typer.secho(f"warning: could not prefetch the page's browser files with npm ({err})", err=True)
     cmd = [sys.executable, "-m", "solara", "run", "livemarket.explore:page", "--host", host, "--port", str(port),
            "--open" if open_browser else "--no-open"]  # fmt: skip
     raise typer.Exit(code=subprocess.call(cmd))

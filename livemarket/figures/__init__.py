@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
@@ -63,10 +64,21 @@ FORMATS = ("pdf", "svg", "png")
 STYLE_PATH = Path(str(resources.files("livemarket.figures") / "style.mplstyle"))
 
 
+@functools.cache
+def _style() -> dict:
+    """The style file read and validated once into typed values.
+
+    Validating here (not in ``rcParams.update``) matters under solara's server, whose
+    per-session rcParams store values without matplotlib's validators.
+    """
+    raw = mpl.rc_params_from_file(str(STYLE_PATH), use_default_template=False)
+    return {key: mpl.rcsetup._validators[key](value) for key, value in dict(raw).items()}
+
+
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
     """Context in which matplotlib draws with the paper style (restored on exit)."""
-    with plt.style.context(str(STYLE_PATH)):
+    with mpl.rc_context(_style()):
         yield
 
 
