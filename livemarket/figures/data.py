@@ -257,7 +257,13 @@ def band(
     n = out["n"].to_numpy()
     t = np.where(n > 1, stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
     half = pl.Series(t) * out["sd"] / out["n"].cast(pl.Float64).sqrt()
-    return out.with_columns(lo=pl.col("mean") - half, hi=pl.col("mean") + half).drop("sd")
+    # keep the band inside the metric's range: amounts and shares are never negative,
+    # shares never above 100%, trust and indices never above 1
+    low = 0.0 if rows["y"].min() >= 0 else None
+    high = {"%": 100.0, "% of consumers": 100.0, "% of orders": 100.0, "0–1": 1.0}.get(metric_unit(metric))
+    return out.with_columns(
+        lo=(pl.col("mean") - half).clip(lower_bound=low), hi=(pl.col("mean") + half).clip(upper_bound=high)
+    ).drop("sd")
 
 
 def per_run(

@@ -51,7 +51,7 @@ def _n_replicates(frame: pl.DataFrame) -> int:
 
 
 def _ci_handle(n: int) -> Patch:
-    return Patch(facecolor="0.6", alpha=0.3, edgecolor="none", label=f"95% CI ({n} runs)")
+    return Patch(facecolor="0.6", alpha=0.3, edgecolor="none", label=f"band: 95% CI over {n} runs")
 
 
 @styled
@@ -273,7 +273,7 @@ def before_after(
         panel_title(right, LETTERS[2 * r + 1], f"{window_days} days before and after")
     n = _n_replicates(frame)
     handles = list(lines.values()) + ([_ci_handle(n)] if n > 1 else [])
-    handles += [Patch(facecolor="0.55", alpha=0.45, label="before"), Patch(facecolor="0.3", label="after")]
+    handles += [Patch(facecolor="0.72", label="bars: before"), Patch(facecolor="0.25", label="after")]
     if baseline is not None:
         handles += [Patch(facecolor="white", edgecolor="0.3", hatch="////", label=f"after, no {event} (dashed)")]
     _legend_on_top(fig, handles, ncol=min(len(handles), 5))
