@@ -74,25 +74,31 @@ def test_save_writes_pdf_svg_png_at_column_width(tmp_path):
 
 
 # ---------------------------------------------------------------- numbers behind the figures
-def tiny_runs():
+def tiny_runs(metric="m"):
     rows = []
     for rep, offset in enumerate([0.0, 2.0]):
         for step in range(3):
             rows.append({"run_id": f"r{rep}", "step": step, "platform": "a", "channel": "all",
-                         "metric": "hhi", "value": step + offset, "value_scaled": None})  # fmt: skip
+                         "metric": metric, "value": step + offset, "value_scaled": None})  # fmt: skip
     return pl.DataFrame(rows).with_columns(date=pl.date(2020, 1, 1) + pl.duration(days=pl.col("step")))
 
 
 def test_band_is_mean_with_t_interval_over_replicates():
-    out = band(tiny_runs(), "hhi", smooth_days=1).sort("step")
+    out = band(tiny_runs(), "m", smooth_days=1).sort("step")
     assert out["mean"].to_list() == [1.0, 2.0, 3.0]
     half = stats.t.ppf(0.975, 1) * np.std([0.0, 2.0], ddof=1) / np.sqrt(2)
     np.testing.assert_allclose(out["hi"] - out["mean"], half)
     assert out["n"].to_list() == [2, 2, 2]
+    assert out["lo"].min() == 0.0  # never below zero for a metric whose values are not
+
+
+def test_band_stays_inside_the_metric_range():
+    out = band(tiny_runs("hhi"), "hhi", smooth_days=1)
+    assert out["hi"].max() == 1.0 and out["lo"].min() == 0.0
 
 
 def test_per_run_averages_the_last_days():
-    runs = per_run(tiny_runs(), "hhi", last_days=2).sort("run_id")
+    runs = per_run(tiny_runs(), "m", last_days=2).sort("run_id")
     assert runs["y"].to_list() == [1.5, 3.5]
 
 

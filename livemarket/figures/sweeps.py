@@ -26,11 +26,9 @@ __all__ = ["sensitivity_bars", "sensitivity_indices", "strategy_comparison", "sw
 
 
 def _levels(frame: pl.DataFrame, column: str) -> list:
+    """Levels of a column: sorted if numbers or booleans, else in order of appearance."""
     values = frame[column].unique(maintain_order=True).drop_nulls().to_list()
-    try:
-        return sorted(values)
-    except TypeError:
-        return values
+    return sorted(values) if frame[column].dtype.is_numeric() or frame[column].dtype == pl.Boolean else values
 
 
 def _fmt(value) -> str:
@@ -89,15 +87,18 @@ def strategy_comparison(
             stats_ = [mean_ci(rows.filter(pl.col("platform") == p, pl.col(by) == lv)["y"].to_numpy()) for lv in levels]
             x = np.arange(len(levels)) + (j - (len(shown) - 1) / 2) * width
             m, h = np.array(stats_).T
-            ax.errorbar(x, m, yerr=h, fmt="o-", color=colors[p], ms=3.5, lw=0.8, capsize=1.5, elinewidth=0.7)
+            style = "o-" if runs[by].dtype.is_numeric() else "o"  # join the points of ordered levels only
+            ax.errorbar(x, m, yerr=h, fmt=style, color=colors[p], ms=3.5, lw=0.8, capsize=1.5, elinewidth=0.7)
             handles.setdefault(p, Line2D([], [], marker="o", color=colors[p], lw=0.8, ms=3.5, label=nice(p)))
         ax.set_xticks(range(len(levels)), [_fmt(v) for v in levels])
         ax.set_xlabel(_axis(by))
         ax.set_ylabel(_first(rows, "label"))
         ax.grid(axis="x", visible=False)
         panel_title(ax, LETTERS[k] if len(outcomes) > 1 else "", _first(rows, "label").split(" (")[0])
-    n = runs.select(pl.struct(*[c for c in ("run_id", "point", "replicate") if c in runs.columns]).n_unique()).item()
-    title = f"Each run: {_first(runs, 'note')}. Points: mean; bars: 95% CI over runs ({n} runs)"
+    ids = [c for c in ("run_id", "point", "replicate") if c in runs.columns]
+    per_level = runs.group_by(by).agg(pl.struct(*ids).n_unique().alias("n"))["n"]
+    n = f"{per_level.min()}" if per_level.min() == per_level.max() else f"{per_level.min()}–{per_level.max()}"
+    title = f"Each run: {_first(runs, 'note')}. Points: mean; bars: 95% CI over the {n} runs of each level"
     shown = [h for p, h in handles.items() if p != "all"]
     if shown:
         fig.legend(handles=shown, loc="outside upper center", ncol=min(len(shown), 6), title=title)
