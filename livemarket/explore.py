@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 
 import solara
-from mesa.visualization import SolaraViz, Slider
+from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
 from livemarket.config import load_scenario
@@ -62,6 +62,7 @@ class ExplorerModel(LiveCommerceModel):
         ad_load: the content platform's ad load (share of feed time).
         feed_mode: the content platform's feed, 0 follow feed to 1 interest recommendation.
         payment_interop: the shelf platform's checkout accepts every wallet.
+
     """
 
     def __init__(
@@ -79,7 +80,9 @@ class ExplorerModel(LiveCommerceModel):
     ):
         content, shelf = _platforms(scenario_name)
         base = load_scenario(scenario_name)
-        wallets = sorted(set(base.consumer.wallets) | {p.own_wallet for p in base.platforms.values()} - {""})
+        wallets = sorted(
+            set(base.consumer.wallets) | {p.own_wallet for p in base.platforms.values()} - {""}
+        )
         overrides = [
             f"platforms.{content}.link_ban={str(bool(link_ban)).lower()}",
             f"platforms.{content}.ext_link_fee={link_fee}",
@@ -89,7 +92,9 @@ class ExplorerModel(LiveCommerceModel):
         ]
         if payment_interop:
             overrides.append(f"platforms.{shelf}.accepted_wallets={wallets}")
-        super().__init__(scenario_name, consumers=consumers, overrides=overrides, rng=seed, run_id="explorer")
+        super().__init__(
+            scenario_name, consumers=consumers, overrides=overrides, rng=seed, run_id="explorer"
+        )
         self.content, self.shelf = content, shelf
         for _ in range(warmup_days):
             self.step()
@@ -110,7 +115,11 @@ def model_params(scenario: str = SCENARIO) -> dict:
         "protection": Slider(f"{content}: consumer protection", 0.3, 0.0, 1.0, 0.05),
         "ad_load": Slider(f"{content}: ad load", 0.12, 0.0, 0.4, 0.02),
         "feed_mode": Slider(f"{content}: feed (0 follow, 1 interest)", 0.9, 0.0, 1.0, 0.1),
-        "payment_interop": {"type": "Checkbox", "value": False, "label": f"{shelf}: accept every wallet"},
+        "payment_interop": {
+            "type": "Checkbox",
+            "value": False,
+            "label": f"{shelf}: accept every wallet",
+        },
     }
 
 
@@ -155,7 +164,9 @@ def Summary(model: ExplorerModel):
     r = model.recorder
     hint = "<p>Move a slider, then press <b>Reset</b> to rebuild the market with that strategy.</p>"
     if not r.market:
-        return solara.HTML(tag="div", unsafe_innerHTML="<p>Press Step or play to simulate.</p>" + hint)
+        return solara.HTML(
+            tag="div", unsafe_innerHTML="<p>Press Step or play to simulate.</p>" + hint
+        )
     scale = model.config.population_scale
     text = (
         f"<p><b>Day {model.day + 1}</b> ({model.date:%Y-%m-%d}): market GMV "
@@ -163,7 +174,9 @@ def Summary(model: ExplorerModel):
         f"consumer surplus {r.last('consumer_surplus_rmb') * scale / 1e9:.2f} bn RMB/day, "
         f"live-shopping adopters {100 * r.last('adopter_share'):.0f}%.</p>"
     )
-    return solara.HTML(tag="div", unsafe_innerHTML=text + hint, style="padding: 1em; font-size: 15px")
+    return solara.HTML(
+        tag="div", unsafe_innerHTML=text + hint, style="padding: 1em; font-size: 15px"
+    )
 
 
 @solara.component
@@ -189,7 +202,13 @@ def Page():
     """
     initial = solara.use_memo(ExplorerModel, [])  # one model per browser session
     model = solara.use_reactive(initial)
-    SolaraViz(model, components=[], model_params=model_params(), name="livemarket explorer", play_interval=300)
+    SolaraViz(
+        model,
+        components=[],
+        model_params=model_params(),
+        name="livemarket explorer",
+        play_interval=300,
+    )
     Plots(model.value)
 
 

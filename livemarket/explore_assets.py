@@ -40,8 +40,16 @@ def ensure_assets(packages=ASSETS, cache_dir: Path | None = None) -> list[str]:
     if not missing or npm is None:
         return []
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([npm, "pack", "--silent", *missing], cwd=tmp, check=True, capture_output=True, timeout=600)
-        for spec, tgz in zip(missing, sorted(Path(tmp).glob("*.tgz"), key=lambda p: _order(p, missing)), strict=True):
+        subprocess.run(
+            [npm, "pack", "--silent", *missing],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        for spec, tgz in zip(
+            missing, sorted(Path(tmp).glob("*.tgz"), key=lambda p: _order(p, missing)), strict=True
+        ):
             target = Path(cache_dir) / spec
             with tarfile.open(tgz) as tar, tempfile.TemporaryDirectory(dir=tmp) as unpacked:
                 tar.extractall(unpacked, filter="data")

@@ -18,7 +18,11 @@ import ipyvuetify as v  # noqa: E402
 import ipywidgets as widgets  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(os.environ.get("LIVEMARKET_TEST_ARTIFACTS", Path(__file__).parent.parent / "results" / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get(
+        "LIVEMARKET_TEST_ARTIFACTS", Path(__file__).parent.parent / "results" / "test-artifacts"
+    )
+)
 
 
 def images(rc) -> list[bytes]:
@@ -34,8 +38,14 @@ def test_explorer_renders_and_a_strategy_change_redraws_the_plots():
             explore.Page()
 
     _, rc = solara.render(App(), handle_error=False)
-    labels = {w.label for w in rc.find(v.Slider).widgets} | {w.label for w in rc.find(v.Checkbox).widgets}
-    assert {"Douyin: consumer protection", "Douyin: ban outbound links", "Taobao/Tmall: accept every wallet"} <= labels
+    labels = {w.label for w in rc.find(v.Slider).widgets} | {
+        w.label for w in rc.find(v.Checkbox).widgets
+    }
+    assert {
+        "Douyin: consumer protection",
+        "Douyin: ban outbound links",
+        "Taobao/Tmall: accept every wallet",
+    } <= labels
     before = images(rc)
     assert len(before) == 3 and all(len(b) > 5000 for b in before)  # shares, trust, graph
 
@@ -51,7 +61,9 @@ def test_explorer_renders_and_a_strategy_change_redraws_the_plots():
 def test_explorer_model_applies_the_strategies():
     from livemarket.explore import ExplorerModel
 
-    m = ExplorerModel(consumers=300, warmup_days=2, link_ban=True, protection=0.9, payment_interop=True)
+    m = ExplorerModel(
+        consumers=300, warmup_days=2, link_ban=True, protection=0.9, payment_interop=True
+    )
     assert m.platforms["douyin"].config.link_ban and m.platforms["douyin"].config.protection == 0.9
     assert "wechat_pay" in m.platforms["taobao"].config.accepted_wallets
     assert m.steps == 2
@@ -63,10 +75,14 @@ def chromium() -> str:
     """Debian's chromium, installed with apt-get when missing (CI runs as root)."""
     if not Path(CHROMIUM).exists():
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            pytest.skip("chromium missing and apt-get unavailable (run as root or apt-get install chromium)")
+            pytest.skip(
+                "chromium missing and apt-get unavailable (run as root or apt-get install chromium)"
+            )
         env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=900)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=900
+        )
     return CHROMIUM
 
 
@@ -80,7 +96,9 @@ def free_port() -> int:
 def server():
     """`livemarket explore` on a free localhost port, until the test ends."""
     port = free_port()
-    log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "explore-server.log", "w")  # noqa: SIM115
+    log = open(
+        ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "explore-server.log", "w"
+    )  # noqa: SIM115
     env = os.environ | {"LIVEMARKET_QUICK": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
     proc = subprocess.Popen([sys.executable, "-m", "livemarket.cli", "explore", "--port", str(port), "--host", "127.0.0.1",
                              "--no-open"], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # fmt: skip
@@ -88,7 +106,9 @@ def server():
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"explorer server exited: {(ARTIFACTS / 'explore-server.log').read_text()[-2000:]}")
+            pytest.fail(
+                f"explorer server exited: {(ARTIFACTS / 'explore-server.log').read_text()[-2000:]}"
+            )
         try:
             urllib.request.urlopen(url, timeout=2)
             break
@@ -103,7 +123,9 @@ def server():
 
 
 def test_explorer_in_headless_chromium_responds_to_a_slider(chromium, server):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (dev extra)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="needs the playwright package (dev extra)"
+    )
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
     with sync_api.sync_playwright() as p:

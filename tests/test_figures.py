@@ -34,7 +34,8 @@ def fonts_embedded(pdf: bytes) -> bool:
         b"/Type3" not in pdf
         and descriptors > 0
         and pdf.count(b"/FontFile2") == descriptors
-        and set(re.findall(rb"/Subtype\s*/(\w+)", pdf)) <= {b"Type0", b"CIDFontType2", b"TrueType", b"Image", b"Form", b"XML"}
+        and set(re.findall(rb"/Subtype\s*/(\w+)", pdf))
+        <= {b"Type0", b"CIDFontType2", b"TrueType", b"Image", b"Form", b"XML"}
     )
 
 
@@ -43,9 +44,14 @@ def check_written(folder, names):
         for fmt in F.FORMATS:
             path = folder / f"{name}.{fmt}"
             assert path.is_file() and path.stat().st_size > 1000, path
-        assert fonts_embedded((folder / f"{name}.pdf").read_bytes()), f"{name}.pdf: fonts not embedded as TrueType"
+        assert fonts_embedded((folder / f"{name}.pdf").read_bytes()), (
+            f"{name}.pdf: fonts not embedded as TrueType"
+        )
         width_px = Image.open(folder / f"{name}.png").size[0]
-        assert width_px in (round(F.SINGLE_COLUMN_IN * 300), round(F.DOUBLE_COLUMN_IN * 300)), (name, width_px)
+        assert width_px in (round(F.SINGLE_COLUMN_IN * 300), round(F.DOUBLE_COLUMN_IN * 300)), (
+            name,
+            width_px,
+        )
 
 
 # ---------------------------------------------------------------- style and save
@@ -80,7 +86,9 @@ def tiny_runs(metric="m"):
         for step in range(3):
             rows.append({"run_id": f"r{rep}", "step": step, "platform": "a", "channel": "all",
                          "metric": metric, "value": step + offset, "value_scaled": None})  # fmt: skip
-    return pl.DataFrame(rows).with_columns(date=pl.date(2020, 1, 1) + pl.duration(days=pl.col("step")))
+    return pl.DataFrame(rows).with_columns(
+        date=pl.date(2020, 1, 1) + pl.duration(days=pl.col("step"))
+    )
 
 
 def test_band_is_mean_with_t_interval_over_replicates():
@@ -103,8 +111,14 @@ def test_per_run_averages_the_last_days():
 
 
 def test_sensitivity_index_is_one_for_the_factor_that_decides():
-    runs = pl.DataFrame({"a": [0, 0, 1, 1] * 3, "b": [0, 1] * 6, "y": [1.0, 1.0, 5.0, 5.0] * 3}).with_columns(
-        platform=pl.lit("all"), metric=pl.lit("m"), outcome=pl.lit("m"), label=pl.lit("M (u)"), note=pl.lit("")
+    runs = pl.DataFrame(
+        {"a": [0, 0, 1, 1] * 3, "b": [0, 1] * 6, "y": [1.0, 1.0, 5.0, 5.0] * 3}
+    ).with_columns(
+        platform=pl.lit("all"),
+        metric=pl.lit("m"),
+        outcome=pl.lit("m"),
+        label=pl.lit("M (u)"),
+        note=pl.lit(""),
     )
     s = sensitivity_indices(runs, ["a", "b"], metrics=["m"], n_boot=20)
     assert s.filter(pl.col("factor") == "a")["S1"].item() == pytest.approx(1.0)
@@ -113,7 +127,10 @@ def test_sensitivity_index_is_one_for_the_factor_that_decides():
 
 def test_graph_sample_is_connected_neighbourhood_and_seeded():
     model = LiveCommerceModel("minimal", consumers=800, rng=3)
-    a, b = sample_nodes(model.social_graph, 120, seed=5), sample_nodes(model.social_graph, 120, seed=5)
+    a, b = (
+        sample_nodes(model.social_graph, 120, seed=5),
+        sample_nodes(model.social_graph, 120, seed=5),
+    )
     assert len(a) == 120 == len(set(a.tolist())) and np.array_equal(a, b)
     g = model.social_graph.to_networkx().subgraph(a.tolist())
     assert max(len(c) for c in __import__("networkx").connected_components(g)) > 60
@@ -131,7 +148,9 @@ def run_folder(tmp_path_factory):
 
 
 def test_figures_command_on_a_run_writes_the_full_set(run_folder):
-    result = CliRunner().invoke(app, ["figures", str(run_folder), "--out", str(run_folder / "figs"), "--no-progress"])
+    result = CliRunner().invoke(
+        app, ["figures", str(run_folder), "--out", str(run_folder / "figs"), "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     written = {p.stem for p in (run_folder / "figs").iterdir()}
     assert written == RUN_FIGURES
@@ -150,8 +169,13 @@ def tidy_sweep(days=25, consumers=300, replicates=2) -> pl.DataFrame:
     for point, (ban, protection) in enumerate(levels):
         for rep in range(replicates):
             rng = np.random.default_rng(np.random.SeedSequence(11, spawn_key=(point, rep)))
-            over = [f"platforms.video.link_ban={str(ban).lower()}", f"platforms.video.protection={protection}"]
-            model = LiveCommerceModel("minimal", consumers=consumers, overrides=over, rng=rng, run_id=f"p{point}-r{rep}")
+            over = [
+                f"platforms.video.link_ban={str(ban).lower()}",
+                f"platforms.video.protection={protection}",
+            ]
+            model = LiveCommerceModel(
+                "minimal", consumers=consumers, overrides=over, rng=rng, run_id=f"p{point}-r{rep}"
+            )
             frames.append(model.run(days).with_columns(point=pl.lit(point), replicate=pl.lit(rep),
                                                        link_ban=pl.lit(ban), protection=pl.lit(protection)))  # fmt: skip
     return pl.concat(frames)
@@ -181,12 +205,25 @@ def store_folder(path, frame: pl.DataFrame, with_indices: bool):
         {"metric": "gmv_share", "platform": "video", "channel": "all", "agg": "daily", "window": None, "scaled": False, "name": "video_gmv_share_daily"},
     ]  # fmt: skip
     keys = ["run_id", "point", "replicate", "link_ban", "protection"]
-    wide = frame.filter(pl.col("channel") == "all").group_by(keys, maintain_order=True).agg(
-        video_gmv_share_mean=pl.col("value").filter(pl.col("metric") == "gmv_share", pl.col("platform") == "video").mean(),
-        mall_gmv_share_mean=pl.col("value").filter(pl.col("metric") == "gmv_share", pl.col("platform") == "mall").mean(),
-        gmv_rmb_sum=pl.col("value_scaled").filter(pl.col("metric") == "gmv_rmb", pl.col("platform") == "all").sum(),
-        video_gmv_share_daily=pl.col("value").filter(pl.col("metric") == "gmv_share", pl.col("platform") == "video"),
-    ).with_columns(status=pl.lit("ok"), chunk=pl.lit(0))
+    wide = (
+        frame.filter(pl.col("channel") == "all")
+        .group_by(keys, maintain_order=True)
+        .agg(
+            video_gmv_share_mean=pl.col("value")
+            .filter(pl.col("metric") == "gmv_share", pl.col("platform") == "video")
+            .mean(),
+            mall_gmv_share_mean=pl.col("value")
+            .filter(pl.col("metric") == "gmv_share", pl.col("platform") == "mall")
+            .mean(),
+            gmv_rmb_sum=pl.col("value_scaled")
+            .filter(pl.col("metric") == "gmv_rmb", pl.col("platform") == "all")
+            .sum(),
+            video_gmv_share_daily=pl.col("value").filter(
+                pl.col("metric") == "gmv_share", pl.col("platform") == "video"
+            ),
+        )
+        .with_columns(status=pl.lit("ok"), chunk=pl.lit(0))
+    )
     (path / "runs").mkdir(parents=True)
     wide.write_parquet(path / "runs" / "chunk-000000.parquet")
     spec = {"name": "demo", "scenario": "minimal", "overrides": [], "metrics": metrics,
@@ -213,7 +250,9 @@ def test_figures_on_a_sweep_folder_of_the_sweeps_package(sweep_frame, tmp_path, 
 def test_before_after_with_counterfactual_and_strategy_comparison(sweep_frame):
     policy = sweep_frame.filter(pl.col("link_ban"), pl.col("protection") == 0.2).drop("point")
     base = sweep_frame.filter(~pl.col("link_ban"), pl.col("protection") == 0.2).drop("point")
-    fig = F.before_after(policy, 12, metrics=["gmv_rmb", "gmv_share:all"], window_days=10, baseline=base, event="ban")
+    fig = F.before_after(
+        policy, 12, metrics=["gmv_rmb", "gmv_share:all"], window_days=10, baseline=base, event="ban"
+    )
     assert len(fig.axes) == 4 and fig.get_figwidth() == F.DOUBLE_COLUMN_IN
     labelled = [ax.get_ylabel() for ax in fig.axes]
     assert all("(" in text for text in labelled)  # every axis says its unit

@@ -13,6 +13,7 @@ Example:
     >>> fig = figures.gmv_shares(table)
     >>> [p.suffix for p in figures.save(fig, tmp_path / "gmv")]  # doctest: +SKIP
     ['.pdf', '.svg', '.png']
+
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def figure(width: str | float = "single", height_in: float | None = None, **subp
 
     Returns:
         ``(fig, axes)`` as from ``plt.subplots``.
+
     """
     w = {"single": SINGLE_COLUMN_IN, "double": DOUBLE_COLUMN_IN}.get(width, width)
     h = height_in if height_in is not None else min(0.68 * float(w), 4.5)
@@ -151,6 +153,7 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
         path: file path without extension (an extension, if given, is replaced).
         formats: which of ``pdf``, ``svg``, ``png`` to write.
         close: close the figure if pyplot manages it (frees memory in long scripts).
+
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +170,9 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
                 target = path.with_suffix(f".{fmt}")
                 fig.savefig(target, format=fmt, dpi=300, metadata=meta.get(fmt))
                 written.append(target)
-                if i == 0 and engine is not None:  # the layout is done: keep it for the other formats
+                if (
+                    i == 0 and engine is not None
+                ):  # the layout is done: keep it for the other formats
                     fig.set_layout_engine("none")
         finally:
             if engine is not None:

@@ -122,7 +122,9 @@ def metric_unit(metric: str) -> str:
 def display_values(metric: str) -> pl.Expr:
     """Expression giving ``metric`` in display units (see :data:`METRICS`), named ``y``."""
     _, _, column, factor = METRICS.get(metric, ("", "", "value", 1.0))
-    col = pl.coalesce(pl.col(column), pl.col("value")) if column == "value_scaled" else pl.col(column)
+    col = (
+        pl.coalesce(pl.col(column), pl.col("value")) if column == "value_scaled" else pl.col(column)
+    )
     return (col * factor).alias("y")
 
 
@@ -138,6 +140,7 @@ class Results:
         path: where it was read from.
         runs: a sweep's runs table, when the sweep stored per-run outcomes
             (see :mod:`livemarket.figures.sweepdata`).
+
     """
 
     frame: pl.DataFrame | None
@@ -166,6 +169,7 @@ def load_results(source: str | Path | pl.DataFrame, factors: list[str] | None = 
         source: folder, ``.parquet`` file or an already loaded frame.
         factors: the sweep's factor columns (default: from the manifest, else every column
             that is neither tidy nor bookkeeping).
+
     """
     from livemarket.figures.sweepdata import is_sweep_store, read_sweep_store
 
@@ -177,7 +181,9 @@ def load_results(source: str | Path | pl.DataFrame, factors: list[str] | None = 
         path = Path(source)
         if path.is_dir() and is_sweep_store(path):
             daily, runs, found, meta = read_sweep_store(path)
-            return Results(frame=daily, kind="sweep", factors=factors or found, meta=meta, path=path, runs=runs)
+            return Results(
+                frame=daily, kind="sweep", factors=factors or found, meta=meta, path=path, runs=runs
+            )
         if path.is_file():
             frame = pl.read_parquet(path)
         elif (path / "results.parquet").is_file():
@@ -187,10 +193,14 @@ def load_results(source: str | Path | pl.DataFrame, factors: list[str] | None = 
         elif path.is_dir():
             frame, meta = _read_folder(path)
         else:
-            raise FileNotFoundError(f"{path}: no results (expected a folder with Parquet files or a .parquet file)")
+            raise FileNotFoundError(
+                f"{path}: no results (expected a folder with Parquet files or a .parquet file)"
+            )
     kind = "sweep" if "point" in frame.columns else "run"
     if factors is None and kind == "sweep":
-        factors = list(meta.get("factors") or meta.get("spec", {}).get("factors") or factor_columns(frame))
+        factors = list(
+            meta.get("factors") or meta.get("spec", {}).get("factors") or factor_columns(frame)
+        )
     return Results(frame=frame, kind=kind, factors=list(factors or []), meta=meta, path=path)
 
 
@@ -217,7 +227,9 @@ def _select(frame: pl.DataFrame, metric: str, platform: str | None, channel: str
     if platform is not None:
         rows = rows.filter(pl.col("platform") == platform)
     if rows.is_empty():
-        raise ValueError(f"no rows for metric={metric!r}, platform={platform!r}, channel={channel!r}")
+        raise ValueError(
+            f"no rows for metric={metric!r}, platform={platform!r}, channel={channel!r}"
+        )
     return rows
 
 
@@ -238,6 +250,7 @@ def band(
 
     Returns:
         Columns ``hue, step, date, mean, lo, hi, n`` (``lo``/``hi`` null when n = 1).
+
     """
     rep = replicate_column(frame)
     rows = _select(frame, metric, platform, channel)
@@ -260,9 +273,12 @@ def band(
     # keep the band inside the metric's range: amounts and shares are never negative,
     # shares never above 100%, trust and indices never above 1
     low = 0.0 if rows["y"].min() >= 0 else None
-    high = {"%": 100.0, "% of consumers": 100.0, "% of orders": 100.0, "0–1": 1.0}.get(metric_unit(metric))
+    high = {"%": 100.0, "% of consumers": 100.0, "% of orders": 100.0, "0–1": 1.0}.get(
+        metric_unit(metric)
+    )
     return out.with_columns(
-        lo=(pl.col("mean") - half).clip(lower_bound=low), hi=(pl.col("mean") + half).clip(upper_bound=high)
+        lo=(pl.col("mean") - half).clip(lower_bound=low),
+        hi=(pl.col("mean") + half).clip(upper_bound=high),
     ).drop("sd")
 
 
@@ -285,6 +301,7 @@ def per_run(
     Returns:
         One row per run, platform and metric with every non-tidy column of ``frame`` (factors,
         ``point``, ``replicate``, labels) and ``y`` in display units.
+
     """
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     rows = frame.filter(pl.col("metric").is_in(metrics), pl.col("channel") == channel)
@@ -294,11 +311,11 @@ def per_run(
     if last_days is not None:
         last = pl.col("step").max().over(run_keys)
         rows = rows.filter(pl.col("step") > last - last_days)
-    parts = [
-        rows.filter(pl.col("metric") == m).with_columns(display_values(m)) for m in metrics
-    ]
+    parts = [rows.filter(pl.col("metric") == m).with_columns(display_values(m)) for m in metrics]
     rows = pl.concat(parts)
-    return rows.group_by([*run_keys, "platform", "metric"], maintain_order=True).agg(pl.col("y").mean())
+    return rows.group_by([*run_keys, "platform", "metric"], maintain_order=True).agg(
+        pl.col("y").mean()
+    )
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:

@@ -35,6 +35,7 @@ def sample_nodes(graph, size: int = 300, seed: int = 0, restart: float = 0.15) -
         size: at most this many consumers.
         seed: seed of the walk.
         restart: chance per step of jumping back to a sampled consumer.
+
     """
     rng = np.random.default_rng(seed)
     size = min(size, graph.n)
@@ -67,6 +68,7 @@ def graph_layout(graph, nodes: np.ndarray, seed: int = 0) -> tuple[np.ndarray, n
 
     Returns:
         ``(xy, edges)``: (len(nodes), 2) positions and (E, 2) edges as row numbers of ``nodes``.
+
     """
     index = {int(v): i for i, v in enumerate(nodes)}
     h = nx.Graph()
@@ -114,6 +116,7 @@ def graph_sample(
 
     Returns:
         The figure.
+
     """
     if ax is None:
         fig, ax = figure("single", 3.5 if color_by == "loyalty" else 3.2)
@@ -132,12 +135,33 @@ def graph_sample(
         for i, name in enumerate(names):
             m = main == i
             if m.any():
-                ax.scatter(*xy[m].T, s=9, color=colors[name], edgecolors="white", linewidths=0.3, zorder=2)
-                handles.append(Line2D([], [], ls="", marker="o", ms=4, color=colors[name], label=f"{nice(name)} ({m.sum()})"))
+                ax.scatter(
+                    *xy[m].T, s=9, color=colors[name], edgecolors="white", linewidths=0.3, zorder=2
+                )
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        ls="",
+                        marker="o",
+                        ms=4,
+                        color=colors[name],
+                        label=f"{nice(name)} ({m.sum()})",
+                    )
+                )
         if (main < 0).any():
-            ax.scatter(*xy[main < 0].T, s=9, facecolors="white", edgecolors="0.4", linewidths=0.5, zorder=2)
-            handles.append(Line2D([], [], ls="", marker="o", ms=4, mfc="white", mec="0.4", label="no app"))
-        fig.legend(handles=handles, loc="outside lower center", ncol=3, title="Main platform (most minutes)")
+            ax.scatter(
+                *xy[main < 0].T, s=9, facecolors="white", edgecolors="0.4", linewidths=0.5, zorder=2
+            )
+            handles.append(
+                Line2D([], [], ls="", marker="o", ms=4, mfc="white", mec="0.4", label="no app")
+            )
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncol=3,
+            title="Main platform (most minutes)",
+        )
     elif color_by == "trust":
         name = platform or names[0]
         col = names.index(name)
@@ -145,11 +169,16 @@ def graph_sample(
         trust = everyone[nodes]
         users = installed[:, col]
         # colour range: the middle 96% of all consumers' trust, so differences show
-        lo, hi = np.floor(np.quantile(everyone, 0.02) * 20) / 20, np.ceil(np.quantile(everyone, 0.98) * 20) / 20
+        lo, hi = (
+            np.floor(np.quantile(everyone, 0.02) * 20) / 20,
+            np.ceil(np.quantile(everyone, 0.98) * 20) / 20,
+        )
         hi = max(hi, lo + 0.05)
         points = ax.scatter(*xy[users].T, s=9, c=trust[users], cmap="viridis", vmin=lo, vmax=hi,
                             edgecolors="white", linewidths=0.3, zorder=2)  # fmt: skip
-        ax.scatter(*xy[~users].T, s=7, facecolors="white", edgecolors="0.5", linewidths=0.4, zorder=2)
+        ax.scatter(
+            *xy[~users].T, s=7, facecolors="white", edgecolors="0.5", linewidths=0.4, zorder=2
+        )
         fig.colorbar(points, ax=ax, shrink=0.7, extend="both" if (lo > 0 or hi < 1) else "neither",
                      label=f"Trust in {nice(name)} (0–1 scale)")  # fmt: skip
         fig.legend(handles=[Line2D([], [], ls="", marker="o", ms=4, mfc="white", mec="0.5", label=f"not a {nice(name)} user")],
@@ -158,7 +187,10 @@ def graph_sample(
         raise ValueError(f"color_by={color_by!r}: accepted 'loyalty' or 'trust'")
     ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.set_title(f"Social graph: {len(nodes)} of {model.config.consumers:,} consumers, day {max(model.day + 1, 0)}", loc="left")
+    ax.set_title(
+        f"Social graph: {len(nodes)} of {model.config.consumers:,} consumers, day {max(model.day + 1, 0)}",
+        loc="left",
+    )
     ax.autoscale_view()
     return fig
 
@@ -177,6 +209,7 @@ def trust_distribution(
         names: platform names (taken from the model when a model is passed).
         installed: (N, P) bool; only users of a platform enter its violin.
         ax: axes to draw on (default: a new single-column figure).
+
     """
     if hasattr(trust, "consumers"):
         model = trust
@@ -188,9 +221,14 @@ def trust_distribution(
     if ax is None:
         fig, ax = figure("single", 2.3)
     colors = palette(names)
-    data = [trust[installed[:, j], j] if installed is not None else trust[:, j] for j in range(len(names))]
+    data = [
+        trust[installed[:, j], j] if installed is not None else trust[:, j]
+        for j in range(len(names))
+    ]
     keep = [j for j, d in enumerate(data) if len(d) > 1]
-    parts = ax.violinplot([data[j] for j in keep], positions=keep, widths=0.8, showmedians=True, showextrema=False)
+    parts = ax.violinplot(
+        [data[j] for j in keep], positions=keep, widths=0.8, showmedians=True, showextrema=False
+    )
     for body, j in zip(parts["bodies"], keep, strict=True):
         body.set_facecolor(colors[names[j]])
         body.set_edgecolor(colors[names[j]])

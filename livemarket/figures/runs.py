@@ -28,12 +28,21 @@ from livemarket.figures.data import (
     replicate_column,
 )
 
-__all__ = ["before_after", "channel_mix", "gmv_shares", "market_indicators", "timeseries", "trust_bands"]
+__all__ = [
+    "before_after",
+    "channel_mix",
+    "gmv_shares",
+    "market_indicators",
+    "timeseries",
+    "trust_bands",
+]
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _platforms(frame: pl.DataFrame, platforms: Sequence[str] | None, market: bool = False) -> list[str]:
+def _platforms(
+    frame: pl.DataFrame, platforms: Sequence[str] | None, market: bool = False
+) -> list[str]:
     found = [p for p in frame["platform"].unique(maintain_order=True).to_list() if p != "all"]
     chosen = list(platforms) if platforms is not None else found
     return chosen + (["all"] if market else [])
@@ -85,9 +94,12 @@ def timeseries(
 
     Returns:
         hue value -> line, for legends.
+
     """
     data = band(frame, metric, hue=hue, platform=platform, channel=channel, smooth_days=smooth_days)
-    found = frame.filter(pl.col("metric") == metric)[hue].unique(maintain_order=True).to_list()  # scenario order
+    found = (
+        frame.filter(pl.col("metric") == metric)[hue].unique(maintain_order=True).to_list()
+    )  # scenario order
     found = [g for g in found if g in set(data[hue].to_list())]
     if groups is None:
         groups = [g for g in found if not (hue == "platform" and platform is None and g == "all")]
@@ -97,9 +109,13 @@ def timeseries(
     for g in groups:
         d = data.filter(pl.col(hue) == g)
         x = d["date" if by_date else "step"].to_numpy()
-        (lines[g],) = ax.plot(x, d["mean"].to_numpy(), color=colors[g], label=(labels or {}).get(g, nice(str(g))))
+        (lines[g],) = ax.plot(
+            x, d["mean"].to_numpy(), color=colors[g], label=(labels or {}).get(g, nice(str(g)))
+        )
         if d["lo"].null_count() < len(d):
-            ax.fill_between(x, d["lo"].to_numpy(), d["hi"].to_numpy(), color=colors[g], alpha=band_alpha, lw=0)
+            ax.fill_between(
+                x, d["lo"].to_numpy(), d["hi"].to_numpy(), color=colors[g], alpha=band_alpha, lw=0
+            )
     ax.set_ylabel(metric_label(metric))
     if by_date:
         _date_axis(ax)
@@ -141,10 +157,24 @@ def market_indicators(
     """Market-level indicators (one panel each, mean and 95% band over replicates)."""
     ncols = 2
     nrows = int(np.ceil(len(metrics) / ncols))
-    fig, axes = figure("double", 1.9 * nrows + 0.3, nrows=nrows, ncols=ncols, squeeze=False, sharex=True)
+    fig, axes = figure(
+        "double", 1.9 * nrows + 0.3, nrows=nrows, ncols=ncols, squeeze=False, sharex=True
+    )
     for i, (ax, m) in enumerate(zip(axes.flat, metrics, strict=False)):
-        timeseries(frame, m, ax, platform="all", groups=["all"], colors={"all": "#000000"}, smooth_days=smooth_days)
-        panel_title(ax, LETTERS[i], metric_label(m, unit=False) + (f" ({smooth_days}-day mean)" if smooth_days > 1 else ""))
+        timeseries(
+            frame,
+            m,
+            ax,
+            platform="all",
+            groups=["all"],
+            colors={"all": "#000000"},
+            smooth_days=smooth_days,
+        )
+        panel_title(
+            ax,
+            LETTERS[i],
+            metric_label(m, unit=False) + (f" ({smooth_days}-day mean)" if smooth_days > 1 else ""),
+        )
         ax.set_ylabel("index (0–1)" if metric_unit(m) == "0–1" else metric_unit(m))
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
@@ -168,24 +198,50 @@ def channel_mix(
         platforms: platforms, one panel each (default: all with GMV).
         smooth_days: centred rolling mean of each channel's GMV before stacking.
         share: stack shares of the platform's GMV (%); ``False`` stacks bn RMB/day.
+
     """
-    rows = frame.filter(pl.col("metric") == "gmv_rmb", pl.col("channel") != "all", pl.col("platform") != "all")
-    rows = rows.group_by("platform", "channel", "step", "date").agg(display_values("gmv_rmb").mean())
+    rows = frame.filter(
+        pl.col("metric") == "gmv_rmb", pl.col("channel") != "all", pl.col("platform") != "all"
+    )
+    rows = rows.group_by("platform", "channel", "step", "date").agg(
+        display_values("gmv_rmb").mean()
+    )
     rows = rows.sort("platform", "channel", "step").with_columns(
-        pl.col("y").rolling_mean(smooth_days, center=True, min_samples=1).over("platform", "channel")
+        pl.col("y")
+        .rolling_mean(smooth_days, center=True, min_samples=1)
+        .over("platform", "channel")
     )
     totals = rows.group_by("platform").agg(pl.col("y").sum())
     has_gmv = set(totals.filter(pl.col("y") > 0)["platform"].to_list())
     names = [p for p in _platforms(frame, platforms) if p in has_gmv]
-    used = rows.group_by("channel").agg(pl.col("y").sum()).filter(pl.col("y") > 0)["channel"].to_list()
+    used = (
+        rows.group_by("channel").agg(pl.col("y").sum()).filter(pl.col("y") > 0)["channel"].to_list()
+    )
     channels = [c for c in frame["channel"].unique(maintain_order=True).to_list() if c in used]
     colors = dict(zip(channels, palette(channels).values(), strict=True))
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = figure("double", 1.65 * nrows + 0.5, nrows=nrows, ncols=ncols, squeeze=False, sharex=True, sharey=share)
+    fig, axes = figure(
+        "double",
+        1.65 * nrows + 0.5,
+        nrows=nrows,
+        ncols=ncols,
+        squeeze=False,
+        sharex=True,
+        sharey=share,
+    )
     for i, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
-        wide = rows.filter(pl.col("platform") == name).pivot(on="channel", index="date", values="y").sort("date")
-        stack = np.vstack([wide[c].fill_null(0).to_numpy() if c in wide.columns else np.zeros(len(wide)) for c in channels])
+        wide = (
+            rows.filter(pl.col("platform") == name)
+            .pivot(on="channel", index="date", values="y")
+            .sort("date")
+        )
+        stack = np.vstack(
+            [
+                wide[c].fill_null(0).to_numpy() if c in wide.columns else np.zeros(len(wide))
+                for c in channels
+            ]
+        )
         if share:
             total = stack.sum(axis=0)
             stack = np.divide(100 * stack, total, out=np.full_like(stack, np.nan), where=total > 0)
@@ -245,6 +301,7 @@ def before_after(
         baseline: results of the same set-up without the policy (optional).
         event: name of the policy for the labels (``"link ban"``).
         smooth_days: rolling mean of the left-hand series.
+
     """
     date = _as_date(frame, when)
     names = _platforms(frame, platforms)
@@ -255,60 +312,126 @@ def before_after(
                        width_ratios=[1.6, 1])  # fmt: skip
     for r, (metric, channel) in enumerate(specs):
         left, right = axes[r]
-        in_window = [pl.col("date") >= lo - dt.timedelta(days=smooth_days), pl.col("date") < hi + dt.timedelta(days=smooth_days)]
-        lines = timeseries(frame.filter(*in_window), metric, left, channel=channel, groups=names, colors=colors, smooth_days=smooth_days)
+        in_window = [
+            pl.col("date") >= lo - dt.timedelta(days=smooth_days),
+            pl.col("date") < hi + dt.timedelta(days=smooth_days),
+        ]
+        lines = timeseries(
+            frame.filter(*in_window),
+            metric,
+            left,
+            channel=channel,
+            groups=names,
+            colors=colors,
+            smooth_days=smooth_days,
+        )
         if baseline is not None:
-            base = band(baseline.filter(*in_window), metric, channel=channel, smooth_days=smooth_days)
+            base = band(
+                baseline.filter(*in_window), metric, channel=channel, smooth_days=smooth_days
+            )
             for p in names:
                 d = base.filter(pl.col("platform") == p)
-                left.plot(d["date"].to_numpy(), d["mean"].to_numpy(), color=colors[p], ls="--", lw=0.9)
+                left.plot(
+                    d["date"].to_numpy(), d["mean"].to_numpy(), color=colors[p], ls="--", lw=0.9
+                )
         left.set_xlim(lo, hi)
         left.set_ylim(bottom=min(0, left.get_ylim()[0]))
         left.axvline(date, color="0.2", lw=0.8, ls=":")
         left.annotate(f"{event}\n{date:%Y-%m-%d}", (date, 1), xycoords=("data", "axes fraction"),
                       xytext=(3, -2), textcoords="offset points", va="top", fontsize=6.5)  # fmt: skip
-        what = metric_label(metric, unit=False) + ("" if channel == "all" else f", {nice(channel).lower()}")
+        what = metric_label(metric, unit=False) + (
+            "" if channel == "all" else f", {nice(channel).lower()}"
+        )
         panel_title(left, LETTERS[2 * r], what)
         _bars(right, frame, baseline, metric, channel, names, colors, date, window_days)
         panel_title(right, LETTERS[2 * r + 1], f"{window_days} days before and after")
     n = _n_replicates(frame)
     handles = list(lines.values()) + ([_ci_handle(n)] if n > 1 else [])
-    handles += [Patch(facecolor="0.72", label="bars: before"), Patch(facecolor="0.25", label="after")]
+    handles += [
+        Patch(facecolor="0.72", label="bars: before"),
+        Patch(facecolor="0.25", label="after"),
+    ]
     if baseline is not None:
-        handles += [Patch(facecolor="white", edgecolor="0.3", hatch="////", label=f"after, no {event} (dashed)")]
+        handles += [
+            Patch(
+                facecolor="white",
+                edgecolor="0.3",
+                hatch="////",
+                label=f"after, no {event} (dashed)",
+            )
+        ]
     _legend_on_top(fig, handles, ncol=min(len(handles), 5))
     return fig
 
 
 def _window_means(frame, metric, channel, names, date, window_days) -> dict:
-    """platform -> ((before mean, ci), (after mean, ci)) over replicates."""
+    """Platform -> ((before mean, ci), (after mean, ci)) over replicates."""
     rep = replicate_column(frame)
-    rows = frame.filter(pl.col("metric") == metric, pl.col("channel") == channel, pl.col("platform").is_in(names))
+    rows = frame.filter(
+        pl.col("metric") == metric, pl.col("channel") == channel, pl.col("platform").is_in(names)
+    )
     rows = rows.with_columns(display_values(metric), after=pl.col("date") >= date).filter(
-        (pl.col("date") - date).dt.total_days().abs() <= window_days, pl.col("date") != date + dt.timedelta(days=window_days)
+        (pl.col("date") - date).dt.total_days().abs() <= window_days,
+        pl.col("date") != date + dt.timedelta(days=window_days),
     )
     means = rows.group_by("platform", rep, "after").agg(pl.col("y").mean())
     out = {}
     for p in names:
         d = means.filter(pl.col("platform") == p)
-        out[p] = tuple(mean_ci(d.filter(pl.col("after") == side)["y"].to_numpy()) for side in (False, True))
+        out[p] = tuple(
+            mean_ci(d.filter(pl.col("after") == side)["y"].to_numpy()) for side in (False, True)
+        )
     return out
 
 
 def _bars(ax, frame, baseline, metric, channel, names, colors, date, window_days) -> None:
     policy = _window_means(frame, metric, channel, names, date, window_days)
-    base = _window_means(baseline, metric, channel, names, date, window_days) if baseline is not None else None
+    base = (
+        _window_means(baseline, metric, channel, names, date, window_days)
+        if baseline is not None
+        else None
+    )
     width = 0.8 / (3 if base else 2)
     x = np.arange(len(names))
     err = dict(elinewidth=0.7, capsize=1.5, ecolor="0.15")
     for i, p in enumerate(names):
         (b, bci), (a, aci) = policy[p]
-        ax.bar(x[i] - width * (1 if base else 0.5), b, width, yerr=bci or None, color=colors[p], alpha=0.45, error_kw=err)
-        ax.bar(x[i] + (0 if base else width * 0.5), a, width, yerr=aci or None, color=colors[p], error_kw=err)
+        ax.bar(
+            x[i] - width * (1 if base else 0.5),
+            b,
+            width,
+            yerr=bci or None,
+            color=colors[p],
+            alpha=0.45,
+            error_kw=err,
+        )
+        ax.bar(
+            x[i] + (0 if base else width * 0.5),
+            a,
+            width,
+            yerr=aci or None,
+            color=colors[p],
+            error_kw=err,
+        )
         if base:
             c, cci = base[p][1]
-            ax.bar(x[i] + width, c, width, yerr=cci or None, color="white", edgecolor=colors[p], hatch="////", lw=0.6, error_kw=err)
-    ax.set_xticks(x, [nice(p) for p in names], rotation=30 if len(names) > 3 else 0, ha="right" if len(names) > 3 else "center")
+            ax.bar(
+                x[i] + width,
+                c,
+                width,
+                yerr=cci or None,
+                color="white",
+                edgecolor=colors[p],
+                hatch="////",
+                lw=0.6,
+                error_kw=err,
+            )
+    ax.set_xticks(
+        x,
+        [nice(p) for p in names],
+        rotation=30 if len(names) > 3 else 0,
+        ha="right" if len(names) > 3 else "center",
+    )
     ax.set_ylabel(metric_label(metric))
     ax.grid(axis="x", visible=False)
 
@@ -324,14 +447,34 @@ def trust_bands(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smo
     panels = [(p, "trust") for p in names] + [("all", "streamer_trust")]
     ncols = min(len(panels), 3)
     nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = figure("double", 1.55 * nrows + 0.45, nrows=nrows, ncols=ncols, squeeze=False, sharex=True, sharey=True)
+    fig, axes = figure(
+        "double",
+        1.55 * nrows + 0.45,
+        nrows=nrows,
+        ncols=ncols,
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
     colors = palette(names) | {"all": "#000000"}
     for i, (ax, (p, prefix)) in enumerate(zip(axes.flat, panels, strict=False)):
-        qs = {q: band(frame, f"{prefix}_{q}", platform=p, smooth_days=smooth_days) for q in ("p10", "p50", "p90")}
+        qs = {
+            q: band(frame, f"{prefix}_{q}", platform=p, smooth_days=smooth_days)
+            for q in ("p10", "p50", "p90")
+        }
         x = qs["p50"]["date"].to_numpy()
-        ax.fill_between(x, qs["p10"]["mean"].to_numpy(), qs["p90"]["mean"].to_numpy(), color=colors[p], alpha=0.25, lw=0)
+        ax.fill_between(
+            x,
+            qs["p10"]["mean"].to_numpy(),
+            qs["p90"]["mean"].to_numpy(),
+            color=colors[p],
+            alpha=0.25,
+            lw=0,
+        )
         ax.plot(x, qs["p50"]["mean"].to_numpy(), color=colors[p])
-        panel_title(ax, LETTERS[i], "Streamers (follow edges)" if prefix == "streamer_trust" else nice(p))
+        panel_title(
+            ax, LETTERS[i], "Streamers (follow edges)" if prefix == "streamer_trust" else nice(p)
+        )
         ax.set_ylim(0, 1)
         ax.margins(x=0)
         _date_axis(ax)
@@ -339,6 +482,9 @@ def trust_bands(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smo
             ax.set_ylabel("Trust (0–1)")
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    handles = [Patch(facecolor="0.5", alpha=0.25, label="consumers' P10–P90"), Line2D([], [], color="0.2", label="median")]
+    handles = [
+        Patch(facecolor="0.5", alpha=0.25, label="consumers' P10–P90"),
+        Line2D([], [], color="0.2", label="median"),
+    ]
     _legend_on_top(fig, handles)
     return fig

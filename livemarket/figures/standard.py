@@ -21,7 +21,14 @@ from tqdm.auto import tqdm
 from livemarket.figures import FORMATS, figure, panel_title, save, styled
 from livemarket.figures.data import Results, load_results, nice
 from livemarket.figures.graph import graph_sample, trust_distribution
-from livemarket.figures.runs import LETTERS, before_after, channel_mix, gmv_shares, market_indicators, trust_bands
+from livemarket.figures.runs import (
+    LETTERS,
+    before_after,
+    channel_mix,
+    gmv_shares,
+    market_indicators,
+    trust_bands,
+)
 from livemarket.figures.sweeps import (
     sensitivity_bars,
     sensitivity_indices,
@@ -52,6 +59,7 @@ def draw_standard(
         formats: file formats (PDF, SVG and PNG by default).
         factors: a sweep's factor columns (default: found from the table).
         progress: show a progress bar.
+
     """
     res = source if isinstance(source, Results) else load_results(source, factors=factors)
     jobs = _sweep_jobs(res) if res.kind == "sweep" else _run_jobs(res)
@@ -76,7 +84,9 @@ def _run_jobs(res: Results) -> list[tuple[str, object]]:
     for ev in params.get("policies", []):
         when = ev.get("date") or ev.get("step")
         label = " ".join(k.replace("_", " ") for k in ev.get("set", {}))
-        name = f"policy_{ev['platform']}_" + (f"step{when}" if isinstance(when, int) else when.replace("-", ""))
+        name = f"policy_{ev['platform']}_" + (
+            f"step{when}" if isinstance(when, int) else when.replace("-", "")
+        )
         if isinstance(when, int) or first < dt.date.fromisoformat(when) <= last:
             event = f"{nice(ev['platform'])} {label}"
             jobs.append((name, lambda when=when, event=event: before_after(f, when, event=event)))
@@ -111,7 +121,10 @@ def _sweep_jobs(res: Results) -> list[tuple[str, object]]:
     if not factors:
         raise ValueError("a sweep table needs factor columns (pass factors=[...])")
     if res.runs is None:  # tidy table: the model's metrics, each run's mean of its last 90 days
-        compare, market = list(SWEEP_METRICS), [(m, "all") for m in SWEEP_METRICS if m != "gmv_share"]
+        compare, market = (
+            list(SWEEP_METRICS),
+            [(m, "all") for m in SWEEP_METRICS if m != "gmv_share"],
+        )
     else:  # stored outcomes: as the spec named them
         pairs = res.runs.select("outcome", "platform").unique(maintain_order=True).rows()
         compare = list(dict.fromkeys(o for o, _ in pairs))[:4]
@@ -122,16 +135,29 @@ def _sweep_jobs(res: Results) -> list[tuple[str, object]]:
         jobs.append((f"compare_{slug}", lambda x=x: strategy_comparison(res, x, metrics=compare)))
         if res.frame is not None and not res.frame.is_empty():
             metric = "gmv_share" if "gmv_share" in res.frame["metric"] else res.frame["metric"][0]
-            jobs.append((f"series_{slug}", lambda x=x, m=metric: sweep_timeseries(res, x, metric=m)))
+            jobs.append(
+                (f"series_{slug}", lambda x=x, m=metric: sweep_timeseries(res, x, metric=m))
+            )
     for x, y in itertools.combinations(factors, 2):
-        jobs.append((f"heatmap_{_slug(x)}__{_slug(y)}", lambda x=x, y=y: _heatmaps(res, x, y, market)))
+        jobs.append(
+            (f"heatmap_{_slug(x)}__{_slug(y)}", lambda x=x, y=y: _heatmaps(res, x, y, market))
+        )
     stored = res.path / "sensitivity.parquet" if res.path is not None else None
     if stored is not None and stored.is_file():  # SALib indices of a Sobol or Morris design
         jobs.append(("sensitivity", lambda: sensitivity_bars(pl.read_parquet(stored))))
     else:
         wanted = ["gmv_rmb", *(m for m, _ in market)] if res.runs is None else compare
-        platform = "all" if res.runs is None else None  # stored outcomes: each with its own platform
-        jobs.append(("sensitivity", lambda: sensitivity_bars(sensitivity_indices(res, factors, wanted, platform=platform))))
+        platform = (
+            "all" if res.runs is None else None
+        )  # stored outcomes: each with its own platform
+        jobs.append(
+            (
+                "sensitivity",
+                lambda: sensitivity_bars(
+                    sensitivity_indices(res, factors, wanted, platform=platform)
+                ),
+            )
+        )
     return jobs
 
 
@@ -143,7 +169,9 @@ def _heatmaps(res: Results, x: str, y: str, outcomes: list[tuple[str, str]]):
         sweep_heatmap(res, x, y, metric=m, platform=platform, ax=ax)
         title, _, note = ax.get_title(loc="left").partition(" (")
         panel_title(ax, LETTERS[k], title)
-    fig.suptitle(f"Mean over replicates of each run's {note.rstrip(')')}", x=0.01, ha="left", fontsize=7)
+    fig.suptitle(
+        f"Mean over replicates of each run's {note.rstrip(')')}", x=0.01, ha="left", fontsize=7
+    )
     return fig
 
 

@@ -33,7 +33,14 @@ STORE_COLUMNS = (
     "run_id", "chunk", "point", "replicate", "sample", "seed_entropy", "seed_spawn_key",
     "status", "error", "traceback", "seconds", "worker",
 )  # fmt: skip
-_AGG_NOTE = {"mean": "mean", "sum": "total", "last": "last day", "first": "first day", "min": "minimum", "max": "maximum"}
+_AGG_NOTE = {
+    "mean": "mean",
+    "sum": "total",
+    "last": "last day",
+    "first": "first day",
+    "min": "minimum",
+    "max": "maximum",
+}
 
 
 def is_sweep_store(path: Path) -> bool:
@@ -49,6 +56,7 @@ def read_sweep_store(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame, list
     Returns:
         ``(daily, runs, factors, manifest)``: the ``daily`` metrics as a tidy table (empty
         if the spec kept none), the runs table, factor names and the manifest.
+
     """
     path = Path(path)
     manifest = json.loads((path / "manifest.json").read_text())
@@ -58,7 +66,11 @@ def read_sweep_store(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame, list
         wide = store.results(path)
     except ImportError:
         files = sorted((path / "runs").glob("chunk-*.parquet"))
-        wide = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
+        wide = (
+            pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+            if files
+            else pl.DataFrame()
+        )
         if "status" in wide.columns:
             wide = wide.filter(pl.col("status") == "ok")
     spec = manifest.get("spec", {})
@@ -67,9 +79,17 @@ def read_sweep_store(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame, list
     keys = [c for c in ("run_id", "point", "replicate", *factors) if c in wide.columns]
     scalar = [m for m in metrics if m.get("agg") != "daily" and m["name"] in wide.columns]
     daily = [m for m in metrics if m.get("agg") == "daily" and m["name"] in wide.columns]
-    runs = pl.concat([_outcome_rows(wide, keys, m) for m in scalar], how="diagonal_relaxed") if scalar else None
+    runs = (
+        pl.concat([_outcome_rows(wide, keys, m) for m in scalar], how="diagonal_relaxed")
+        if scalar
+        else None
+    )
     start = _start_date(spec)
-    tidy = pl.concat([_daily_rows(wide, keys, m, start) for m in daily], how="diagonal_relaxed") if daily else None
+    tidy = (
+        pl.concat([_daily_rows(wide, keys, m, start) for m in daily], how="diagonal_relaxed")
+        if daily
+        else None
+    )
     return tidy, runs, factors, manifest
 
 
@@ -90,7 +110,9 @@ def _outcome_rows(wide: pl.DataFrame, keys: list[str], m: dict) -> pl.DataFrame:
     if m.get("channel", "all") != "all":
         name += f", {nice(m['channel']).lower()}"
     window = m.get("window")
-    note = _AGG_NOTE.get(m.get("agg", "mean"), m.get("agg", "")) + (f" over {window[0]}–{window[1]}" if window else " over the run")
+    note = _AGG_NOTE.get(m.get("agg", "mean"), m.get("agg", "")) + (
+        f" over {window[0]}–{window[1]}" if window else " over the run"
+    )
     return wide.select(
         *keys,
         platform=pl.lit(m.get("platform", "all")),
@@ -112,7 +134,9 @@ def _start_date(spec: dict) -> dt.date | None:
         return None
 
 
-def _daily_rows(wide: pl.DataFrame, keys: list[str], m: dict, start: dt.date | None) -> pl.DataFrame:
+def _daily_rows(
+    wide: pl.DataFrame, keys: list[str], m: dict, start: dt.date | None
+) -> pl.DataFrame:
     window = m.get("window")
     first = 0
     if window and isinstance(window[0], int):
@@ -120,7 +144,9 @@ def _daily_rows(wide: pl.DataFrame, keys: list[str], m: dict, start: dt.date | N
     elif window and start is not None:
         first = (dt.date.fromisoformat(str(window[0])) - start).days
     scaled = m.get("scaled", False)
-    rows = wide.select(*keys, value=pl.col(m["name"])).with_columns(step=pl.int_ranges(0, pl.col("value").list.len()) + first)
+    rows = wide.select(*keys, value=pl.col(m["name"])).with_columns(
+        step=pl.int_ranges(0, pl.col("value").list.len()) + first
+    )
     rows = rows.explode("value", "step").with_columns(
         platform=pl.lit(m.get("platform", "all")), channel=pl.lit(m.get("channel", "all")), metric=pl.lit(m["metric"]),
         value_scaled=pl.col("value") if scaled else pl.lit(None, pl.Float64),
@@ -144,11 +170,18 @@ def runs_table(
         platforms: platforms to keep (default: all).
         channel: channel, for tidy tables.
         last_days: for tidy tables, each run's mean over its last days (``None``: whole run).
+
     """
     runs = getattr(source, "runs", None)
     frame = getattr(source, "frame", source)
     if runs is None and "step" in frame.columns:
-        runs = per_run(frame, metrics or ["gmv_share"], platforms=platforms, channel=channel, last_days=last_days)
+        runs = per_run(
+            frame,
+            metrics or ["gmv_share"],
+            platforms=platforms,
+            channel=channel,
+            last_days=last_days,
+        )
         whole = last_days is None or last_days > frame["step"].max()
         note = "mean over the run" if whole else f"mean of its last {last_days} days"
         runs = runs.with_columns(
@@ -159,11 +192,12 @@ def runs_table(
     elif runs is None:
         runs = frame
     if metrics is not None:
-        wanted = [pl.col(c).is_in(metrics) for c in ("metric", "outcome", "column") if c in runs.columns]
+        wanted = [
+            pl.col(c).is_in(metrics) for c in ("metric", "outcome", "column") if c in runs.columns
+        ]
         runs = runs.filter(pl.any_horizontal(wanted))
     if platforms is not None:
         runs = runs.filter(pl.col("platform").is_in([*platforms, "all"]))
     if runs.is_empty():
         raise ValueError(f"no outcomes {metrics} in these sweep results")
     return runs
-

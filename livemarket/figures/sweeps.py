@@ -19,16 +19,26 @@ from matplotlib.patches import Patch
 
 from livemarket.figures import figure, palette, panel_title, styled
 from livemarket.figures.data import factor_columns, mean_ci, nice
-from livemarket.figures.sweepdata import runs_table
 from livemarket.figures.runs import LETTERS, _ci_handle, _legend_on_top, timeseries
+from livemarket.figures.sweepdata import runs_table
 
-__all__ = ["sensitivity_bars", "sensitivity_indices", "strategy_comparison", "sweep_heatmap", "sweep_timeseries"]
+__all__ = [
+    "sensitivity_bars",
+    "sensitivity_indices",
+    "strategy_comparison",
+    "sweep_heatmap",
+    "sweep_timeseries",
+]
 
 
 def _levels(frame: pl.DataFrame, column: str) -> list:
     """Levels of a column: sorted if numbers or booleans, else in order of appearance."""
     values = frame[column].unique(maintain_order=True).drop_nulls().to_list()
-    return sorted(values) if frame[column].dtype.is_numeric() or frame[column].dtype == pl.Boolean else values
+    return (
+        sorted(values)
+        if frame[column].dtype.is_numeric() or frame[column].dtype == pl.Boolean
+        else values
+    )
 
 
 def _fmt(value) -> str:
@@ -72,32 +82,62 @@ def strategy_comparison(
         platforms: platforms to show (default: all).
         channel: channel of the metrics (tidy tables).
         last_days: each run contributes its mean over its last days (tidy tables).
+
     """
-    runs = runs_table(source, list(metrics), platforms=platforms, channel=channel, last_days=last_days)
+    runs = runs_table(
+        source, list(metrics), platforms=platforms, channel=channel, last_days=last_days
+    )
     levels = _levels(runs, by)
     outcomes = _outcomes(runs)
-    fig, axes = figure("single" if len(outcomes) == 1 else "double", 2.5, ncols=len(outcomes), squeeze=False)
+    fig, axes = figure(
+        "single" if len(outcomes) == 1 else "double", 2.5, ncols=len(outcomes), squeeze=False
+    )
     handles: dict[str, Line2D] = {}
     for k, (ax, outcome) in enumerate(zip(axes[0], outcomes, strict=True)):
         rows = runs.filter(pl.col("outcome") == outcome)
-        shown = [p for p in rows["platform"].unique(maintain_order=True).to_list() if p != "all"] or ["all"]
+        shown = [
+            p for p in rows["platform"].unique(maintain_order=True).to_list() if p != "all"
+        ] or ["all"]
         colors = palette(shown)
         width = 0.7 / len(shown)
         for j, p in enumerate(shown):
-            stats_ = [mean_ci(rows.filter(pl.col("platform") == p, pl.col(by) == lv)["y"].to_numpy()) for lv in levels]
+            stats_ = [
+                mean_ci(rows.filter(pl.col("platform") == p, pl.col(by) == lv)["y"].to_numpy())
+                for lv in levels
+            ]
             x = np.arange(len(levels)) + (j - (len(shown) - 1) / 2) * width
             m, h = np.array(stats_).T
-            style = "o-" if runs[by].dtype.is_numeric() else "o"  # join the points of ordered levels only
-            ax.errorbar(x, m, yerr=h, fmt=style, color=colors[p], ms=3.5, lw=0.8, capsize=1.5, elinewidth=0.7)
-            handles.setdefault(p, Line2D([], [], marker="o", color=colors[p], lw=0.8, ms=3.5, label=nice(p)))
+            style = (
+                "o-" if runs[by].dtype.is_numeric() else "o"
+            )  # join the points of ordered levels only
+            ax.errorbar(
+                x,
+                m,
+                yerr=h,
+                fmt=style,
+                color=colors[p],
+                ms=3.5,
+                lw=0.8,
+                capsize=1.5,
+                elinewidth=0.7,
+            )
+            handles.setdefault(
+                p, Line2D([], [], marker="o", color=colors[p], lw=0.8, ms=3.5, label=nice(p))
+            )
         ax.set_xticks(range(len(levels)), [_fmt(v) for v in levels])
         ax.set_xlabel(_axis(by))
         ax.set_ylabel(_first(rows, "label"))
         ax.grid(axis="x", visible=False)
-        panel_title(ax, LETTERS[k] if len(outcomes) > 1 else "", _first(rows, "label").split(" (")[0])
+        panel_title(
+            ax, LETTERS[k] if len(outcomes) > 1 else "", _first(rows, "label").split(" (")[0]
+        )
     ids = [c for c in ("run_id", "point", "replicate") if c in runs.columns]
     per_level = runs.group_by(by).agg(pl.struct(*ids).n_unique().alias("n"))["n"]
-    n = f"{per_level.min()}" if per_level.min() == per_level.max() else f"{per_level.min()}–{per_level.max()}"
+    n = (
+        f"{per_level.min()}"
+        if per_level.min() == per_level.max()
+        else f"{per_level.min()}–{per_level.max()}"
+    )
     title = f"Each run: {_first(runs, 'note')}. Points: mean; bars: 95% CI over the {n} runs of each level"
     shown = [h for p, h in handles.items() if p != "all"]
     if shown:
@@ -131,6 +171,7 @@ def sweep_heatmap(
         annotate: write each cell's value in it.
         cmap: a perceptually uniform, colour-blind-safe colour map.
         ax: axes to draw on (default: a new single-column figure).
+
     """
     runs = runs_table(source, [metric], platforms=[platform], channel=channel, last_days=last_days)
     runs = runs.filter(pl.col("platform") == platform, pl.col("outcome") == _outcomes(runs)[0])
@@ -154,10 +195,23 @@ def sweep_heatmap(
         for (i, j), v in np.ndenumerate(grid):
             if np.isfinite(v):
                 light = (v - lo) / (hi - lo) < 0.55 if hi > lo else True
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=6, color="white" if light else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.3g}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if light else "black",
+                )
     others = [c for c in _factor_like(source) if c not in (x, y)]
-    what = _first(runs, "label").split(" (")[0] + ("" if platform == "all" else f", {nice(platform)}")
-    ax.set_title(what + f" ({_first(runs, 'note')}" + (", mean over other factors)" if others else ")"), loc="left")
+    what = _first(runs, "label").split(" (")[0] + (
+        "" if platform == "all" else f", {nice(platform)}"
+    )
+    ax.set_title(
+        what + f" ({_first(runs, 'note')}" + (", mean over other factors)" if others else ")"),
+        loc="left",
+    )
     return ax.figure
 
 
@@ -190,6 +244,7 @@ def sweep_timeseries(
         platforms: platforms to show (default: all).
         max_levels: most lines per panel.
         smooth_days: centred rolling mean of each run's series.
+
     """
     frame = getattr(source, "frame", source)
     if frame is None:
@@ -197,18 +252,27 @@ def sweep_timeseries(
     frame = frame.filter(pl.col("metric") == metric)
     levels = _levels(frame, factor)
     if len(levels) > max_levels:
-        levels = [levels[i] for i in np.unique(np.linspace(0, len(levels) - 1, max_levels).round().astype(int))]
+        levels = [
+            levels[i]
+            for i in np.unique(np.linspace(0, len(levels) - 1, max_levels).round().astype(int))
+        ]
     # every run of a level is one sample: pool the points (other factors) within the level
     run = [c for c in ("point", "replicate", "run_id") if c in frame.columns]
-    data = frame.filter(pl.col(factor).is_in(levels)).with_columns(
-        replicate=pl.concat_str([pl.col(c).cast(pl.String) for c in run], separator="/"),
-        _level=pl.col(factor).cast(pl.String),
-    ).drop("point", strict=False)
+    data = (
+        frame.filter(pl.col(factor).is_in(levels))
+        .with_columns(
+            replicate=pl.concat_str([pl.col(c).cast(pl.String) for c in run], separator="/"),
+            _level=pl.col(factor).cast(pl.String),
+        )
+        .drop("point", strict=False)
+    )
     names = [p for p in data["platform"].unique(maintain_order=True).to_list() if p != "all"]
     names = [p for p in names if platforms is None or p in platforms] or ["all"]
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = figure("double", 1.7 * nrows + 0.5, nrows=nrows, ncols=ncols, squeeze=False, sharex=True)
+    fig, axes = figure(
+        "double", 1.7 * nrows + 0.5, nrows=nrows, ncols=ncols, squeeze=False, sharex=True
+    )
     keys = pl.Series(levels).cast(pl.String).to_list()  # the same text as the _level column
     cmap = mpl.colormaps["viridis"]
     colors = {k: cmap(i / max(len(keys) - 1, 1) * 0.9) for i, k in enumerate(keys)}
@@ -260,9 +324,15 @@ def sensitivity_indices(
 
     Returns:
         Columns ``metric, label, platform, factor, S1, S1_conf``.
+
     """
     rng = np.random.default_rng(seed)
-    runs = runs_table(source, list(metrics), platforms=None if platform is None else [platform], last_days=last_days)
+    runs = runs_table(
+        source,
+        list(metrics),
+        platforms=None if platform is None else [platform],
+        last_days=last_days,
+    )
     if platform is not None:
         runs = runs.filter(pl.col("platform") == platform)
     out = []
@@ -272,7 +342,10 @@ def sensitivity_indices(
         for f in factors:
             groups = _groups(rows[f], bins or max(2, int(np.sqrt(len(y)))))
             s1 = _eta2(y, groups)
-            boots = [_eta2(y[i], groups[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot))]
+            boots = [
+                _eta2(y[i], groups[i])
+                for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot))
+            ]
             lo, hi = np.nanpercentile(boots, [2.5, 97.5]) if boots else (s1, s1)
             out.append({"metric": outcome, "label": _first(rows, "label").split(" (")[0], "platform": plat,
                         "factor": f, "S1": s1, "S1_conf": (hi - lo) / 2})  # fmt: skip
@@ -317,10 +390,15 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
             ``livemarket.sweeps.sensitivity.analyze``.
         index: first-order column.
         total: total-order column, drawn beside the first-order bar when present.
+
     """
     indices = _wide_indices(indices)
     has_total = total is not None and total in indices.columns
-    keys = [c for c in indices.columns if c not in ("factor", "label") and not c.startswith(("S1", "ST", "S2", "mu"))]
+    keys = [
+        c
+        for c in indices.columns
+        if c not in ("factor", "label") and not c.startswith(("S1", "ST", "S2", "mu"))
+    ]
     groups = indices.select(keys).unique(maintain_order=True)
     n = len(groups)
     ncols = min(n, 3)
@@ -335,7 +413,14 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
         y = np.arange(len(d))
         h = 0.38 if has_total else 0.7
         lo_hi = lambda c: np.clip(_conf(d, c), 0, None) if _conf(d, c) is not None else None  # noqa: E731
-        ax.barh(y + (h / 2 if has_total else 0), d[index].to_numpy(), h, xerr=lo_hi(index), color=first, error_kw=err)
+        ax.barh(
+            y + (h / 2 if has_total else 0),
+            d[index].to_numpy(),
+            h,
+            xerr=lo_hi(index),
+            color=first,
+            error_kw=err,
+        )
         if has_total:
             ax.barh(y - h / 2, d[total].to_numpy(), h, xerr=lo_hi(total), color=tot, error_kw=err)
         ax.set_yticks(y, [_axis(f) for f in d["factor"]])
@@ -344,7 +429,11 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
         if k >= n - ncols:
             ax.set_xlabel("Share of outcome variance")
         title = str(d["label"][0]) if "label" in d.columns else nice(str(row["metric"]))
-        where = [nice(v) if c == "platform" else f"{nice(c)} {_fmt(v)}" for c, v in row.items() if c != "metric" and v != "all"]
+        where = [
+            nice(v) if c == "platform" else f"{nice(c)} {_fmt(v)}"
+            for c, v in row.items()
+            if c != "metric" and v != "all"
+        ]
         panel_title(ax, LETTERS[k] if n > 1 else "", ", ".join([title, *where]))
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
