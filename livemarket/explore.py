@@ -38,7 +38,7 @@ CONSUMERS, WARMUP_DAYS = (500, 20) if QUICK else (2000, 60)
 
 
 def _platforms(scenario: str) -> tuple[str, str]:
-    """The first content platform and the first shelf platform of a scenario."""
+    """Return the first content platform and the first shelf platform of a scenario."""
     cfg = load_scenario(scenario)
     content = next(n for n, p in cfg.platforms.items() if p.kind == "content")
     shelf = next(n for n, p in cfg.platforms.items() if p.kind == "shelf")
@@ -103,7 +103,7 @@ class ExplorerModel(LiveCommerceModel):
 
 
 def model_params(scenario: str = SCENARIO) -> dict:
-    """The sidebar inputs: Mesa user parameters named as :class:`ExplorerModel` arguments."""
+    """Return the sidebar inputs: Mesa user parameters named as :class:`ExplorerModel` arguments."""
     content, shelf = (nice(p) for p in _platforms(scenario))
     return {
         "scenario_name": scenario,
@@ -153,7 +153,7 @@ def TrustPlot(model: ExplorerModel):
 
 
 def GraphPlot(model: ExplorerModel):
-    """A 300-consumer sample of the social graph coloured by main platform."""
+    """Draw a 300-consumer sample of the social graph coloured by main platform."""
     fig, ax = figure(5.0, 4.4)
     graph_sample(model, ax=ax, layout=model.graph_layout)
     return _show(fig)
@@ -181,7 +181,7 @@ def Summary(model: ExplorerModel):
 
 @solara.component
 def Plots(model: ExplorerModel):
-    """The plots, redrawn after every step (Mesa's update counter) and after Reset."""
+    """Show the plots, redrawn after every step (Mesa's update counter) and after Reset."""
     update_counter.get()
     with solara.Columns([1, 1]):
         SharesPlot(model)
@@ -193,7 +193,7 @@ def Plots(model: ExplorerModel):
 
 @solara.component
 def Page():
-    """The explorer page: Mesa's SolaraViz controls and sliders, then the plots.
+    """Render the explorer page: Mesa's SolaraViz controls and sliders, then the plots.
 
     The plots are laid out here rather than passed to SolaraViz as components: its
     draggable grid loads a Vue 2 plugin that fails under the Vue 3 front end of

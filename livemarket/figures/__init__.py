@@ -67,7 +67,7 @@ STYLE_PATH = Path(str(resources.files("livemarket.figures") / "style.mplstyle"))
 
 @functools.cache
 def _style() -> dict:
-    """The style file read and validated once into typed values.
+    """Read and validate the style file once, into typed values.
 
     Validating here (not in ``rcParams.update``) matters under solara's server, whose
     per-session rcParams store values without matplotlib's validators.
@@ -84,7 +84,7 @@ def paper_style() -> Iterator[None]:
 
 
 def styled[F: Callable](func: F) -> F:
-    """Decorator: run a figure function inside :func:`paper_style` (artists read rcParams)."""
+    """Run the decorated figure function inside :func:`paper_style` (artists read rcParams)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -95,7 +95,7 @@ def styled[F: Callable](func: F) -> F:
 
 
 def figure(width: str | float = "single", height_in: float | None = None, **subplots) -> tuple:
-    """A new figure in the paper style at a column width, with ``plt.subplots`` axes.
+    """Make a new figure in the paper style at a column width, with ``plt.subplots`` axes.
 
     The figure is not registered with pyplot: notebooks show it once (when returned) and
     long scripts do not accumulate open figures.

@@ -115,7 +115,7 @@ def metric_label(metric: str, unit: bool = True) -> str:
 
 
 def metric_unit(metric: str) -> str:
-    """Unit of a metric as displayed (``"bn RMB/day"``), empty if it has none."""
+    """Return the unit of a metric as displayed (``"bn RMB/day"``), empty if it has none."""
     return METRICS.get(metric, ("", "", "", 1.0))[1]
 
 
@@ -218,7 +218,7 @@ def _read_folder(path: Path) -> tuple[pl.DataFrame, dict]:
 
 
 def replicate_column(frame: pl.DataFrame) -> str:
-    """The column that tells replicates apart: ``replicate`` in sweeps, else ``run_id``."""
+    """Return the column that tells replicates apart: ``replicate`` in sweeps, else ``run_id``."""
     return "replicate" if "replicate" in frame.columns else "run_id"
 
 

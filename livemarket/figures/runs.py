@@ -91,6 +91,7 @@ def timeseries(
         colors: hue value -> colour (default: :func:`palette`).
         labels: hue value -> legend label (default: reader's names).
         smooth_days: centred rolling mean applied to each replicate first.
+        band_alpha: opacity of the confidence bands.
 
     Returns:
         hue value -> line, for legends.

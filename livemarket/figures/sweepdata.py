@@ -44,7 +44,7 @@ _AGG_NOTE = {
 
 
 def is_sweep_store(path: Path) -> bool:
-    """True for a folder written by ``livemarket.sweeps`` (a manifest and a runs folder)."""
+    """Tell whether a folder was written by ``livemarket.sweeps`` (a manifest and a runs folder)."""
     return (path / "manifest.json").is_file() and (path / "runs").is_dir()
 
 

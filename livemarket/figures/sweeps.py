@@ -164,8 +164,10 @@ def sweep_heatmap(
 
     Args:
         source: sweep results (tidy table, runs table or :class:`Results`).
-        x, y: factor columns on the horizontal and vertical axes.
-        metric: model metric or stored outcome; ``platform`` selects whose (``"all"``: market).
+        x: factor on the horizontal axis.
+        y: factor on the vertical axis.
+        metric: model metric or stored outcome.
+        platform: whose outcome (``"all"``: the market).
         channel: channel of the metric (tidy tables).
         last_days: each run contributes its mean over its last days (tidy tables).
         annotate: write each cell's value in it.
@@ -232,7 +234,7 @@ def sweep_timeseries(
     max_levels: int = 6,
     smooth_days: int = 7,
 ):
-    """A metric over time for each level of one factor, one panel per platform.
+    """Draw a metric over time for each level of one factor, one panel per platform.
 
     Lines are means over replicates (and over other factors' levels), bands 95% CIs.
     At most ``max_levels`` levels are drawn, evenly spaced over the sorted levels.
@@ -412,17 +414,16 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
         d = indices.filter(*(pl.col(c) == v for c, v in row.items())).sort(index)
         y = np.arange(len(d))
         h = 0.38 if has_total else 0.7
-        lo_hi = lambda c: np.clip(_conf(d, c), 0, None) if _conf(d, c) is not None else None  # noqa: E731
         ax.barh(
             y + (h / 2 if has_total else 0),
             d[index].to_numpy(),
             h,
-            xerr=lo_hi(index),
+            xerr=_conf(d, index),
             color=first,
             error_kw=err,
         )
         if has_total:
-            ax.barh(y - h / 2, d[total].to_numpy(), h, xerr=lo_hi(total), color=tot, error_kw=err)
+            ax.barh(y - h / 2, d[total].to_numpy(), h, xerr=_conf(d, total), color=tot, error_kw=err)
         ax.set_yticks(y, [_axis(f) for f in d["factor"]])
         ax.set_xlim(0, 1)
         ax.grid(axis="y", visible=False)
@@ -446,4 +447,4 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
 
 def _conf(d: pl.DataFrame, column: str):
     conf = f"{column}_conf"
-    return d[conf].to_numpy() if conf in d.columns else None
+    return np.clip(d[conf].to_numpy(), 0, None) if conf in d.columns else None
