@@ -54,6 +54,16 @@ def _date_axis(ax) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
 
 
+def _hide_unused(axes, used: int) -> None:
+    """Hide panels past ``used``; panels above a hidden one keep their x tick labels."""
+    flat, ncols = list(axes.flat), axes.shape[1]
+    for ax in flat[used:]:
+        ax.set_visible(False)
+    for i, ax in enumerate(flat[:used]):
+        if i + ncols >= used:
+            ax.xaxis.set_tick_params(labelbottom=True)
+
+
 def _n_replicates(frame: pl.DataFrame) -> int:
     rep = replicate_column(frame)
     return frame[rep].n_unique()
@@ -177,8 +187,7 @@ def market_indicators(
             metric_label(m, unit=False) + (f" ({smooth_days}-day mean)" if smooth_days > 1 else ""),
         )
         ax.set_ylabel("index (0–1)" if metric_unit(m) == "0–1" else metric_unit(m))
-    for ax in list(axes.flat)[len(metrics) :]:
-        ax.set_visible(False)
+    _hide_unused(axes, len(metrics))
     n = _n_replicates(frame)
     if n > 1:
         _legend_on_top(fig, [_ci_handle(n)])
@@ -253,10 +262,10 @@ def channel_mix(
         _date_axis(ax)
         if i % ncols == 0:
             ax.set_ylabel("Share of platform GMV (%)" if share else metric_label("gmv_rmb"))
-    for ax in list(axes.flat)[len(names) :]:
-        ax.set_visible(False)
+    _hide_unused(axes, len(names))
     handles = [Patch(facecolor=colors[c], label=nice(c)) for c in channels]
-    _legend_on_top(fig, handles, ncol=min(len(handles), 3))
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 3),
+               title="Sales channel of each platform's GMV (platform = where the order is paid)")  # fmt: skip
     return fig
 
 
@@ -481,8 +490,7 @@ def trust_bands(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smo
         _date_axis(ax)
         if i % ncols == 0:
             ax.set_ylabel("Trust (0–1)")
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.set_visible(False)
+    _hide_unused(axes, len(panels))
     handles = [
         Patch(facecolor="0.5", alpha=0.25, label="consumers' P10–P90"),
         Line2D([], [], color="0.2", label="median"),

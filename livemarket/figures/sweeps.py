@@ -19,7 +19,7 @@ from matplotlib.patches import Patch
 
 from livemarket.figures import figure, palette, panel_title, styled
 from livemarket.figures.data import factor_columns, mean_ci, nice
-from livemarket.figures.runs import LETTERS, _ci_handle, _legend_on_top, timeseries
+from livemarket.figures.runs import LETTERS, _ci_handle, _hide_unused, _legend_on_top, timeseries
 from livemarket.figures.sweepdata import runs_table
 
 __all__ = [
@@ -285,8 +285,7 @@ def sweep_timeseries(
         panel_title(ax, LETTERS[i], nice(p))
         if i % ncols:
             ax.set_ylabel("")
-    for ax in list(axes.flat)[len(names) :]:
-        ax.set_visible(False)
+    _hide_unused(axes, len(names))
     handles = list(lines.values())
     n = data.group_by("_level").agg(pl.col("replicate").n_unique())["replicate"].min()
     fig.legend(handles=handles + ([_ci_handle(n)] if n > 1 else []), loc="outside upper center",
