@@ -258,3 +258,20 @@ def test_before_after_with_counterfactual_and_strategy_comparison(sweep_frame):
     assert all("(" in text for text in labelled)  # every axis says its unit
     fig = F.strategy_comparison(sweep_frame, "link_ban", metrics=["gmv_share"], last_days=10)
     assert fig.get_figwidth() == F.SINGLE_COLUMN_IN
+
+
+def test_continuous_factors_are_binned_for_comparison_and_heat_map():
+    from scipy.stats import qmc
+
+    frames = []
+    for point, (a, b) in enumerate(qmc.LatinHypercube(d=2, seed=1).random(12)):
+        over = [f"platforms.video.ad_load={0.02 + 0.3 * a:.4f}", f"platforms.video.protection={b:.4f}"]
+        model = LiveCommerceModel("minimal", consumers=200, overrides=over, rng=point, run_id=f"p{point}")
+        frames.append(model.run(8).with_columns(point=pl.lit(point), replicate=pl.lit(0),
+                                                ad_load=pl.lit(0.02 + 0.3 * a), protection=pl.lit(b)))  # fmt: skip
+    sweep = pl.concat(frames)
+    fig = F.sweep_heatmap(sweep, "ad_load", "protection", metric="hhi", last_days=5)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert len(labels) == 5 and all("–" in t for t in labels)  # five quantile bins, not 12 columns
+    fig = F.strategy_comparison(sweep, "protection", metrics=["gmv_share"], last_days=5)
+    assert len(fig.axes[0].get_xticklabels()) == 5

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from livemarket.figures import figure, palette, panel_title, styled
-from livemarket.figures.data import factor_columns, mean_ci, nice
+from livemarket.figures.data import factor_columns, mean_ci, metric_unit, nice
 from livemarket.figures.runs import LETTERS, _ci_handle, _hide_unused, _legend_on_top, timeseries
 from livemarket.figures.sweepdata import runs_table
 
@@ -32,7 +32,9 @@ __all__ = [
 
 
 def _levels(frame: pl.DataFrame, column: str) -> list:
-    """Levels of a column: sorted if numbers or booleans, else in order of appearance."""
+    """Levels of a column: sorted if numbers, booleans or bins, else in order of appearance."""
+    if isinstance(frame[column].dtype, pl.Enum):
+        return [v for v in frame[column].dtype.categories.to_list() if v in set(frame[column].to_list())]
     values = frame[column].unique(maintain_order=True).drop_nulls().to_list()
     return (
         sorted(values)
@@ -41,12 +43,42 @@ def _levels(frame: pl.DataFrame, column: str) -> list:
     )
 
 
+def _binned(runs: pl.DataFrame, column: str, max_levels: int = 8, bins: int = 5) -> pl.DataFrame:
+    """Cut a continuous factor (Latin hypercube, Sobol, Morris designs) into quantile bins.
+
+    A factor with at most ``max_levels`` distinct values is left alone; otherwise its values
+    are replaced by the bin they fall in, labelled ``"low–high"`` and ordered.
+    """
+    values = runs[column]
+    if not values.dtype.is_numeric() or values.n_unique() <= max_levels:
+        return runs
+    edges = np.unique(np.quantile(values.to_numpy(), np.linspace(0, 1, bins + 1)))
+    index = np.clip(np.searchsorted(edges, values.to_numpy(), side="right") - 1, 0, len(edges) - 2)
+    labels = [f"{a:.2g}–{b:.2g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    ordered = pl.Enum(labels)
+    return runs.with_columns(pl.Series(column, [labels[i] for i in index], dtype=ordered))
+
+
 def _fmt(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float):
         return f"{value:.3g}"
-    return nice(str(value))
+    return str(value).replace("_", " ")
+
+
+def _inside(mean: np.ndarray, half: np.ndarray, metric: str, nonnegative: bool) -> np.ndarray:
+    """Error bars (2, n) cut at the metric's range: 0 for amounts, 100% for shares, 1 for indices."""
+    high = {"%": 100.0, "% of consumers": 100.0, "% of orders": 100.0, "0–1": 1.0}.get(metric_unit(metric), np.inf)
+    low = 0.0 if nonnegative else -np.inf
+    return np.vstack([np.minimum(half, mean - low), np.minimum(half, high - mean)])
+
+
+def _xticks(ax, levels: list) -> None:
+    """Level labels on the x axis, slanted when they would run into each other."""
+    labels = [_fmt(v) for v in levels]
+    crowded = sum(len(t) for t in labels) > 36
+    ax.set_xticks(range(len(levels)), labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
 
 
 def _axis(name: str) -> str:
@@ -87,6 +119,7 @@ def strategy_comparison(
     runs = runs_table(
         source, list(metrics), platforms=platforms, channel=channel, last_days=last_days
     )
+    runs = _binned(runs, by)
     levels = _levels(runs, by)
     outcomes = _outcomes(runs)
     fig, axes = figure(
@@ -107,13 +140,12 @@ def strategy_comparison(
             ]
             x = np.arange(len(levels)) + (j - (len(shown) - 1) / 2) * width
             m, h = np.array(stats_).T
-            style = (
-                "o-" if runs[by].dtype.is_numeric() else "o"
-            )  # join the points of ordered levels only
+            # join the points of ordered levels only
+            style = "o-" if runs[by].dtype.is_numeric() else "o"
             ax.errorbar(
                 x,
                 m,
-                yerr=h,
+                yerr=_inside(m, h, _first(rows, "metric"), rows["y"].min() >= 0),
                 fmt=style,
                 color=colors[p],
                 ms=3.5,
@@ -124,7 +156,7 @@ def strategy_comparison(
             handles.setdefault(
                 p, Line2D([], [], marker="o", color=colors[p], lw=0.8, ms=3.5, label=nice(p))
             )
-        ax.set_xticks(range(len(levels)), [_fmt(v) for v in levels])
+        _xticks(ax, levels)
         ax.set_xlabel(_axis(by))
         ax.set_ylabel(_first(rows, "label"))
         ax.grid(axis="x", visible=False)
@@ -138,7 +170,7 @@ def strategy_comparison(
         if per_level.min() == per_level.max()
         else f"{per_level.min()}–{per_level.max()}"
     )
-    title = f"Each run: {_first(runs, 'note')}. Points: mean; bars: 95% CI over the {n} runs of each level"
+    title = f"Each run: {_first(runs, 'note')}.\nPoints: mean; bars: 95% CI over the {n} runs of each level"
     shown = [h for p, h in handles.items() if p != "all"]
     if shown:
         fig.legend(handles=shown, loc="outside upper center", ncol=min(len(shown), 6), title=title)
@@ -177,6 +209,7 @@ def sweep_heatmap(
     """
     runs = runs_table(source, [metric], platforms=[platform], channel=channel, last_days=last_days)
     runs = runs.filter(pl.col("platform") == platform, pl.col("outcome") == _outcomes(runs)[0])
+    runs = _binned(_binned(runs, x), y)
     xs, ys = _levels(runs, x), _levels(runs, y)
     cells = runs.group_by(x, y).agg(pl.col("y").mean())
     grid = np.full((len(ys), len(xs)), np.nan)
@@ -185,7 +218,7 @@ def sweep_heatmap(
     if ax is None:
         fig, ax = figure("single", 2.9)
     image = ax.imshow(grid, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest")
-    ax.set_xticks(range(len(xs)), [_fmt(v) for v in xs])
+    _xticks(ax, xs)
     ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys])
     ax.set_xlabel(_axis(x))
     ax.set_ylabel(_axis(y))
