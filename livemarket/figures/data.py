@@ -28,6 +28,7 @@ __all__ = [
     "load_results",
     "metric_label",
     "metric_unit",
+    "wrap_label",
     "per_run",
     "replicate_column",
 ]
@@ -112,6 +113,12 @@ def metric_label(metric: str, unit: bool = True) -> str:
     """Axis label with units, e.g. ``"GMV (bn RMB/day)"``."""
     name, u, _, _ = METRICS.get(metric, (metric.replace("_", " "), "", "value", 1.0))
     return f"{name} ({u})" if unit and u else name
+
+
+def wrap_label(text: str, width: int = 28) -> str:
+    """Put a long axis label's unit on a second line, so it fits beside a small panel."""
+    name, sep, unit = text.partition(" (")
+    return f"{name}\n({unit}" if sep and len(text) > width else text
 
 
 def metric_unit(metric: str) -> str:

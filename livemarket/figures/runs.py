@@ -25,6 +25,7 @@ from livemarket.figures.data import (
     metric_label,
     metric_unit,
     nice,
+    wrap_label,
     replicate_column,
 )
 
@@ -127,7 +128,7 @@ def timeseries(
             ax.fill_between(
                 x, d["lo"].to_numpy(), d["hi"].to_numpy(), color=colors[g], alpha=band_alpha, lw=0
             )
-    ax.set_ylabel(metric_label(metric))
+    ax.set_ylabel(wrap_label(metric_label(metric)))
     if by_date:
         _date_axis(ax)
     else:
@@ -442,7 +443,7 @@ def _bars(ax, frame, baseline, metric, channel, names, colors, date, window_days
         rotation=30 if len(names) > 3 else 0,
         ha="right" if len(names) > 3 else "center",
     )
-    ax.set_ylabel(metric_label(metric))
+    ax.set_ylabel(wrap_label(metric_label(metric)))
     ax.grid(axis="x", visible=False)
 
 

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from livemarket.figures import figure, palette, panel_title, styled
-from livemarket.figures.data import factor_columns, mean_ci, metric_unit, nice
+from livemarket.figures.data import factor_columns, mean_ci, metric_unit, nice, wrap_label
 from livemarket.figures.runs import LETTERS, _ci_handle, _hide_unused, _legend_on_top, timeseries
 from livemarket.figures.sweepdata import runs_table
 
@@ -158,7 +158,7 @@ def strategy_comparison(
             )
         _xticks(ax, levels)
         ax.set_xlabel(_axis(by))
-        ax.set_ylabel(_first(rows, "label"))
+        ax.set_ylabel(wrap_label(_first(rows, "label")))
         ax.grid(axis="x", visible=False)
         panel_title(
             ax, LETTERS[k] if len(outcomes) > 1 else "", _first(rows, "label").split(" (")[0]
@@ -224,7 +224,7 @@ def sweep_heatmap(
     ax.set_ylabel(_axis(y))
     ax.grid(False)
     ax.tick_params(length=0)
-    ax.figure.colorbar(image, ax=ax, label=_first(runs, "label"), shrink=0.9)
+    ax.figure.colorbar(image, ax=ax, label=wrap_label(_first(runs, "label")), shrink=0.9)
     if annotate and grid.size <= 100:
         lo, hi = np.nanmin(grid), np.nanmax(grid)
         for (i, j), v in np.ndenumerate(grid):
