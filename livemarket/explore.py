@@ -1,7 +1,7 @@
 """Interactive explorer: a SolaraViz page with strategy sliders and live plots.
 
 Serve it with ``livemarket explore`` (or ``solara run livemarket.explore:page``); in
-JupyterLab, display ``page`` in a cell. Needs the ``viz`` extra (``mesa[viz]``).
+JupyterLab, end a cell with ``Page()``. Needs the ``viz`` extra (``mesa[viz]``).
 
 The sidebar holds Mesa's controls (Reset, play/pause, Step) and the main strategies of one
 content platform (Douyin in ``china-2019``) and one shelf platform (Taobao): link ban,

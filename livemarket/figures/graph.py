@@ -154,7 +154,7 @@ def graph_sample(
                 *xy[main < 0].T, s=9, facecolors="white", edgecolors="0.4", linewidths=0.5, zorder=2
             )
             handles.append(
-                Line2D([], [], ls="", marker="o", ms=4, mfc="white", mec="0.4", label="no app")
+                Line2D([], [], ls="", marker="o", ms=4, mfc="white", mec="0.4", label=f"no app ({(main < 0).sum()})")
             )
         fig.legend(
             handles=handles,
