@@ -83,6 +83,12 @@ def scenarios() -> None:
         typer.echo(name)
 
 
+from livemarket.calibration import calibrate_command  # noqa: E402
+from livemarket.validation import validate_command  # noqa: E402
+
+app.command("validate")(validate_command)
+app.command("calibrate")(calibrate_command)
+
 from livemarket.viz_cli import explore, figures  # noqa: E402
 
 app.command()(figures)

@@ -63,7 +63,7 @@ class PlatformConfig(_Strict):
     users_share: Probability = 0.5  # share of consumers with the app installed at start
     minutes_per_day: NonNegative = 30.0  # minutes a user spends per day at zero ad load
     trust_prior: Probability = 0.6  # prior mean trust of consumers in this platform
-    promotion: Annotated[float, Field(ge=0.0, le=0.1)] = 0.002  # Bass p, hazard per day
+    promotion: Annotated[float, Field(ge=0.0, le=0.1)] = 0.0002  # Bass p, hazard per day
     traffic_bought: dict[str, Probability] = {}  # content platform -> daily splash reach
     ad_price_rmb_per_minute: NonNegative = 0.01  # ad revenue per ad minute shown
     splash_price_rmb_per_view: NonNegative = 0.05  # charged to the buyer of splash traffic
@@ -85,7 +85,7 @@ class ConsumersConfig(_Strict):
     impulsivity_mean: Probability = 0.3
     follows_per_consumer: NonNegative = 6.0
     adopter_share: Probability = 0.2  # live-shopping adopters at start
-    bass_q: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03  # imitation, per day
+    bass_q: Annotated[float, Field(ge=0.0, le=1.0)] = 0.001  # imitation, hazard per day at full neighbour adoption
     needs_per_day: Probability = 0.02  # planned needs (search purchases) per day
 
 

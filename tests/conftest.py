@@ -1,6 +1,14 @@
+import os
+
 import pytest
+from hypothesis import settings
 
 from livemarket import LiveCommerceModel
+
+# CI explores the same examples every run (a new failure shows up locally first)
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

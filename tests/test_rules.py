@@ -70,3 +70,26 @@ def test_weighted_groups_pick_exact():
     assert picks.tolist() == [0, 3, 3, 1, -1]
     labelled = WeightedGroups(np.array([0, 0]), np.array([1.0, 1.0]), 1, labels=np.array([7, 9]))
     assert labelled.pick(np.array([0, 0]), np.array([0.2, 0.8])).tolist() == [7, 9]
+
+
+def test_bernoulli_candidates_thinning_is_exact_in_distribution():
+    rng = np.random.default_rng(3)
+    p = np.linspace(0.0, 0.05, 200_000)
+    hits = np.zeros(len(p))
+    for _ in range(20):
+        cells, u = rules.bernoulli_candidates(len(p), 0.05, rng)
+        assert (np.diff(cells) > 0).all() and cells.max() < len(p)
+        hits[cells[u * 0.05 < p[cells]]] += 1
+    # expected events: sum of p per replicate; compare within 4 standard deviations
+    expected, sd = 20 * p.sum(), np.sqrt(20 * (p * (1 - p)).sum())
+    assert abs(hits.sum() - expected) < 4 * sd
+    # the low half of the cells (smaller p) gets fewer events than the high half
+    assert hits[:100_000].sum() < hits[100_000:].sum()
+
+
+def test_bernoulli_candidates_edge_cases():
+    rng = np.random.default_rng(0)
+    assert len(rules.bernoulli_candidates(10**9, 1e-320, rng)[0]) == 0  # no overflow, no hang
+    assert len(rules.bernoulli_candidates(0, 0.5, rng)[0]) == 0
+    cells, u = rules.bernoulli_candidates(7, 1.0, rng)
+    assert cells.tolist() == list(range(7)) and len(u) == 7

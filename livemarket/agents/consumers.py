@@ -3,8 +3,14 @@
 The daily rules (MODEL_SPEC "One day", step 4 and steps 6-7) are written once in
 :mod:`livemarket.models.rules`; this module applies them to every consumer at once.
 Everyone reads yesterday's state (synchronous update). The per-consumer reference in
-:mod:`livemarket.agents.reference` applies the same rules one agent at a time and must
-reproduce this engine's trajectory on the same seed.
+:mod:`livemarket.agents.reference` applies the same rules one agent at a time and
+reproduces this engine's trajectory on the same seed.
+
+Work per day grows with the events of the day (visits, orders, installs), not with the
+population: rare events are drawn by thinning (:func:`rules.bernoulli_candidates`), word of
+mouth is scattered from buyers to their neighbours, and forgetting and minutes relax
+lazily: evidence is stored as ``prior + decay * offset`` and minutes as
+``target + decay * offset``, so a day's forgetting is one multiplication of a scalar.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from livemarket.draws import beta_with_mean
 from livemarket.models import rules
 from livemarket.models.day import DayContext, Orders, Outcomes
 
-__all__ = ["ConsumerColumns", "ConsumerState", "init_consumer_state"]
+__all__ = ["ConsumerColumns", "ConsumerState", "init_consumer_state", "stat_sample"]
+
+_RENORMALISE_BELOW = 1e-150  # fold the lazy decay into the offsets before it underflows
+_TRUST_SAMPLE = 5_000  # consumers (and follow edges) over which trust statistics are taken
 
 
 @dataclass
@@ -35,7 +43,7 @@ class ConsumerState:
     adopter: np.ndarray  # bool: live-shopping adopter
     trust_a: np.ndarray  # (N, P) platform trust evidence, good
     trust_b: np.ndarray  # (N, P) platform trust evidence, bad
-    follow_indptr: np.ndarray  # CSR rows: consumer -> follow edges
+    follow_indptr: np.ndarray  # CSR rows: consumer -> follow edges, sorted by (platform, streamer)
     follow_streamer: np.ndarray  # (E,) streamer of each follow edge
     follow_a: np.ndarray  # (E,) streamer trust evidence, good
     follow_b: np.ndarray  # (E,) streamer trust evidence, bad
@@ -45,9 +53,10 @@ class ConsumerState:
         """Number of consumers."""
         return len(self.tier)
 
-    def copy(self) -> ConsumerState:
-        """A deep copy (each engine owns its state)."""
-        return ConsumerState(**{k: v.copy() for k, v in self.__dict__.items()})
+
+def stat_sample(size: int, cap: int = _TRUST_SAMPLE) -> np.ndarray:
+    """Evenly spaced rows over which distribution statistics are taken (all rows up to ``cap``)."""
+    return np.unique(np.linspace(0, size - 1, min(size, cap)).astype(np.int64)) if size else np.zeros(0, np.int64)
 
 
 def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
@@ -55,7 +64,7 @@ def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
     cfg, n = model.config, model.config.consumers
     cc, k, p = cfg.consumer, cfg.categories.count, len(model.platform_list)
     tier = rng.choice(len(cc.tier_shares), size=n, p=cc.tier_shares).astype(np.int8)
-    interest = rng.dirichlet(np.full(k, cc.interest_concentration), size=n)
+    interest = rng.dirichlet(np.full(k, cc.interest_concentration), size=n).astype(np.float32)
     users = np.array([pl.config.users_share for pl in model.platform_list])
     installed = rng.random((n, p)) < users
     holds = np.array([cc.wallets.get(w, 0.0) for w in model.wallet_names])
@@ -63,18 +72,24 @@ def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
     price_sensitivity = rng.gamma(4.0, cc.price_sensitivity_mean / 4.0, size=n)
     impulsivity = beta_with_mean(rng, cc.impulsivity_mean, 4.0, n)
     adopter = rng.random(n) < cc.adopter_share
-    prior = model.trust_prior_evidence()
-    trust_a = np.broadcast_to(prior[0], (n, p)).copy()
-    trust_b = np.broadcast_to(prior[1], (n, p)).copy()
+    prior_a, prior_b = model.trust_prior_evidence()
     indptr, follows = model.build_follows(installed, rng)
+    # streamer ids are sorted by home platform, so each consumer's sorted follow list
+    # is grouped by platform: one segment per (consumer, platform)
     s_a, s_b = model.streamer_prior_evidence()
-    minutes = installed * model.minutes_target_today()
     return ConsumerState(
-        tier=tier, interest=interest, installed=installed, minutes=minutes, wallets=wallets,
-        price_sensitivity=price_sensitivity, impulsivity=impulsivity, adopter=adopter,
-        trust_a=trust_a, trust_b=trust_b, follow_indptr=indptr, follow_streamer=follows,
-        follow_a=np.full(len(follows), s_a), follow_b=np.full(len(follows), s_b),
+        tier=tier, interest=interest, installed=installed, minutes=installed * model.minutes_target_today(),
+        wallets=wallets, price_sensitivity=price_sensitivity, impulsivity=impulsivity, adopter=adopter,
+        trust_a=np.tile(prior_a, (n, 1)), trust_b=np.tile(prior_b, (n, 1)), follow_indptr=indptr,
+        follow_streamer=follows, follow_a=np.full(len(follows), s_a), follow_b=np.full(len(follows), s_b),
     )  # fmt: skip
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated ``arange(start, start + length)``; also the owner index of each element."""
+    owner = np.repeat(np.arange(len(starts)), lengths)
+    first = np.cumsum(lengths) - lengths
+    return starts[owner] + (np.arange(len(owner)) - first[owner]), owner
 
 
 class ConsumerColumns:
@@ -83,60 +98,136 @@ class ConsumerColumns:
     def __init__(self, model, state: ConsumerState):
         self.model = model
         self.beh = model.config.behaviour
-        self.s = state
-        self.adjacency: sp.csr_array = model.social_graph.adjacency()
-        self.degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
-        n_streamers = len(model.streamers.platform)
-        self.follow_row = np.repeat(np.arange(state.n), np.diff(state.follow_indptr))
-        self.follow_key = self.follow_row * n_streamers + state.follow_streamer
-        self.follow_platform = model.streamers.platform[state.follow_streamer]
+        self.n, self.n_p = state.n, state.installed.shape[1]
+        self.interest, self.impulsivity = state.interest, state.impulsivity
+        self.interest_cum = np.cumsum(state.interest, axis=1)  # for drawing a category of interest
+        self.interest_top = state.interest.max(axis=1)  # for interest match
+        self.price_sensitivity = state.price_sensitivity
+        self.installed, self.adopter, self.wallets = state.installed.copy(), state.adopter.copy(), state.wallets.copy()
+        self.n_apps = self.installed.sum(axis=1).astype(np.int16)
+        self.users = self.installed.sum(axis=0)  # kept up to date on churn and install
+        g = model.social_graph
+        self.nb_ptr, self.nb = g.indptr, g.indices
+        self.degree = np.diff(g.indptr)
+        # lazy evidence: value = prior + decay * offset
+        self.decay = 1.0
         self.prior_a, self.prior_b = model.trust_prior_evidence()
-        self.streamer_prior = model.streamer_prior_evidence()
+        self.ta, self.tb = state.trust_a - self.prior_a, state.trust_b - self.prior_b
+        self.f_prior = model.streamer_prior_evidence()
+        self.fa, self.fb = state.follow_a - self.f_prior[0], state.follow_b - self.f_prior[1]
+        # lazy minutes: value = target + m_decay * offset on installed cells, offset 0 elsewhere
+        self.target = model.minutes_target_today()
+        self.m_decay = 1.0
+        self.mz = np.where(self.installed, state.minutes - self.target, 0.0)
+        self.mz_sum = self.mz.sum(axis=0)  # kept up to date: minutes total without a pass
+        # follow edges: segments per (consumer, platform); lookup keys per (consumer, streamer)
+        self.f_ptr, self.f_streamer = state.follow_indptr, state.follow_streamer
+        self.streamer_platform = model.streamers.platform
+        row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
+        cell = row * self.n_p + self.streamer_platform[self.f_streamer]
+        del row
+        if np.any(np.diff(cell) < 0):
+            raise ValueError("follow edges must be grouped by consumer, then streamer platform")
+        index = np.int32 if len(cell) < 2**31 else np.int64
+        self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1)).astype(index)
+        self.n_streamers = len(model.streamers.platform)
+        self.f_key = cell * self.n_streamers + self.f_streamer  # sorted by construction
+        del cell
+        self.rows_sample, self.edges_sample = stat_sample(self.n), stat_sample(len(self.f_streamer))
+        self._accepts: np.ndarray | None = None
 
-    # ----------------------------------------------------------------- views
-    def snapshot(self) -> ConsumerState:
-        """The current state (the live arrays; do not modify)."""
-        return self.s
+    # ----------------------------------------------------------------- reading state
+    def _trust_at(self, n, p) -> np.ndarray:
+        a = self.prior_a[p] + self.decay * self.ta[n, p]
+        return a / (a + self.prior_b[p] + self.decay * self.tb[n, p])
+
+    def _minutes_at(self, n, p) -> np.ndarray:
+        lazy = self.target[p] + self.m_decay * self.mz[n, p]
+        return np.where(self.installed[n, p], np.maximum(lazy, 0.0), 0.0)  # no -1e-15 from rounding
+
+    def _follow_trust_at(self, e) -> np.ndarray:
+        return rules.beta_trust(self.f_prior[0] + self.decay * self.fa[e], self.f_prior[1] + self.decay * self.fb[e])
 
     def platform_trust(self) -> np.ndarray:
-        """(N, P) trust in each platform."""
-        return rules.beta_trust(self.s.trust_a, self.s.trust_b)
+        """(N, P) trust of every consumer in every platform."""
+        return self._trust_at(np.arange(self.n)[:, None], np.arange(self.n_p)[None, :])
 
     def follow_trust(self) -> np.ndarray:
         """(E,) trust along each follow edge."""
-        return rules.beta_trust(self.s.follow_a, self.s.follow_b)
+        return self._follow_trust_at(slice(None))
+
+    def snapshot(self) -> ConsumerState:
+        """The full state as explicit values (a copy; costs a pass over the population)."""
+        rows, cols = np.arange(self.n)[:, None], np.arange(self.n_p)[None, :]
+        return ConsumerState(
+            tier=np.zeros(self.n, np.int8), interest=self.interest, installed=self.installed.copy(),
+            minutes=self._minutes_at(rows, cols), wallets=self.wallets.copy(),
+            price_sensitivity=self.price_sensitivity, impulsivity=self.impulsivity, adopter=self.adopter.copy(),
+            trust_a=self.prior_a + self.decay * self.ta, trust_b=self.prior_b + self.decay * self.tb,
+            follow_indptr=self.f_ptr, follow_streamer=self.f_streamer,
+            follow_a=self.f_prior[0] + self.decay * self.fa, follow_b=self.f_prior[1] + self.decay * self.fb,
+        )  # fmt: skip
+
+    def stats(self) -> dict:
+        """End-of-day aggregates for the recorder (trust statistics over :func:`stat_sample` rows)."""
+        users = self.users.copy()
+        rows = self.rows_sample
+        trust = self._trust_at(rows[:, None], np.arange(self.n_p)[None, :])
+        edges = self.edges_sample
+        return {
+            "users": users,
+            "minutes_sum": users * self.target + self.m_decay * self.mz_sum,
+            "trust": trust,
+            "follow_trust": self._follow_trust_at(edges),
+            "follow_platform": self.streamer_platform[self.f_streamer[edges]],
+            "adopter_share": float(self.adopter.mean()),
+            "multihoming_rate": float((self.n_apps >= 2).mean()),
+        }
 
     def _wallet_ok(self, ctx: DayContext) -> np.ndarray:
-        return (self.s.wallets.astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
+        """(N, P) holds a wallet the checkout accepts; recomputed only when acceptance changes."""
+        if self._accepts is None or not np.array_equal(self._accepts, ctx.accepts):
+            self._accepts = ctx.accepts.copy()
+            self.wallet_ok = (self.wallets.astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
+        return self.wallet_ok
+
+    def _neighbour_mean(self, rows: np.ndarray, values) -> np.ndarray:
+        """Mean over each row's neighbours of ``values(neighbour_ids, owner_index)``; 0 if isolated."""
+        idx, owner = _ranges(self.nb_ptr[rows], self.degree[rows])
+        sums = np.bincount(owner, values(self.nb[idx], owner), minlength=len(rows))
+        return sums / np.maximum(self.degree[rows], 1)
 
     # ----------------------------------------------------------------- shop
     def shop(self, ctx: DayContext, rng: np.random.Generator) -> Orders:
         """Attention, exposure, consideration, channel choice, planned needs, splash ads."""
-        s, beh = self.s, self.beh
-        trust = self.platform_trust()
+        beh, n_p = self.beh, self.n_p
         wallet_ok = self._wallet_ok(ctx)
         parts, surplus = [], 0.0
 
-        # a-b. attention and exposure to live rooms
-        p_visit = rules.visit_probability(s.minutes, ctx.live_share, beh.live_visits_per_minute)
-        p_visit = p_visit * (s.installed & s.adopter[:, None])
-        vn, vp = np.nonzero(rng.random(p_visit.shape) < p_visit)
+        # a-b. attention and exposure to live rooms (adopters only)
+        adopters = np.flatnonzero(self.adopter)
+        p_max = float(np.max(rules.visit_probability(ctx.minutes_cap, ctx.live_share, beh.live_visits_per_minute)))
+        cells, u = rules.bernoulli_candidates(len(adopters) * n_p, p_max, rng)
+        vn, vp = adopters[cells // n_p], cells % n_p
+        p_visit = rules.visit_probability(self._minutes_at(vn, vp), ctx.live_share[vp], beh.live_visits_per_minute)
+        visit = u * p_max < p_visit
+        vn, vp = vn[visit], vp[visit]
         d = rng.random((len(vn), 5))
         by_interest = d[:, 0] < ctx.feed_mode[vp]
-        cat = rules.choose_index(s.interest[vn], d[:, 1])
+        cat = rules.choose_from_cumulative(self.interest_cum[vn], d[:, 1])
         room = ctx.rooms.pick(vp * ctx.n_categories + cat, d[:, 2])
         followed, follow_edge = self._pick_followed(vn, vp, d[:, 2], ctx)
         streamer = np.where(by_interest, room, followed)
         seen = streamer >= 0
         vn, vp, streamer, d = vn[seen], vp[seen], streamer[seen], d[seen]
-        edge = np.where(by_interest[seen], self._edge_of(vn, streamer), follow_edge[seen])
+        edge = np.where(by_interest[seen], self._edge_of(vn, streamer, ctx), follow_edge[seen])
 
         # c. consideration
         match = self._match(vn, ctx.streamer_category[streamer])
-        t_streamer = np.where(
-            edge >= 0, rules.beta_trust(s.follow_a[edge], s.follow_b[edge]), ctx.streamer_trust[streamer]
-        )
-        imp = s.impulsivity[vn]
+        known = edge >= 0
+        t_streamer = ctx.streamer_trust[streamer]
+        t_streamer[known] = self._follow_trust_at(edge[known])
+        imp = self.impulsivity[vn]
         p_cons = rules.consider_probability(match, t_streamer, imp, beh, ctx.demand_multiplier)
         c = d[:, 3] < p_cons
         vn, vp, streamer, edge, match, t_streamer, imp, d = (
@@ -145,27 +236,25 @@ class ConsumerColumns:
 
         # d. channel choice: none | own shop | outbound link to q | later search on q
         b = ctx.product[streamer]
-        n_p = len(ctx.is_shelf)
-        price = ctx.price_rmb[b] * s.price_sensitivity[vn] / 100.0
+        price = ctx.price_rmb[b] * self.price_sensitivity[vn] / 100.0
         common = (
             beh.util_trust_streamer * t_streamer + beh.util_trust_brand * ctx.brand_trust[b]
             + beh.util_match * match + beh.util_impulsivity * imp - price
         )  # fmt: skip
-        plat = beh.util_trust_platform * trust[vn] - beh.wallet_friction * ~wallet_ok[vn]
+        plat = self._platform_terms(vn, wallet_ok)
         own = beh.util_own_shop + common + plat[np.arange(len(vn)), vp]
         link = beh.util_link + common[:, None] + plat - beh.jump_friction
         search = (
-            beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match
-            - price
+            beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match - price
         )[:, None] + plat - beh.search_friction  # fmt: skip
         u = np.full((len(vn), 2 + 2 * n_p), -np.inf)
         u[:, 0] = 0.0
         u[:, 1] = np.where(ctx.sells_in_room[b, vp], own, -np.inf)
         u[:, 2 : 2 + n_p] = np.where(ctx.link_allowed[vp] & ctx.listed[b], link, -np.inf)
-        ok_search = ctx.listed[b] & s.installed[vn] & (np.arange(n_p) != vp[:, None])
+        ok_search = ctx.listed[b] & self.installed[vn] & (np.arange(n_p) != vp[:, None])
         u[:, 2 + n_p :] = np.where(ok_search, search, -np.inf)
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 4])
-        surplus += float(np.sum(rules.logsum(u) * 100.0 / s.price_sensitivity[vn]))
+        surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[vn]))
         buy = choice > 0
         ch = choice[buy]
         pay = np.where(ch == 1, vp[buy], (ch - 2) % n_p)
@@ -173,47 +262,51 @@ class ConsumerColumns:
         parts.append(self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx))
 
         # planned needs: search on shelf platforms
-        need = rng.random(s.n) < self.model.config.consumer.needs_per_day * ctx.demand_multiplier
-        nn = np.nonzero(need)[0]
+        nn, _ = rules.bernoulli_candidates(self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng)
         d = rng.random((len(nn), 3))
-        cat = rules.choose_index(s.interest[nn], d[:, 0])
+        cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
         brand = np.stack([ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1]) for q in range(n_p)], 1)
-        ok = (brand >= 0) & s.installed[nn] & ctx.is_shelf
+        ok = (brand >= 0) & self.installed[nn] & ctx.is_shelf
         bb = np.maximum(brand, 0)
         util = (
             beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb]
-            - ctx.price_rmb[bb] * s.price_sensitivity[nn, None] / 100.0
-            + beh.util_trust_platform * trust[nn] - beh.wallet_friction * ~wallet_ok[nn]
+            - ctx.price_rmb[bb] * self.price_sensitivity[nn, None] / 100.0 + self._platform_terms(nn, wallet_ok)
         )  # fmt: skip
         u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 2])
-        surplus += float(np.sum(rules.logsum(u) * 100.0 / s.price_sensitivity[nn]))
+        surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[nn]))
         buy = choice > 0
         q = choice[buy] - 1
-        parts.append(self._fragment(nn[buy], brand[buy, q], q, np.full(len(q), -1), rules.PLANNED, -1, -1, ctx))
+        parts.append(self._fragment(nn[buy], brand[buy, q], q, -1, rules.PLANNED, -1, -1, ctx))
 
         # splash ads bought by shelf platform q on content platform p
         views = np.zeros(n_p)
         for q, p, reach in ctx.splash:
-            sn = np.nonzero(s.installed[:, p] & (rng.random(s.n) < reach))[0]
+            sn, _ = rules.bernoulli_candidates(self.n, reach, rng)
+            sn = sn[self.installed[sn, p]]
             views[p] += len(sn)
             d = rng.random((len(sn), 4))
             keep = d[:, 0] < beh.splash_consider * ctx.demand_multiplier
             sn, d = sn[keep], d[keep]
-            cat = rules.choose_index(s.interest[sn], d[:, 1])
+            cat = rules.choose_from_cumulative(self.interest_cum[sn], d[:, 1])
             brand = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 2])
             bb = np.maximum(brand, 0)
             util = (
                 beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb] - beh.jump_friction
-                - ctx.price_rmb[bb] * s.price_sensitivity[sn] / 100.0
-                + beh.util_trust_platform * trust[sn, q] - beh.wallet_friction * ~wallet_ok[sn, q]
+                - ctx.price_rmb[bb] * self.price_sensitivity[sn] / 100.0
+                + self._platform_terms(sn, wallet_ok)[:, q]
             )  # fmt: skip
             u = np.column_stack([np.zeros(len(sn)), np.where(brand >= 0, util, -np.inf)])
             choice = rules.choose_index(rules.logit_probabilities(u), d[:, 3])
-            surplus += float(np.sum(rules.logsum(u) * 100.0 / s.price_sensitivity[sn]))
+            surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[sn]))
             buy = choice > 0
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
         return Orders.concat(parts, surplus, views)
+
+    def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray) -> np.ndarray:
+        """(len(n), P) utility from trust in each platform and missing-wallet friction."""
+        trust = self._trust_at(n[:, None], np.arange(self.n_p)[None, :])
+        return self.beh.util_trust_platform * trust - self.beh.wallet_friction * ~wallet_ok[n]
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:
         size = len(n)
@@ -221,82 +314,130 @@ class ConsumerColumns:
         return dict(
             consumer=n, brand=brand, platform=full(pay), source=full(source), channel=full(channel),
             streamer=full(streamer), edge=full(edge), price_rmb=ctx.price_rmb[brand],
-            impulsivity=self.s.impulsivity[n],
+            impulsivity=self.impulsivity[n],
         )  # fmt: skip
 
     def _match(self, n: np.ndarray, category: np.ndarray) -> np.ndarray:
         """Interest match in [0, 1]: interest in the category over the consumer's top interest."""
-        return self.s.interest[n, category] / self.s.interest[n].max(axis=1)
+        return self.interest[n, category] / self.interest_top[n]
 
-    def _edge_of(self, n: np.ndarray, streamer: np.ndarray) -> np.ndarray:
+    def _edge_of(self, n: np.ndarray, streamer: np.ndarray, ctx: DayContext) -> np.ndarray:
         """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
-        key = n * len(self.model.streamers.platform) + streamer
-        pos = np.minimum(np.searchsorted(self.follow_key, key), max(len(self.follow_key) - 1, 0))
-        hit = (len(self.follow_key) > 0) & (self.follow_key[pos] == key) & (streamer >= 0)
-        return np.where(hit, pos, -1)
+        if len(self.f_key) == 0:
+            return np.full(len(n), -1)
+        s = np.maximum(streamer, 0)
+        key = (n * self.n_p + ctx.streamer_platform[s]) * self.n_streamers + s
+        pos = np.minimum(np.searchsorted(self.f_key, key), len(self.f_key) - 1)
+        return np.where((self.f_key[pos] == key) & (streamer >= 0), pos, -1)
 
     def _pick_followed(self, vn, vp, uniform, ctx: DayContext):
         """A followed streamer on air on platform vp, uniformly among those (-1 if none)."""
-        live_edges = np.nonzero(ctx.live[self.s.follow_streamer])[0]  # CSR order
-        n_p = len(ctx.is_shelf)
-        key = self.follow_row[live_edges] * n_p + self.follow_platform[live_edges]
-        order = np.argsort(key, kind="stable")
-        key, live_edges = key[order], live_edges[order]
-        want = vn * n_p + vp
-        lo = np.searchsorted(key, want, side="left")
-        count = np.searchsorted(key, want, side="right") - lo
-        if len(live_edges) == 0:
+        if len(self.f_streamer) == 0:
             none = np.full(len(vn), -1)
             return none, none
-        pick = np.minimum(lo + np.floor(uniform * count).astype(np.int64), len(live_edges) - 1)
-        edge = np.where(count > 0, live_edges[pick], -1)
-        return np.where(edge >= 0, self.s.follow_streamer[np.maximum(edge, 0)], -1), edge
+        cell = vn * self.n_p + vp
+        start = self.seg_ptr[cell]
+        idx, owner = _ranges(start, self.seg_ptr[cell + 1] - start)
+        on_air = ctx.live[self.f_streamer[idx]]
+        count = np.bincount(owner, on_air, minlength=len(vn)).astype(np.int64)
+        want = np.floor(uniform * count).astype(np.int64)  # k-th followed room on air
+        rank = np.cumsum(on_air) - 1  # running count of on-air edges, minus one
+        first = np.concatenate([[0], np.cumsum(count)])[:-1]  # on-air edges before each owner
+        chosen = on_air & (rank - first[owner] == want[owner])
+        edge = np.full(len(vn), -1)
+        edge[owner[chosen]] = idx[chosen]
+        return np.where(edge >= 0, self.f_streamer[np.maximum(edge, 0)], -1), edge
 
     # ----------------------------------------------------------------- learn
     def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:
         """Trust from outcomes, word of mouth, scandals, forgetting; adoption, minutes, churn."""
-        s, beh = self.s, self.beh
-        n, p_all = s.n, len(ctx.is_shelf)
-        good_w = beh.evidence_good * ~out.bad
-        bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.protected)
-        cell = orders.consumer * p_all + orders.platform
-        own_good = np.bincount(cell, good_w, n * p_all).reshape(n, p_all)
-        own_bad = np.bincount(cell, bad_w, n * p_all).reshape(n, p_all)
-        s.trust_a += own_good + beh.word_of_mouth * (self.adjacency @ own_good)
-        s.trust_b += own_bad + beh.word_of_mouth * (self.adjacency @ own_bad)
+        beh, n_p, d = self.beh, self.n_p, self.decay
+        good_w = beh.evidence_good * ~out.bad / d
+        bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.protected) / d
+        ta, tb = self.ta.reshape(-1), self.tb.reshape(-1)  # flat views: fast unbuffered adds
+        cell = orders.consumer * n_p + orders.platform
+        np.add.at(ta, cell, good_w)
+        np.add.at(tb, cell, bad_w)
+        # word of mouth: each outcome is told to the buyer's neighbours
+        heard, owner = _ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
+        cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
+        np.add.at(ta, cell, beh.word_of_mouth * good_w[owner])
+        np.add.at(tb, cell, beh.word_of_mouth * bad_w[owner])
         e = orders.edge >= 0
-        np.add.at(s.follow_a, orders.edge[e], good_w[e])
-        np.add.at(s.follow_b, orders.edge[e], beh.evidence_bad * out.bad[e])
-        lacking = ~self._wallet_ok(ctx)[orders.consumer, orders.platform]
-        s.wallets[orders.consumer[lacking], ctx.primary_wallet[orders.platform[lacking]]] = True
+        np.add.at(self.fa, orders.edge[e], beh.evidence_good * ~out.bad[e] / d)
+        np.add.at(self.fb, orders.edge[e], beh.evidence_bad * out.bad[e] / d)
+        wallet_ok = self._wallet_ok(ctx)
+        lacking = ~wallet_ok[orders.consumer, orders.platform]
+        buyers = orders.consumer[lacking]
+        self.wallets[buyers, ctx.primary_wallet[orders.platform[lacking]]] = True
+        wallet_ok[buyers] = (self.wallets[buyers].astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
 
         for streamer in ctx.scandals:
-            hit = np.nonzero(s.follow_streamer == streamer)[0]
-            s.follow_b[hit] += beh.scandal_evidence
+            hit = np.nonzero(self.f_streamer == streamer)[0]
+            self.fb[hit] += beh.scandal_evidence / d
             home = ctx.streamer_platform[streamer]
-            s.trust_b[self.follow_row[hit], home] += beh.scandal_platform_evidence * (1 - ctx.protection[home])
+            followers = np.searchsorted(self.f_ptr, hit, side="right") - 1
+            self.tb[followers, home] += beh.scandal_platform_evidence * (1 - ctx.protection[home]) / d
+        self.decay *= 1.0 - beh.forgetting_per_day
 
-        s.trust_a[:] = rules.beta_forget(s.trust_a, self.prior_a, beh.forgetting_per_day)
-        s.trust_b[:] = rules.beta_forget(s.trust_b, self.prior_b, beh.forgetting_per_day)
-        s.follow_a[:] = rules.beta_forget(s.follow_a, self.streamer_prior[0], beh.forgetting_per_day)
-        s.follow_b[:] = rules.beta_forget(s.follow_b, self.streamer_prior[1], beh.forgetting_per_day)
+        # e. Bass adoption; 7. churn and installs, all from yesterday's adoption and installs
+        q_bass = self.model.config.consumer.bass_q
+        p_max = min(1.0, float(ctx.promotion.sum()) + q_bass)
+        others = np.flatnonzero(~self.adopter)
+        cand, u = rules.bernoulli_candidates(len(others), p_max, rng)
+        cand = others[cand]
+        share = self._neighbour_mean(cand, lambda nb, _: self.adopter[nb])
+        p_adopt = self.installed[cand] @ ctx.promotion + q_bass * share
+        adopt = cand[u * p_max < p_adopt]
 
-        # e. Bass adoption; 7. minutes, churn and installs (all from yesterday's state)
-        deg = np.maximum(self.degree, 1.0)
-        adopt_share = (self.adjacency @ s.adopter.astype(np.float64)) / deg
-        use_share = (self.adjacency @ s.installed.astype(np.float64)) / deg[:, None]
-        u = rng.random((n, 1 + 2 * p_all))
-        promo = s.installed @ ctx.promotion
-        adopt = ~s.adopter & (u[:, 0] < promo + self.model.config.consumer.bass_q * adopt_share)
-        trust = self.platform_trust()
-        churn_hazard = beh.churn_base_per_day + beh.churn_trust_per_day * np.maximum(
-            0.0, beh.churn_trust_threshold - trust
-        ) / beh.churn_trust_threshold
-        churn = s.installed & (u[:, 1 : 1 + p_all] < churn_hazard)
-        join = ~s.installed & (u[:, 1 + p_all :] < beh.install_per_day + beh.install_social * use_share)
-        s.adopter |= adopt
-        s.minutes += beh.minutes_adjust_per_day * (s.installed * ctx.minutes_target - s.minutes)
-        s.installed &= ~churn
-        s.installed |= join
-        s.minutes[churn] = 0.0
-        return {"adopted": int(adopt.sum()), "churned": churn.sum(axis=0), "joined": join.sum(axis=0)}
+        p_max = beh.churn_base_per_day + beh.churn_trust_per_day
+        cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
+        cn, cp = np.divmod(cells, n_p)
+        hazard = rules.churn_hazard(self._trust_at(cn, cp), beh)
+        churn = self.installed[cn, cp] & (u * p_max < hazard)
+        cn, cp = cn[churn], cp[churn]
+
+        p_max = beh.install_per_day + beh.install_social
+        cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
+        jn, jp = np.divmod(cells, n_p)
+        use = self._neighbour_mean(jn, lambda nb, owner: self.installed[nb, jp[owner]])
+        join = ~self.installed[jn, jp] & (u * p_max < beh.install_per_day + beh.install_social * use)
+        jn, jp = jn[join], jp[join]
+
+        self.adopter[adopt] = True
+        self._relax_minutes(ctx.minutes_target)
+        self.installed[cn, cp] = False
+        self.mz_sum -= np.bincount(cp, self.mz[cn, cp], minlength=n_p)
+        self.mz[cn, cp] = 0.0
+        self.installed[jn, jp] = True
+        self.mz[jn, jp] = -self.target[jp] / self.m_decay  # new users start at zero minutes
+        self.mz_sum += np.bincount(jp, self.mz[jn, jp], minlength=n_p)
+        self.users += np.bincount(jp, minlength=n_p) - np.bincount(cp, minlength=n_p)
+        np.add.at(self.n_apps, cn, -1)
+        np.add.at(self.n_apps, jn, 1)
+        self._renormalise()
+        return {
+            "adopted": len(adopt),
+            "churned": np.bincount(cp, minlength=n_p),
+            "joined": np.bincount(jp, minlength=n_p),
+        }
+
+    def _relax_minutes(self, target: np.ndarray) -> None:
+        """Minutes on installed apps move a share ``minutes_adjust_per_day`` toward today's target."""
+        changed = target != self.target
+        if changed.any():  # a policy moved the target: keep today's minutes, re-base offsets
+            shift = (self.target - target) / self.m_decay
+            self.mz[:, changed] += self.installed[:, changed] * shift[changed]
+            self.mz_sum[changed] += self.users[changed] * shift[changed]
+            self.target = target.copy()
+        self.m_decay *= 1.0 - self.beh.minutes_adjust_per_day
+
+    def _renormalise(self) -> None:
+        if self.decay < _RENORMALISE_BELOW:
+            for arr in (self.ta, self.tb, self.fa, self.fb):
+                arr *= self.decay
+            self.decay = 1.0
+        if self.m_decay < _RENORMALISE_BELOW:
+            self.mz *= self.m_decay
+            self.mz_sum *= self.m_decay
+            self.m_decay = 1.0

@@ -13,7 +13,7 @@ import math
 import mesa
 import numpy as np
 
-from livemarket.agents.consumers import ConsumerState
+from livemarket.agents.consumers import ConsumerState, stat_sample
 from livemarket.models import rules
 from livemarket.models.day import DayContext, Orders, Outcomes
 
@@ -152,6 +152,25 @@ class ReferenceConsumers:
         self.prior_a, self.prior_b = model.trust_prior_evidence()
         self.streamer_prior = model.streamer_prior_evidence()
 
+    def stats(self) -> dict:
+        """End-of-day aggregates, defined as in the column engine (same sample rows and edges)."""
+        a, n_p = self.agents, len(self.prior_a)
+        edges = stat_sample(len(self.template.follow_streamer))
+        edge_owner = np.searchsorted(self.template.follow_indptr, edges, side="right") - 1
+        follow_trust = [
+            rules.beta_trust(a[o].follow_a[e - a[o].first_edge], a[o].follow_b[e - a[o].first_edge])
+            for e, o in zip(edges, edge_owner, strict=True)
+        ]
+        return {
+            "users": np.array([sum(ag.installed[p] for ag in a) for p in range(n_p)]),
+            "minutes_sum": np.array([sum(ag.minutes[p] for ag in a) for p in range(n_p)]),
+            "trust": np.array([[a[i].trust_in(p) for p in range(n_p)] for i in stat_sample(len(a))]),
+            "follow_trust": np.array(follow_trust),
+            "follow_platform": self.model.streamers.platform[self.template.follow_streamer[edges]],
+            "adopter_share": float(np.mean([ag.adopter for ag in a])),
+            "multihoming_rate": float(np.mean([sum(ag.installed) >= 2 for ag in a])),
+        }
+
     def snapshot(self) -> ConsumerState:
         """Gather the agents' state into columns (for metrics and comparisons)."""
         a = self.agents
@@ -171,12 +190,13 @@ class ReferenceConsumers:
         """Same draws, same order as the column engine; rules applied agent by agent."""
         beh, n_p, rows, surplus = self.beh, len(ctx.is_shelf), [], 0.0
         add = lambda n, b, pay, src, ch, st, e: rows.append((n, b, pay, src, ch, st, e))  # noqa: E731
-        u = rng.random((len(self.agents), n_p))
-        visits = [
-            (ag, p) for ag in self.agents for p in range(n_p)
-            if ag.installed[p] and ag.adopter
-            and u[ag.row, p] < rules.visit_probability(ag.minutes[p], ctx.live_share[p], beh.live_visits_per_minute)
-        ]  # fmt: skip
+        p_max = float(np.max(rules.visit_probability(ctx.minutes_cap, ctx.live_share, beh.live_visits_per_minute)))
+        visits, adopters = [], [ag for ag in self.agents if ag.adopter]
+        for cell, u in zip(*rules.bernoulli_candidates(len(adopters) * n_p, p_max, rng), strict=True):
+            ag, p = adopters[cell // n_p], int(cell % n_p)
+            chance = rules.visit_probability(ag.minutes[p], ctx.live_share[p], beh.live_visits_per_minute)
+            if ag.installed[p] and u * p_max < chance:
+                visits.append((ag, p))
         for (ag, p), d in zip(visits, rng.random((len(visits), 5)), strict=True):
             result = ag.live_room(p, d, ctx)
             if result is not None:
@@ -186,8 +206,7 @@ class ReferenceConsumers:
                     add(ag.row, *order)
         shelves = list(range(n_p))
         need_rate = self.model.config.consumer.needs_per_day * ctx.demand_multiplier
-        u = rng.random(len(self.agents))
-        needers = [ag for ag in self.agents if u[ag.row] < need_rate]
+        needers = [self.agents[i] for i in rules.bernoulli_candidates(len(self.agents), need_rate, rng)[0]]
         for ag, d in zip(needers, rng.random((len(needers), 3)), strict=True):
             order, cs = ag.shelf_purchase(shelves, d[0], d[1], d[2], ctx, 0.0, True)
             surplus += cs
@@ -195,8 +214,8 @@ class ReferenceConsumers:
                 add(ag.row, order[0], order[1], -1, rules.PLANNED, -1, -1)
         views = np.zeros(n_p)
         for q, p, reach in ctx.splash:
-            u = rng.random(len(self.agents))
-            seen = [ag for ag in self.agents if ag.installed[p] and u[ag.row] < reach]
+            drawn = rules.bernoulli_candidates(len(self.agents), reach, rng)[0]
+            seen = [self.agents[i] for i in drawn if self.agents[i].installed[p]]
             views[p] += len(seen)
             for ag, d in zip(seen, rng.random((len(seen), 4)), strict=True):
                 if d[0] < beh.splash_consider * ctx.demand_multiplier:
@@ -253,34 +272,38 @@ class ReferenceConsumers:
             ag.follow_a = [rules.beta_forget(x, sa, f) for x in ag.follow_a]
             ag.follow_b = [rules.beta_forget(x, sb, f) for x in ag.follow_b]
 
-        u = rng.random((len(agents), 1 + 2 * n_p))
+        # adoption, churn and installs: everyone decides from yesterday's adoption and installs
         q_bass = self.model.config.consumer.bass_q
-        decisions = []
-        for ag in agents:  # decide from yesterday's state of everyone
-            deg = max(len(ag.neighbours), 1)
-            adopt_share = sum(agents[nb].adopter for nb in ag.neighbours) / deg
+        share = lambda ag, f: sum(f(agents[nb]) for nb in ag.neighbours) / max(len(ag.neighbours), 1)  # noqa: E731
+        adopt, churn, join = set(), set(), set()
+        p_max = min(1.0, float(ctx.promotion.sum()) + q_bass)
+        others = [ag for ag in agents if not ag.adopter]
+        for i, u in zip(*rules.bernoulli_candidates(len(others), p_max, rng), strict=True):
+            ag = others[i]
             promo = sum(ctx.promotion[p] for p in range(n_p) if ag.installed[p])
-            adopt = not ag.adopter and u[ag.row, 0] < promo + q_bass * adopt_share
-            churn, join = [], []
-            for p in range(n_p):
-                trust = ag.trust_in(p)
-                hazard = beh.churn_base_per_day + beh.churn_trust_per_day * max(
-                    0.0, beh.churn_trust_threshold - trust
-                ) / beh.churn_trust_threshold
-                churn.append(ag.installed[p] and u[ag.row, 1 + p] < hazard)
-                use_share = sum(agents[nb].installed[p] for nb in ag.neighbours) / deg
-                join.append(not ag.installed[p] and u[ag.row, 1 + n_p + p] < beh.install_per_day + beh.install_social * use_share)
-            decisions.append((adopt, churn, join))
+            if u * p_max < promo + q_bass * share(ag, lambda x: x.adopter):
+                adopt.add(ag.row)
+        p_max = beh.churn_base_per_day + beh.churn_trust_per_day
+        for cell, u in zip(*rules.bernoulli_candidates(len(agents) * n_p, p_max, rng), strict=True):
+            ag, p = agents[cell // n_p], int(cell % n_p)
+            if ag.installed[p] and u * p_max < rules.churn_hazard(ag.trust_in(p), beh):
+                churn.add((ag.row, p))
+        p_max = beh.install_per_day + beh.install_social
+        for cell, u in zip(*rules.bernoulli_candidates(len(agents) * n_p, p_max, rng), strict=True):
+            ag, p = agents[cell // n_p], int(cell % n_p)
+            use = share(ag, lambda x, p=p: x.installed[p])
+            if not ag.installed[p] and u * p_max < beh.install_per_day + beh.install_social * use:
+                join.add((ag.row, p))
         churned, joined = np.zeros(n_p, np.int64), np.zeros(n_p, np.int64)
-        for ag, (adopt, churn, join) in zip(agents, decisions, strict=True):
-            ag.adopter = ag.adopter or adopt
+        for ag in agents:
+            ag.adopter = ag.adopter or ag.row in adopt
             for p in range(n_p):
                 target = ctx.minutes_target[p] if ag.installed[p] else 0.0
                 ag.minutes[p] += beh.minutes_adjust_per_day * (target - ag.minutes[p])
-                if churn[p]:
+                if (ag.row, p) in churn:
                     ag.installed[p], ag.minutes[p] = False, 0.0
-                if join[p]:
+                    churned[p] += 1
+                if (ag.row, p) in join:
                     ag.installed[p] = True
-            churned += churn
-            joined += join
-        return {"adopted": sum(d[0] for d in decisions), "churned": churned, "joined": joined}
+                    joined[p] += 1
+        return {"adopted": len(adopt), "churned": churned, "joined": joined}

@@ -12,7 +12,7 @@ __all__ = ["Streamer", "StreamerTable"]
 
 @dataclass
 class StreamerTable:
-    """Column state of all streamers (hired first, then one account per brand)."""
+    """Column state of all streamers: hired hosts and one own account per brand, by home platform."""
 
     platform: np.ndarray  # int, home platform
     category: np.ndarray  # int, category focus
@@ -28,6 +28,10 @@ class StreamerTable:
     banned_until_step: np.ndarray  # int: off air until this step (scandal)
     followers: np.ndarray  # int: follow edges pointing at the streamer
     gmv_rmb: np.ndarray  # cumulative GMV sold
+
+    def reordered(self, order: np.ndarray) -> StreamerTable:
+        """The same streamers with rows permuted (ids sorted by platform keep follow lists grouped)."""
+        return StreamerTable(**{k: v[order] for k, v in self.__dict__.items()})
 
     @property
     def reputation(self) -> np.ndarray:

@@ -37,6 +37,8 @@ class WeightedGroups:
     def pick(self, key: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """Item (or its label) for each (key, uniform); -1 where the group is empty or weightless."""
         key = np.asarray(key)
+        if len(self.items) == 0:
+            return np.full(key.shape, -1)
         total = self.total[key]
         x = self.base[key] + np.asarray(uniform) * total
         pos = np.searchsorted(self.cum, x, side="right")
@@ -58,6 +60,7 @@ class DayContext:
     promotion: np.ndarray  # Bass p per platform, hazard per day
     protection: np.ndarray
     minutes_target: np.ndarray  # long-run minutes per day at today's ad load
+    minutes_cap: np.ndarray  # highest target so far: no one spends more minutes than this
     link_allowed: np.ndarray  # bool (P, P): live rooms on p may link to shelf q
     accepts: np.ndarray  # bool (P, W): wallets accepted at checkout
     primary_wallet: np.ndarray  # int (P,): wallet a buyer gets when paying there

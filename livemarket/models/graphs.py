@@ -6,8 +6,9 @@ drawn from it, so the same generator state always gives the same graph, bit for 
 
 ``build_social_graph(..., method="arrays")`` generates sbm, watts_strogatz and complete graphs
 directly into numpy arrays, with the same distribution as the networkx generator (not the same
-graph for a given seed). Barabasi-Albert and Holme-Kim growth is sequential and has no exact
-vectorised form, so those two kinds always use networkx, whatever ``method`` says.
+graph for a given seed; see ``_watts_strogatz_arrays`` for the one O(k / n) difference).
+Barabasi-Albert and Holme-Kim growth is sequential and has no exact vectorised form, so those
+two kinds always use networkx, whatever ``method`` says (slow beyond ~10**5 nodes).
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ __all__ = [
 GRAPH_KINDS = ("sbm", "watts_strogatz", "barabasi_albert", "holme_kim", "complete", "file")
 _METHODS = ("auto", "networkx", "arrays")
 _ARRAY_KINDS = frozenset({"sbm", "watts_strogatz", "complete"})
-_AUTO_ARRAYS_ABOVE = 20_000
+# "auto" builds into arrays above these sizes: always for the SBM (identical distribution, and
+# networkx takes 0.5 s at 10,000 nodes); Watts-Strogatz only where the graph is sparse
+_AUTO_ARRAYS_ABOVE = {"sbm": 0, "complete": 0, "watts_strogatz": 20_000}
 _EDGE_LIST_SUFFIXES = (".csv", ".tsv", ".txt", ".edges")
 _INT_CELL = re.compile(r"[+-]?[0-9]+")
 _MAX_ROUNDS = 32  # rejection rounds before the exact per-item fallback
+_CLOCK_BLOCK = 2**22  # clocks per block in the follow-sampling fallback
 
 
 class GraphInputError(ValueError):
@@ -56,6 +60,7 @@ class SocialGraph:
     Attributes:
         indptr: int64 array of length n + 1.
         indices: int32 array of neighbour ids, length 2 * num_edges.
+
     """
 
     indptr: np.ndarray
@@ -64,21 +69,18 @@ class SocialGraph:
     def __post_init__(self) -> None:
         indptr = np.asarray(self.indptr, dtype=np.int64).view()
         indices = np.asarray(self.indices, dtype=np.int32).view()
-        if indptr.ndim != 1 or indptr.size == 0 or indptr[0] != 0 or indices.ndim != 1:
-            raise ValueError("indptr must be 1-D, non-empty and start at 0; indices must be 1-D")
-        if indptr[-1] != indices.size or np.any(np.diff(indptr) < 0):
-            raise ValueError("indptr must be non-decreasing and end at len(indices)")
-        indptr.flags.writeable = False
-        indices.flags.writeable = False
-        object.__setattr__(self, "indptr", indptr)
-        object.__setattr__(self, "indices", indices)
+        ok = indptr.ndim == indices.ndim == 1 and indptr.size and indptr[0] == 0
+        if not (ok and indptr[-1] == indices.size and np.all(np.diff(indptr) >= 0)):
+            raise ValueError("need 1-D indptr rising from 0 to len(indices), 1-D indices")
+        for name, a in (("indptr", indptr), ("indices", indices)):
+            a.flags.writeable = False
+            object.__setattr__(self, name, a)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SocialGraph):
             return NotImplemented
-        return np.array_equal(self.indptr, other.indptr) and np.array_equal(
-            self.indices, other.indices
-        )
+        same = np.array_equal(self.indptr, other.indptr)
+        return same and np.array_equal(self.indices, other.indices)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -119,14 +121,13 @@ class SocialGraph:
         self-loops and parallel edges are dropped.
         """
         nodes = list(g.nodes)
-        if _are_consumer_ids(nodes):
+        ints = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in nodes)
+        if ints and set(map(int, nodes)) == set(range(len(nodes))):
             index = {v: int(v) for v in nodes}
         else:
             index = {v: i for i, v in enumerate(nodes)}
-        pairs = np.fromiter(
-            (index[x] for edge in g.edges() for x in edge[:2]), dtype=np.int64, count=-1
-        )
-        return cls.from_edges(len(nodes), pairs[0::2], pairs[1::2])
+        ends = np.fromiter((index[x] for e in g.edges() for x in e[:2]), dtype=np.int64)
+        return cls.from_edges(len(nodes), ends[0::2], ends[1::2])
 
     @classmethod
     def from_edges(cls, n: int, src: np.ndarray, dst: np.ndarray) -> SocialGraph:
@@ -134,16 +135,15 @@ class SocialGraph:
 
         Raises:
             ValueError: if the arrays differ in length or hold ids outside 0..n-1.
+
         """
         n = _check_count("n", n)
-        src = np.asarray(src).ravel()
-        dst = np.asarray(dst).ravel()
+        src, dst = np.asarray(src).ravel(), np.asarray(dst).ravel()
         if src.shape != dst.shape:
             raise ValueError(f"src and dst must have equal length, got {src.size} and {dst.size}")
-        if src.size and not (np.issubdtype(src.dtype, np.integer) and
-                             np.issubdtype(dst.dtype, np.integer)):
-            raise ValueError("src and dst must be integer arrays")
         for name, a in (("src", src), ("dst", dst)):
+            if a.size and not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"{name} must hold integers, got dtype {a.dtype}")
             if a.size and (a.min() < 0 or a.max() >= n):
                 raise ValueError(f"{name} holds ids outside the accepted range 0..{n - 1}")
         return _csr_from_pairs(n, src.astype(np.int64), dst.astype(np.int64))
@@ -196,7 +196,8 @@ def build_social_graph(
         triad_prob: triad formation probability in [0, 1] for ``holme_kim``.
         path: graph file for ``file``.
         method: ``"networkx"``, ``"arrays"`` (vectorised; sbm, watts_strogatz, complete only,
-            other kinds fall back to networkx) or ``"auto"`` (arrays when n > 20_000).
+            other kinds fall back to networkx) or ``"auto"`` (arrays for sbm and complete, and
+            for watts_strogatz when n > 20_000).
 
     Returns:
         The graph as a ``SocialGraph``.
@@ -204,6 +205,7 @@ def build_social_graph(
     Raises:
         ValueError: a parameter is outside its accepted range.
         GraphInputError: the graph file is malformed.
+
     """
     if kind not in GRAPH_KINDS:
         raise ValueError(f"kind must be one of {GRAPH_KINDS}, got {kind!r}")
@@ -215,7 +217,7 @@ def build_social_graph(
             raise ValueError("kind='file' needs path (a .graphml, .csv, .tsv, .txt or .edges file)")
         return _read_graph_file(Path(path), n)
     arrays = kind in _ARRAY_KINDS and (
-        method == "arrays" or (method == "auto" and n > _AUTO_ARRAYS_ABOVE)
+        method == "arrays" or (method == "auto" and n > _AUTO_ARRAYS_ABOVE[kind])
     )
     if kind == "complete":
         if arrays:
@@ -224,8 +226,8 @@ def build_social_graph(
         return SocialGraph.from_networkx(nx.complete_graph(n))
     if not (math.isfinite(mean_degree) and 0 < mean_degree < n):
         raise ValueError(f"mean_degree must be in (0, n={n}), got {mean_degree}")
-    for name, value in (("homophily", homophily), ("rewire_prob", rewire_prob),
-                        ("triad_prob", triad_prob)):
+    probs = {"homophily": homophily, "rewire_prob": rewire_prob, "triad_prob": triad_prob}
+    for name, value in probs.items():
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value}")
     if kind == "sbm":
@@ -233,7 +235,7 @@ def build_social_graph(
     if kind == "watts_strogatz":
         k = 2 * max(1, round(mean_degree / 2))
         if k >= n:
-            raise ValueError(f"mean_degree={mean_degree} gives lattice degree k={k}; need k < n={n}")
+            raise ValueError(f"mean_degree={mean_degree} gives lattice degree {k}; need < n={n}")
         if arrays:
             return _watts_strogatz_arrays(n, k, rewire_prob, rng)
         return SocialGraph.from_networkx(nx.watts_strogatz_graph(n, k, rewire_prob, _seed(rng)))
@@ -273,6 +275,7 @@ def build_follow_graph(
     Returns:
         ``(indptr, indices)``: int64 indptr of length n_consumers + 1 and int32 streamer ids,
         sorted and unique within each consumer's slice.
+
     """
     n = _check_count("n_consumers", n_consumers)
     platform = np.asarray(streamer_platform)
@@ -282,8 +285,8 @@ def build_follow_graph(
         raise ValueError(f"uses_platform must have shape (n_consumers={n}, P <= 62)")
     if platform.ndim != 1 or weight.shape != platform.shape:
         raise ValueError("streamer_platform and streamer_popularity must be 1-D of equal length")
-    if platform.size and (not np.issubdtype(platform.dtype, np.integer)
-                          or platform.min() < 0 or platform.max() >= uses.shape[1]):
+    ints = platform.size == 0 or np.issubdtype(platform.dtype, np.integer)
+    if not ints or (platform.size and not 0 <= platform.min() <= platform.max() < uses.shape[1]):
         raise ValueError(f"streamer_platform must hold integers in 0..{uses.shape[1] - 1}")
     if not np.all(np.isfinite(weight) & (weight >= 0)):
         raise ValueError("streamer_popularity must be finite and >= 0")
@@ -294,7 +297,7 @@ def build_follow_graph(
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     counts = np.zeros(n, dtype=np.int64)
     groups = []
-    for consumers in np.split(order, bounds) if n else []:
+    for consumers in np.split(order, bounds) if n else ():  # one group per platform combination
         used = uses[consumers[0]]
         eligible = np.flatnonzero(used[platform] & (weight > 0))
         k = np.minimum(rng.poisson(follows_per_consumer, consumers.size), eligible.size)
@@ -302,13 +305,14 @@ def build_follow_graph(
             continue
         owner, item = _successive_sample(k, weight[eligible], rng)
         counts[consumers] = k
-        groups.append((consumers, k, owner, eligible[item]))
+        groups.append((consumers[owner], eligible[item]))
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     indices = np.empty(indptr[-1], dtype=np.int32)
-    for consumers, k, owner, streamers in groups:
-        rank = np.arange(owner.size) - np.repeat(np.cumsum(k) - k, k)
-        indices[indptr[consumers[owner]] + rank] = streamers
+    for follower, streamers in groups:  # scatter each consumer's sorted run into its slice
+        start = np.flatnonzero(np.diff(follower, prepend=-1))
+        rank = np.arange(follower.size) - np.repeat(start, np.diff(start, append=follower.size))
+        indices[indptr[follower] + rank] = streamers
     return indptr, indices
 
 
@@ -333,21 +337,18 @@ def _check_count(name: str, value: int, minimum: int = 0) -> int:
     return int(value)
 
 
-def _are_consumer_ids(nodes: list) -> bool:
-    ints = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in nodes)
-    return ints and set(map(int, nodes)) == set(range(len(nodes)))
-
-
 def _csr_from_pairs(n: int, a: np.ndarray, b: np.ndarray) -> SocialGraph:
     """Symmetric CSR from endpoint arrays; drops self-loops and duplicates."""
+    if n >= 2**31:
+        raise ValueError(f"n must be < 2**31 (int32 neighbour ids), got {n}")
     keep = a != b
-    rows = np.concatenate([a[keep], b[keep]])
-    cols = np.concatenate([b[keep], a[keep]])
-    data = np.ones(rows.size, dtype=np.int32)
-    m = sp.coo_array((data, (rows, cols)), shape=(n, n)).tocsr()
-    m.sum_duplicates()
-    m.sort_indices()
-    return SocialGraph(m.indptr.astype(np.int64), m.indices.astype(np.int32))
+    if not keep.all():
+        a, b = a[keep], b[keep]
+    rows, cols = np.empty((2, 2 * a.size), dtype=np.int32)
+    rows[: a.size], rows[a.size :], cols[: a.size], cols[a.size :] = a, b, b, a
+    m = sp.csr_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(n, n))
+    m.sum_duplicates()  # also sorts each row
+    return SocialGraph(m.indptr.astype(np.int64), m.indices.astype(np.int32, copy=False))
 
 
 def _pair_key(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
@@ -362,7 +363,7 @@ def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def _first_occurrences(keys: np.ndarray) -> np.ndarray:
-    """Indices of the first occurrence of each distinct key, in sorted-key order."""
+    """Return indices of the first occurrence of each distinct key, in sorted-key order."""
     order = np.argsort(keys, kind="stable")
     s = keys[order]
     first = np.ones(s.size, dtype=bool)
@@ -379,15 +380,22 @@ def _sbm(n, tiers, mean_degree, homophily, arrays, rng) -> SocialGraph:
     sizes = np.bincount(tiers)
     present = np.flatnonzero(sizes)
     sizes = sizes[present]
-    within = mean_degree * (homophily + (1 - homophily) * sizes / n)  # expected degree in tier
+    share = sizes / n
+    within = mean_degree * (homophily + (1 - homophily) * share)  # expected degree in own tier
+    if np.any(sizes == 1):
+        raise ValueError(f"tier {present[sizes == 1][0]} has a single consumer; sbm needs >= 2")
+    if np.any(within > (sizes - 1) * (1 + 1e-12)):
+        t = int(np.argmax(within / (sizes - 1)))
+        d_max = np.min((sizes - 1) / (homophily + (1 - homophily) * share))
+        h_max = np.min(((sizes - 1) / mean_degree - share) / np.maximum(1 - share, 1e-300))
+        raise ValueError(
+            f"tier {present[t]} has {sizes[t]} consumers, too few for {within[t]:.3g} expected "
+            f"within-tier neighbours each; accepted with these tiers: mean_degree <= "
+            f"{math.floor(d_max * 1000) / 1000:g}"
+            + (f" or homophily <= {math.floor(h_max * 1000) / 1000:g}" if h_max >= 0 else "")
+        )
     p = np.full((sizes.size,) * 2, mean_degree * (1 - homophily) / n)
-    for t, (s, w) in enumerate(zip(sizes, within, strict=True)):
-        if w > (s - 1) * (1 + 1e-12):
-            raise ValueError(
-                f"tier {present[t]} has {s} consumers, too few for {w:.3g} expected within-tier "
-                f"neighbours each; lower mean_degree ({mean_degree}) or homophily ({homophily})"
-            )
-        p[t, t] = min(1.0, w / (s - 1)) if s > 1 else 0.0
+    np.fill_diagonal(p, np.minimum(1.0, within / (sizes - 1)))
     if not arrays:
         nodelist = np.argsort(tiers, kind="stable").tolist()
         g = nx.stochastic_block_model(sizes.tolist(), p.tolist(), nodelist, _seed(rng))
@@ -426,7 +434,8 @@ def _watts_strogatz_arrays(n: int, k: int, p: float, rng: np.random.Generator) -
     already joined to u by a rewired edge (so never back to the original); if no such w
     exists the edge is kept. networkx applies the rule one edge at a time against the
     current graph, here all edges are rewired together against the lattice, which only
-    changes which already-removed lattice pairs may be re-used (a probability O(k / n) event).
+    changes which already-removed lattice pairs may be re-used (a probability O(k / n) event;
+    for dense graphs, k close to n, prefer method="networkx").
     """
     u = np.tile(np.arange(n, dtype=np.int64), k // 2)
     v = (u + np.repeat(np.arange(1, k // 2 + 1), n)) % n
@@ -438,18 +447,20 @@ def _watts_strogatz_arrays(n: int, k: int, p: float, rng: np.random.Generator) -
             break
         w = rng.integers(0, n, pending.size)
         key = _pair_key(u[pending], w, n)
-        ok = np.flatnonzero((w != u[pending]) & ~_contains(lattice, key) & ~_contains(accepted, key))
+        clash = _contains(lattice, key) | _contains(accepted, key)
+        ok = np.flatnonzero((w != u[pending]) & ~clash)
         ok = np.sort(ok[_first_occurrences(key[ok])])
         v[pending[ok]] = w[ok]
-        accepted = np.sort(np.concatenate([accepted, key[ok]]))
+        accepted = np.sort(np.concatenate([accepted, np.sort(key[ok])]), kind="stable")
         pending = np.delete(pending, ok)
     for e in pending.tolist():  # dense leftovers: choose among the remaining valid targets
         taken = np.concatenate([lattice, accepted])
         taken = taken[(taken // n == u[e]) | (taken % n == u[e])]
-        free = np.setdiff1d(np.arange(n), np.concatenate([[u[e]], taken // n, taken % n]))
-        if free.size:
-            v[e] = free[rng.integers(free.size)]
-            accepted = np.sort(np.append(accepted, _pair_key(u[e : e + 1], v[e : e + 1], n)))
+        free = np.ones(n, dtype=bool)
+        free[[u[e], *(taken // n), *(taken % n)]] = False
+        if free.any():
+            v[e] = rng.choice(np.flatnonzero(free))
+            accepted = np.sort(np.append(accepted, _pair_key(u[e], v[e], n)))
     return _csr_from_pairs(n, u, v)
 
 
@@ -475,39 +486,50 @@ def _successive_sample(
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each owner i draw k[i] distinct items by successive sampling proportional to weight.
 
-    Returns (owner, item) sorted by owner then item. Duplicates are redrawn (rejection, which
-    is exact); owners still short after ``_MAX_ROUNDS`` rounds finish with ``Generator.choice``
-    over their remaining items.
+    Each round every owner still short draws as many items as it lacks, with replacement, and
+    keeps those it does not hold yet; this equals drawing one at a time and rejecting repeats.
+    Owners still short after ``_MAX_ROUNDS`` rounds finish with exponential clocks.
+    Returns (owner, item) sorted by owner, then item.
     """
     n_items = weight.size
+    bits = n_items.bit_length()  # key = owner << bits | item
+    mask = (1 << bits) - 1
     prob, alias = _alias_table(weight)
     full = k == n_items  # following every eligible item needs no draws
-    done = [np.flatnonzero(full)[:, None] * n_items + np.arange(n_items)]
-    keys = np.empty(0, dtype=np.int64)
+    chunks = [(np.flatnonzero(full)[:, None] << bits | np.arange(n_items)).ravel()]
+    have = np.where(full, k, 0)
     pending = np.flatnonzero((k > 0) & ~full)
-    need = k[pending]
     for _ in range(_MAX_ROUNDS):
         if pending.size == 0:
             break
-        owner = np.repeat(pending, need)
+        owner = np.repeat(pending, k[pending] - have[pending])
         pick = rng.integers(0, n_items, owner.size)
         pick = np.where(rng.random(owner.size) < prob[pick], pick, alias[pick])
-        keys = np.sort(np.concatenate([keys, owner * n_items + pick]))
-        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
-        have = np.bincount(keys // n_items, minlength=k.size)
-        complete = have[keys // n_items] == k[keys // n_items]
-        done.append(keys[complete])
-        keys = keys[~complete]
-        pending = np.unique(keys // n_items)
-        need = k[pending] - have[pending]
-    for i, short in zip(pending.tolist(), need.tolist(), strict=True):
-        got = keys[keys // n_items == i] % n_items
-        w = weight.copy()
-        w[got] = 0.0
-        extra = rng.choice(n_items, size=short, replace=False, p=w / w.sum())
-        done.append(i * n_items + np.concatenate([got, extra]))
-    keys = np.sort(np.concatenate([d.ravel() for d in done]))
-    return keys // n_items, keys % n_items
+        new = np.sort(owner << bits | pick)
+        new = new[np.diff(new, prepend=-1) != 0]
+        for chunk in chunks[1:]:  # sorted keys kept in earlier rounds
+            new = new[~_contains(chunk, new)]
+        chunks.append(new)
+        have += np.bincount(new >> bits, minlength=k.size)
+        pending = pending[have[pending] < k[pending]]
+    # Exact finish for owners still short: exponential clocks E / w over the items they lack
+    # (held items get clock -1); the k[i] smallest clocks continue the successive sample.
+    if pending.size:
+        short = np.zeros(k.size, dtype=bool)
+        short[pending] = True
+        held = np.sort(np.concatenate([c[short[c >> bits]] for c in chunks]))
+        chunks = [c[~short[c >> bits]] for c in chunks]
+        row = np.searchsorted(pending, held >> bits)
+        step = max(1, _CLOCK_BLOCK // n_items)
+        for lo in range(0, pending.size, step):
+            owners = pending[lo : lo + step]
+            clock = rng.exponential(size=(owners.size, n_items)) / weight
+            sel = slice(*np.searchsorted(row, [lo, lo + owners.size]))
+            clock[row[sel] - lo, held[sel] & mask] = -1.0
+            chosen = np.argsort(np.argsort(clock, axis=1), axis=1) < k[owners, None]  # rank < k
+            chunks.append((owners[:, None] << bits | np.arange(n_items))[chosen])
+    keys = np.sort(np.concatenate(chunks), kind="stable")  # merges the sorted chunks
+    return keys >> bits, keys & mask
 
 
 def _read_graph_file(path: Path, n: int) -> SocialGraph:
@@ -533,56 +555,39 @@ def _read_edge_list(path: Path, n: int) -> SocialGraph:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise GraphInputError(f"{path}: not UTF-8 text ({exc.reason}); {accepted}") from None
-    pairs: list[int] = []
-    line_of: list[int] = []
-    first = True
+    ids: list[int] = []
+    lines: list[int] = []
+    content = 0
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
         cells = [c.strip() for c in line.split(",")] if "," in line else line.split()
-        if first and [c.lower() for c in cells] == ["source", "target"]:
-            first = False
+        content += bool(line)
+        if not line or (content == 1 and [c.lower() for c in cells] == ["source", "target"]):
             continue
-        first = False
         if len(cells) != 2:
-            raise GraphInputError(
-                f"{path}: line {lineno}: expected 2 columns, found {len(cells)} in {line!r}; "
-                f"{accepted}"
-            )
-        for cell in cells:
-            if not _INT_CELL.fullmatch(cell):
-                raise GraphInputError(
-                    f"{path}: line {lineno}: non-integer cell {cell!r} in {line!r}; {accepted}"
-                )
-            pairs.append(int(cell))
-        line_of.append(lineno)
-    if not line_of:
+            problem = f"expected 2 columns, found {len(cells)} in {line!r}"
+        elif bad := [c for c in cells if not _INT_CELL.fullmatch(c)]:
+            problem = f"non-integer cell {bad[0]!r} in {line!r}"
+        elif bad := [c for c in cells if not 0 <= int(c) < n]:
+            problem = f"consumer id {bad[0]} out of range in {line!r}"
+        elif int(cells[0]) == int(cells[1]):
+            problem = f"self-loop {line!r}; self-loops are not accepted"
+        else:
+            ids += map(int, cells)
+            lines.append(lineno)
+            continue
+        raise GraphInputError(f"{path}: line {lineno}: {problem}; {accepted}")
+    if not lines:
         raise GraphInputError(f"{path}: file is empty (no edge lines); {accepted}")
-    ends = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-    lines = np.array(line_of)
-    bad = np.flatnonzero(((ends < 0) | (ends >= n)).any(axis=1))
-    if bad.size:
-        i = bad[0]
-        raise GraphInputError(
-            f"{path}: line {lines[i]}: consumer id out of range in edge {tuple(ends[i].tolist())}"
-            f"; ids must be in 0..{n - 1}"
-        )
-    loops = np.flatnonzero(ends[:, 0] == ends[:, 1])
-    if loops.size:
-        raise GraphInputError(
-            f"{path}: line {lines[loops[0]]}: self-loop {ends[loops[0], 0]} -- "
-            f"{ends[loops[0], 0]}; self-loops are not accepted"
-        )
+    ends = np.array(ids, dtype=np.int64).reshape(-1, 2)
     key = _pair_key(ends[:, 0], ends[:, 1], n)
-    firsts = np.zeros(key.size, dtype=bool)
-    firsts[_first_occurrences(key)] = True
-    if not firsts.all():
-        i = np.flatnonzero(~firsts)[0]
-        j = np.flatnonzero(key == key[i])[0]
+    repeat = np.ones(key.size, dtype=bool)
+    repeat[_first_occurrences(key)] = False
+    if repeat.any():
+        i = np.flatnonzero(repeat)[0]
         raise GraphInputError(
-            f"{path}: line {lines[i]}: duplicate edge {tuple(ends[i].tolist())}, already given on "
-            f"line {lines[j]}; each undirected edge must appear once"
+            f"{path}: line {lines[i]}: duplicate edge {ends[i, 0]} -- {ends[i, 1]}, already on "
+            f"line {lines[np.flatnonzero(key == key[i])[0]]}; each undirected edge must appear once"
         )
     return _csr_from_pairs(n, ends[:, 0], ends[:, 1])
 
@@ -597,19 +602,21 @@ def _read_graphml(path: Path, n: int) -> SocialGraph:
         raise GraphInputError(f"{path}: graph is directed; {accepted}")
     if len(g) != n:
         raise GraphInputError(f"{path}: expected {n} nodes, found {len(g)}; {accepted}")
-    bad = [v for v in g if not (v.isascii() and v.isdigit() and int(v) < n)]
-    if bad or len({int(v) for v in g}) != n:
-        raise GraphInputError(
-            f"{path}: node id {(bad or sorted(g))[0]!r} is not one of '0'..'{n - 1}' (or ids "
-            f"repeat); {accepted}"
-        )
-    for u, v in nx.selfloop_edges(g):
-        raise GraphInputError(f"{path}: self-loop on node {u!r}; self-loops are not accepted")
-    if g.is_multigraph():
-        for u, v, key in g.edges(keys=True):
-            if key != 0 and g.number_of_edges(u, v) > 1:
-                raise GraphInputError(
-                    f"{path}: duplicate edge {u!r} -- {v!r}; each edge must appear once"
-                )
+    ids: dict[int, str] = {}
+    for v in g:
+        if not (v.isascii() and v.isdigit() and int(v) < n):
+            raise GraphInputError(f"{path}: node id {v!r} is not one of '0'..'{n - 1}'; {accepted}")
+        if int(v) in ids:
+            raise GraphInputError(f"{path}: node ids {ids[int(v)]!r} and {v!r} repeat; {accepted}")
+        ids[int(v)] = v
+    loops = list(nx.selfloop_edges(g))
+    if loops:
+        raise GraphInputError(f"{path}: self-loop on node {loops[0][0]!r}; self-loops not accepted")
+    if g.is_multigraph():  # read_graphml returns a MultiGraph iff some edge is repeated
+        seen: set[frozenset] = set()
+        for u, v in g.edges():
+            if frozenset((u, v)) in seen:
+                raise GraphInputError(f"{path}: duplicate edge {u!r} -- {v!r}; give each edge once")
+            seen.add(frozenset((u, v)))
     ends = np.array([(int(u), int(v)) for u, v in g.edges()], dtype=np.int64).reshape(-1, 2)
     return _csr_from_pairs(n, ends[:, 0], ends[:, 1])

@@ -22,7 +22,7 @@ from livemarket.agents.brand import Brand, BrandTable
 from livemarket.agents.consumers import ConsumerColumns, init_consumer_state
 from livemarket.agents.platform import Platform
 from livemarket.agents.streamer import Streamer, StreamerTable
-from livemarket.config import ScenarioConfig, load_scenario
+from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.draws import beta_with_mean
 from livemarket.models import graphs, rules
 from livemarket.models.day import DayContext, Orders, Outcomes, WeightedGroups
@@ -81,16 +81,19 @@ class LiveCommerceModel(mesa.Model):
         self.streamers = self._init_streamers()
         for row in range(len(self.brands.category)):
             Brand(self, row)
-        for row in range(len(self.streamers.platform)):
-            Streamer(self, row)
+        self.streamer_agents = [Streamer(self, row) for row in range(len(self.streamers.platform))]
 
+        self.minutes_cap = self.minutes_target_today()
         state = init_consumer_state(self, self.rng)
         self.streamers.followers[:] = np.bincount(state.follow_streamer, minlength=len(self.streamers.platform))
         g = config.graph
-        self.social_graph = graphs.build_social_graph(
-            g.kind, config.consumers, self.rng, tiers=state.tier, mean_degree=g.mean_degree,
-            homophily=g.homophily, rewire_prob=g.rewire_prob, triad_prob=g.triad_prob, path=g.path,
-        )  # fmt: skip
+        try:
+            self.social_graph = graphs.build_social_graph(
+                g.kind, config.consumers, self.rng, tiers=state.tier, mean_degree=g.mean_degree,
+                homophily=g.homophily, rewire_prob=g.rewire_prob, triad_prob=g.triad_prob, path=g.path,
+            )  # fmt: skip
+        except ValueError as err:  # a graph that does not fit the population
+            raise ConfigError(f"graph ({g.kind}, {config.consumers} consumers): {err}") from None
         if consumer_engine == "reference":
             from livemarket.agents.reference import ReferenceConsumers
 
@@ -178,7 +181,7 @@ class LiveCommerceModel(mesa.Model):
         prior = self.config.behaviour.prior_strength * 5
         mean = self.config.behaviour.trust_prior_streamer
         n = h + n_b
-        return StreamerTable(
+        table = StreamerTable(
             platform=np.concatenate([platform, np.maximum(b.home_platform, 0)]).astype(np.int64),
             category=np.concatenate([category, b.category]),
             popularity=popularity,
@@ -191,6 +194,7 @@ class LiveCommerceModel(mesa.Model):
             rep_a=np.full(n, mean * prior), rep_b=np.full(n, (1 - mean) * prior),
             banned_until_step=np.zeros(n, np.int64), followers=np.zeros(n, np.int64), gmv_rmb=np.zeros(n),
         )  # fmt: skip
+        return table.reordered(np.argsort(table.platform, kind="stable"))
 
     # ------------------------------------------------------------------ the day
     @property
@@ -234,21 +238,17 @@ class LiveCommerceModel(mesa.Model):
         hit = set(np.nonzero(on_air & (self.rng.random(len(t.platform)) < t.scandal_hazard_per_day))[0].tolist())
         hit |= set(self.calendar.scandal_ranks_on(self.date, t.popularity, t.is_hired))
         for row in sorted(hit):
-            self._streamer_agent(row).suffer_scandal()
-
-    def _streamer_agent(self, row: int) -> Streamer:
-        if not hasattr(self, "_streamer_rows"):
-            self._streamer_rows = {a.row: a for a in self.agents_by_type[Streamer]}
-        return self._streamer_rows[row]
+            self.streamer_agents[row].suffer_scandal()
 
     def _go_live(self) -> tuple[np.ndarray, np.ndarray]:
         t, b = self.streamers, self.brands
         u = self.rng.random((len(t.platform), 2))
         chance = np.where(t.is_hired, t.live_probability, b.self_broadcast[np.maximum(t.brand, 0)])
         chance = np.where(t.brand >= 0, chance * (b.home_platform[np.maximum(t.brand, 0)] >= 0), chance)
-        live = (u[:, 0] < chance) & (t.banned_until_step <= self.day)
-        weight = 1.0 - b.self_broadcast[t.carried] + 1e-9  # brands supply hired streamers less
+        # brands that broadcast themselves supply hired streamers less; -1: no brand in category
+        weight = np.where(t.carried >= 0, 1.0 - b.self_broadcast[t.carried] + 1e-9, 0.0)
         product = t.carried[np.arange(len(u)), rules.choose_index(weight, u[:, 1])]
+        live = (u[:, 0] < chance) & (t.banned_until_step <= self.day) & (product >= 0)
         return live, np.where(live, product, -1)
 
     def _context(self, demand: float, live: np.ndarray, product: np.ndarray) -> DayContext:
@@ -263,6 +263,8 @@ class LiveCommerceModel(mesa.Model):
         primary = arr(lambda c: self.wallet_names.index((c.accepted_wallets or [c.own_wallet])[0])
                       if (c.accepted_wallets or c.own_wallet) else 0)  # fmt: skip
         is_shelf = arr(lambda c: c.kind == "shelf")
+        target = self.minutes_target_today()
+        self.minutes_cap = np.maximum(self.minutes_cap, target)
         b, t = self.brands, self.streamers
         own_shop = arr(lambda c: c.own_shop)
         sells = np.where(is_shelf, b.listed, b.own_shop & own_shop)
@@ -273,7 +275,7 @@ class LiveCommerceModel(mesa.Model):
             step=self.day, demand_multiplier=demand, is_shelf=is_shelf,
             feed_mode=arr(lambda c: c.feed_mode), ad_load=arr(lambda c: c.ad_load),
             live_share=arr(lambda c: c.live_share), promotion=arr(lambda c: c.promotion),
-            protection=arr(lambda c: c.protection), minutes_target=self.minutes_target_today(),
+            protection=arr(lambda c: c.protection), minutes_target=target, minutes_cap=self.minutes_cap.copy(),
             link_allowed=link, accepts=accepts, primary_wallet=primary, sells_in_room=sells,
             listed=listed, price_rmb=b.price_rmb, brand_trust=b.reputation, brand_category=b.category,
             streamer_trust=rep_s, streamer_category=t.category, streamer_platform=t.platform,

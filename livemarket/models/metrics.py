@@ -6,6 +6,9 @@ frame with columns ``run_id, step, date, platform, channel, metric, value, value
 (``platform``/``channel`` are ``"all"`` for aggregates; ``value_scaled`` multiplies
 money and counts by ``population_scale`` and is null for shares, rates and trust).
 
+Trust means and quantiles are taken over an evenly spaced sample of at most 5,000 consumers
+(and 5,000 follow edges), so they are exact up to that population and cost the same beyond.
+
 Accounting identity, every day: ``gmv_rmb = brand_receipts_rmb + streamer_receipts_rmb +
 platform_receipts_rmb + refunds_rmb``.
 """
@@ -86,7 +89,7 @@ class Recorder:
     def record(self, ctx, orders, out, flows: dict, live: np.ndarray) -> None:
         """Measure the day just simulated."""
         m, n_p, n_c = self.model, len(self.names), len(rules.CHANNELS)
-        snap = m.consumers.snapshot()
+        stats = m.consumers.stats()
         v = orders.price_rmb
         kept = ~(out.returned | out.protected)
         cell = orders.platform * n_c + orders.channel
@@ -105,8 +108,8 @@ class Recorder:
         self._book_brands(orders, brand_receipt, live)
         st.gmv_rmb += np.bincount(orders.streamer[orders.streamer >= 0], v[orders.streamer >= 0], len(st.gmv_rmb))
 
-        minutes = snap.minutes
-        ads = minutes.sum(axis=0) * ctx.ad_load * np.array([c.ad_price_rmb_per_minute for c in cfg])
+        minutes = stats["minutes_sum"]
+        ads = minutes * ctx.ad_load * np.array([c.ad_price_rmb_per_minute for c in cfg])
         splash_price = np.array([c.splash_price_rmb_per_view for c in cfg])
         splash_sold = orders.splash_views * splash_price
         traffic_cost = np.zeros(n_p)
@@ -125,16 +128,14 @@ class Recorder:
         live_orders = orders.channel <= rules.LIVE_SEARCH
         src = orders.source + 1  # shift so "no source" (-1) lands in bin 0
         live_gmv = chan[:, : rules.LIVE_SEARCH + 1, 0]
-        trust = rules.beta_trust(snap.trust_a, snap.trust_b)
+        trust, users = stats["trust"], stats["users"]
         q10, q50, q90 = np.quantile(trust, [0.1, 0.5, 0.9], axis=0)
-        users = snap.installed.sum(axis=0)
-        f_trust = rules.beta_trust(snap.follow_a, snap.follow_b)
-        f_plat = st.platform[snap.follow_streamer]
+        f_trust, f_plat = stats["follow_trust"], stats["follow_platform"]
         f_count = np.bincount(f_plat, minlength=n_p)
         plat = np.column_stack([
             revenue[0], revenue[1], revenue[2], revenue[3], traffic_cost, gmv_p, chan[:, :, 1].sum(axis=1),
             chan[:, :, 2].sum(axis=1), _share(gmv_p), _share(live_gmv.sum(axis=1)), users,
-            minutes.sum(axis=0) / np.maximum(users, 1), flows["churned"], flows["joined"], trust.mean(axis=0),
+            minutes / np.maximum(users, 1), flows["churned"], flows["joined"], trust.mean(axis=0),
             q10, q50, q90, np.bincount(f_plat, f_trust, n_p) / np.maximum(f_count, 1),
             np.bincount(orders.platform, out.delayed, n_p), chan[:, :, 3].sum(axis=1),
             np.bincount(src, np.where(live_orders, v, 0.0), n_p + 1)[1:],
@@ -147,11 +148,11 @@ class Recorder:
         ft = f_trust if len(f_trust) else np.zeros(1)
         market = np.array([
             v.sum(), (v * kept).sum(), len(v), (v * ~kept).sum(), brand_receipt.sum(), commission.sum(),
-            (take + link_fee).sum(), hhi(_share(gmv_p)), orders.surplus_rmb, snap.adopter.mean(),
-            (snap.installed.sum(axis=1) >= 2).mean(), out.returned.mean() if len(v) else 0.0,
+            (take + link_fee).sum(), hhi(_share(gmv_p)), orders.surplus_rmb, stats["adopter_share"],
+            stats["multihoming_rate"], out.returned.mean() if len(v) else 0.0,
             out.delayed.sum(), gini(st.gmv_rmb[hired]), _top_share(st.gmv_rmb[hired], 0.01),
             v[from_accounts].sum() / live_total if live_total > 0 else 0.0, live.sum(),
-            len(ctx.scandals), flows["adopted"], minutes.sum() / len(minutes), ft.mean(),
+            len(ctx.scandals), flows["adopted"], minutes.sum() / m.config.consumers, ft.mean(),
             *np.quantile(ft, [0.1, 0.5, 0.9]),
         ], dtype=np.float64)  # fmt: skip
         self.by_channel.append(chan)

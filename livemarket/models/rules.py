@@ -12,9 +12,12 @@ import numpy as np
 __all__ = [
     "CHANNELS",
     "bad_outcome_probability",
+    "bernoulli_candidates",
     "beta_forget",
     "beta_trust",
+    "choose_from_cumulative",
     "choose_index",
+    "churn_hazard",
     "consider_probability",
     "logit_probabilities",
     "logsum",
@@ -71,9 +74,13 @@ def logsum(utilities):
 
 def choose_index(probabilities, uniform):
     """Index of the option picked by inverse-CDF sampling with one uniform draw per row."""
-    cum = np.cumsum(probabilities, axis=-1)
-    u = np.asarray(uniform)[..., None] * cum[..., -1:]
-    return np.minimum((cum <= u).sum(axis=-1), np.shape(probabilities)[-1] - 1)
+    return choose_from_cumulative(np.cumsum(probabilities, axis=-1), uniform)
+
+
+def choose_from_cumulative(cumulative, uniform):
+    """:func:`choose_index` given the running sums of the probabilities (reusable across days)."""
+    u = np.asarray(uniform)[..., None] * cumulative[..., -1:]
+    return np.minimum((cumulative <= u).sum(axis=-1), np.shape(cumulative)[-1] - 1)
 
 
 def bad_outcome_probability(quality, logistics_quality, delayed, selection_care, beh):
@@ -98,3 +105,40 @@ def minutes_target(minutes_per_day, ad_load, live_share, beh):
     excess_live = np.maximum(0.0, live_share - beh.live_share_tolerance)
     factor = 1.0 - beh.minutes_ad_elasticity * ad_load - beh.minutes_live_elasticity * excess_live
     return minutes_per_day * np.maximum(0.0, factor)
+
+
+def churn_hazard(trust, beh):
+    """Daily chance of uninstalling an app: a base rate plus more as trust falls below a threshold."""
+    shortfall = np.maximum(0.0, beh.churn_trust_threshold - trust) / beh.churn_trust_threshold
+    return beh.churn_base_per_day + beh.churn_trust_per_day * shortfall
+
+
+def bernoulli_candidates(size: int, p_max: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Thinning for many independent events of chance ``p_i <= p_max`` among ``size`` cells.
+
+    Draws the cells where a Bernoulli(``p_max``) trial succeeds (geometric gaps, so the cost
+    grows with the number of successes, not with ``size``) and one uniform ``u`` per such cell.
+    Cell ``i`` then has its event when ``u * p_max < p_i``: exactly chance ``p_i``, as with one
+    uniform per cell, at a fraction ``p_max`` of the draws. Cells come in increasing order.
+
+    Returns:
+        (cells, u): int64 cell indices in increasing order and their uniforms.
+    """
+    if size <= 0 or p_max <= 0.0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    if p_max >= 1.0:
+        return np.arange(size, dtype=np.int64), rng.random(size)
+    expected = size * p_max
+    batch = int(expected + 6.0 * np.sqrt(expected) + 16)
+    cells = np.cumsum(_geometric_gaps(p_max, batch, size, rng)) - 1
+    while cells[-1] < size:
+        cells = np.concatenate([cells, cells[-1] + np.cumsum(_geometric_gaps(p_max, batch, size, rng))])
+    cells = cells[cells < size]
+    return cells, rng.random(len(cells))
+
+
+def _geometric_gaps(p: float, count: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Geometric(p) trials to the next success, by inversion, capped at ``cap + 1`` (no overflow)."""
+    with np.errstate(over="ignore"):  # p near zero: gaps beyond any cap
+        gaps = np.ceil(rng.standard_exponential(count) / -np.log1p(-p))
+    return np.minimum(np.maximum(gaps, 1.0), cap + 1.0).astype(np.int64)

@@ -1,0 +1,618 @@
+"""The ODD document's parameter tables, generated from the configuration classes.
+
+``docs/ODD.md`` holds a hand-written protocol (Grimm et al. 2020) and, between the markers
+``<!-- parameters:begin -->`` and ``<!-- parameters:end -->``, tables generated here from
+:mod:`livemarket.config`: every field with its meaning (the comment in ``config.py``), unit,
+code default, china-2019 value, allowed range (the validator's bounds), plausible range and
+source. :data:`NOTES` must have an entry for every field, and ``tests/test_odd.py`` fails when
+the document and the code disagree. Regenerate with ``python -m livemarket.odd``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from livemarket import config as c
+
+__all__ = ["MEANINGS", "NOTES", "TABLES", "parameter_paths", "render", "update_document"]
+
+BEGIN, END = "<!-- parameters:begin -->", "<!-- parameters:end -->"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
+
+SF = "SEED_FACTS"
+CAL = "calibrated (docs/calibration_report.md)"
+ASM = "assumption (no data; sweep it)"
+BASS = "Bass (1969) Manage. Sci. 15:215"
+BETA = "Beta reputation: Jøsang & Ismail (2002) 15th Bled eConf."
+LOGIT = "conditional logit: McFadden (1974); Train (2009) Discrete Choice Methods"
+PANDORA = "Huang, Reiley & Riabov (2018) Pandora ad-load field experiment (SEED_FACTS)"
+NEGBIAS = "negativity bias: Baumeister et al. (2001) Rev. Gen. Psychol. 5:323"
+
+#: (table title, config class, dotted prefix) in document order.
+TABLES: tuple[tuple[str, type[BaseModel], str], ...] = (
+    ("Scenario", c.ScenarioConfig, ""),
+    (
+        "Platforms (one table per platform: `platforms.<name>.*`)",
+        c.PlatformConfig,
+        "platforms.<name>.",
+    ),
+    ("Consumers", c.ConsumersConfig, "consumer."),
+    ("Behaviour (consumer rules)", c.BehaviourConfig, "behaviour."),
+    ("Categories", c.CategoriesConfig, "categories."),
+    ("Brands", c.BrandsConfig, "brands."),
+    ("Streamers", c.StreamersConfig, "streamers."),
+    ("Social graph", c.GraphConfig, "graph."),
+    ("Calendar: policy events (`[[policies]]`)", c.PolicyEvent, "policies[]."),
+    ("Calendar: festivals (`[[festivals]]`)", c.Festival, "festivals[]."),
+    ("Calendar: scheduled scandals (`[[scandals]]`)", c.Scandal, "scandals[]."),
+    ("Calendar: supply shocks (`[[supply_shocks]]`)", c.SupplyShock, "supply_shocks[]."),
+)
+
+#: path -> (unit, plausible range, source). One entry per configuration field.
+NOTES: dict[str, tuple[str, str, str]] = {
+    # scenario
+    "name": ("text", "—", "label"),
+    "start_date": ("date", "—", f"{SF}: 2019 market structure"),
+    "days": ("days", "30–3650", "experiment design"),
+    "consumers": ("agents", "1k–1M", "MODEL_SPEC (default 10,000; sweeps 1k–100k)"),
+    "seed": ("integer", "any", "reproducibility"),
+    "internet_users": ("persons", "—", f"{SF}: 940M internet users in China"),
+    "categories": ("table", "—", "see Categories"),
+    "consumer": ("table", "—", "see Consumers"),
+    "behaviour": ("table", "—", "see Behaviour"),
+    "brands": ("table", "—", "see Brands"),
+    "streamers": ("table", "—", "see Streamers"),
+    "graph": ("table", "—", "see Social graph"),
+    "platforms": ("table", "—", "see Platforms"),
+    "policies": ("list", "—", f"{SF}: cooperation and competition moves"),
+    "festivals": ("list", "—", f"{SF}: 618 and Double 11 (festival sales 742.8B RMB, 2024)"),
+    "scandals": ("list", "—", f"{SF}: head-streamer exits (Viya 2021-12)"),
+    "supply_shocks": ("list", "—", f"{SF}: Douyin factory overload, late shipping"),
+    # platforms
+    "platforms.<name>.kind": (
+        "content / shelf",
+        "—",
+        f"{SF}: content (Douyin, Kuaishou) vs shelf platforms",
+    ),
+    "platforms.<name>.feed_mode": (
+        "share",
+        "0–1",
+        f"{SF}: Douyin interest e-commerce (high), Kuaishou trust e-commerce (low)",
+    ),
+    "platforms.<name>.ad_load": (
+        "share of feed time",
+        "0–0.3",
+        f"{SF}: ad load vs user time; {ASM}",
+    ),
+    "platforms.<name>.live_share": (
+        "share of feed",
+        "0–0.45",
+        f"{SF}: live selling competes for user time; china-2019: {CAL}",
+    ),
+    "platforms.<name>.own_shop": (
+        "on/off",
+        "—",
+        f"{SF}: closed loop (own shops, payment, waybills)",
+    ),
+    "platforms.<name>.outbound_links": (
+        "platform list",
+        "—",
+        f"{SF}: links to Taobao/JD/Pinduoduo; link bans",
+    ),
+    "platforms.<name>.link_ban": (
+        "on/off",
+        "—",
+        f"{SF}: Douyin 2020-10-09; Kuaishou 2021-11/2022-03",
+    ),
+    "platforms.<name>.ext_link_fee": (
+        "share of order value",
+        "0–0.2",
+        f"{SF}: Douyin 20% on third-party links from 2020-08",
+    ),
+    "platforms.<name>.take_rate": (
+        "share of order value",
+        "0.01–0.1",
+        f"{SF}: Douyin 5% in own shops; shelf commissions ~2–6%",
+    ),
+    "platforms.<name>.own_wallet": (
+        "wallet name",
+        "—",
+        f"{SF}: Alipay, WeChat Pay, JD Pay, Douyin Pay",
+    ),
+    "platforms.<name>.accepted_wallets": (
+        "wallet list",
+        "—",
+        f"{SF}: Taobao Alipay-only until 2024-09-27; JD dropped Alipay 2011",
+    ),
+    "platforms.<name>.logistics_quality": (
+        "share of deliveries going well",
+        "0.4–0.98",
+        f"{SF}: JD Logistics best; Douyin rough logistics; {ASM}",
+    ),
+    "platforms.<name>.logistics_partners": (
+        "platform list",
+        "—",
+        f"{SF}: JD Logistics serves Tmall merchants 2024-10-16",
+    ),
+    "platforms.<name>.protection": (
+        "probability",
+        "0–1",
+        f"{SF}: Kuaishou trust cards, fake-one-pay-ten; {ASM}",
+    ),
+    "platforms.<name>.users_share": (
+        "share of consumers",
+        "0.2–0.9",
+        f"{SF}: Douyin 518M, Kuaishou 443M of 940M; shelf: company 2019 annual reports; {CAL}",
+    ),
+    "platforms.<name>.minutes_per_day": (
+        "minutes/day",
+        "5–120",
+        f"{SF}: ~80 minutes a day on short video",
+    ),
+    "platforms.<name>.trust_prior": (
+        "probability (Beta mean)",
+        "0.2–0.9",
+        f"{CAL} (shelf platforms); {ASM} (content)",
+    ),
+    "platforms.<name>.promotion": (
+        "hazard/day",
+        "0–0.001",
+        f"{BASS} innovation p; hand-set small (adoption fitted via bass_q)",
+    ),
+    "platforms.<name>.traffic_bought": (
+        "daily reach share",
+        "0–0.3",
+        f"{SF}: Tmall buys Douyin splash ads (Double 11 2024)",
+    ),
+    "platforms.<name>.ad_price_rmb_per_minute": ("RMB per ad minute", "0.001–0.05", ASM),
+    "platforms.<name>.splash_price_rmb_per_view": ("RMB per view", "0.01–0.5", ASM),
+    "platforms.<name>.restore_links_below_growth": (
+        "growth rate (monthly)",
+        "-0.5–0.5 or unset",
+        f"{SF}: Kuaishou restored links 2022-10 after weak own-shop growth",
+    ),
+    # consumers
+    "consumer.tier_shares": ("shares (sum 1)", "—", "MODEL_SPEC: city tiers 0.15/0.15/0.20/0.50"),
+    "consumer.interest_concentration": ("Dirichlet alpha", "0.1–2", ASM),
+    "consumer.wallets": (
+        "share holding each wallet",
+        "0–1",
+        f"{SF}: Alipay/WeChat Pay ubiquitous, own wallets small; {ASM}",
+    ),
+    "consumer.price_sensitivity_mean": ("utility per 100 RMB", "0.3–3", f"{LOGIT}; {ASM}"),
+    "consumer.impulsivity_mean": ("share (0–1)", "0.1–0.6", ASM),
+    "consumer.follows_per_consumer": ("follow edges (Poisson mean)", "2–30", ASM),
+    "consumer.adopter_share": (
+        "share of consumers",
+        "0.1–0.3",
+        f"{CAL}: CNNIC live-commerce users 29.3% (2020-03), 39.2% (2020-12)",
+    ),
+    "consumer.bass_q": (
+        "hazard/day per adopting neighbour share",
+        "0–0.005",
+        f"{BASS} imitation q; {CAL}",
+    ),
+    "consumer.needs_per_day": (
+        "needs/consumer/day",
+        "0.05–0.4",
+        f"{CAL}: 2019 market GMV (PDD 1.01T = 12.8%, {SF})",
+    ),
+    # behaviour
+    "behaviour.live_visits_per_minute": (
+        "visits per live-feed minute",
+        "0.001–0.05",
+        "hand-set 0.005 in china-2019 (collinear with live_share, which is fitted)",
+    ),
+    "behaviour.consider_intercept": ("log-odds", "-4–0", ASM),
+    "behaviour.consider_match": (
+        "log-odds per unit match",
+        "0–4",
+        f"{SF}: interest e-commerce matches content to interests; {ASM}",
+    ),
+    "behaviour.consider_trust": (
+        "log-odds per unit trust",
+        "0–4",
+        f"{SF}: trust e-commerce; {ASM}",
+    ),
+    "behaviour.consider_impulsivity": ("log-odds per unit impulsivity", "0–4", ASM),
+    "behaviour.util_own_shop": ("utils", "-2–2", f"{LOGIT}; {ASM}"),
+    "behaviour.util_link": ("utils", "-2–1", f"{LOGIT}; {ASM}"),
+    "behaviour.util_search": ("utils", "-3–0", f"{LOGIT}; {ASM}"),
+    "behaviour.util_planned": ("utils", "0–3", f"{LOGIT}; {ASM}"),
+    "behaviour.util_trust_streamer": ("utils per unit trust", "0–3", f"{LOGIT}; {ASM}"),
+    "behaviour.util_trust_platform": ("utils per unit trust", "0–3", f"{LOGIT}; {ASM}"),
+    "behaviour.util_trust_brand": ("utils per unit trust", "0–3", f"{LOGIT}; {ASM}"),
+    "behaviour.util_match": ("utils per unit match", "0–3", f"{LOGIT}; {ASM}"),
+    "behaviour.util_impulsivity": ("utils per unit impulsivity", "0–3", f"{LOGIT}; {ASM}"),
+    "behaviour.jump_friction": ("utils", "0–2", f"{SF}: a jump between apps costs friction; {ASM}"),
+    "behaviour.search_friction": ("utils", "0–2", ASM),
+    "behaviour.wallet_friction": (
+        "utils",
+        "0–3",
+        f"{SF}: payment interoperability (WeChat Pay in Taobao); {ASM}",
+    ),
+    "behaviour.splash_consider": ("probability", "0–0.2", ASM),
+    "behaviour.evidence_good": ("Beta pseudo-count", "0.5–2", BETA),
+    "behaviour.evidence_bad": ("Beta pseudo-count", "1–5", f"{BETA}; {NEGBIAS}"),
+    "behaviour.protection_soften": (
+        "share of weight removed",
+        "0–1",
+        f"{SF}: refund guarantees soften bad outcomes; {ASM}",
+    ),
+    "behaviour.word_of_mouth": ("evidence per neighbour outcome", "0–0.5", ASM),
+    "behaviour.forgetting_per_day": (
+        "rate/day",
+        "0.001–0.05",
+        f"{BETA} (forgetting factor); {ASM}",
+    ),
+    "behaviour.prior_strength": ("Beta pseudo-counts a+b", "1–20", BETA),
+    "behaviour.trust_prior_streamer": (
+        "probability (Beta mean)",
+        "0.3–0.8",
+        f"{SF}: trust in streamers collapsing by 2024; {ASM}",
+    ),
+    "behaviour.trust_prior_brand": ("probability (Beta mean)", "0.3–0.8", ASM),
+    "behaviour.scandal_evidence": (
+        "Beta pseudo-count",
+        "0–30",
+        f"{SF}: top streamers penalised; {ASM}",
+    ),
+    "behaviour.scandal_platform_evidence": ("Beta pseudo-count", "0–10", ASM),
+    "behaviour.scandal_ban_days": (
+        "days",
+        "0–365",
+        f"{SF}: streamers penalised before Double 11; {ASM}",
+    ),
+    "behaviour.bad_base": ("probability", "0–0.1", ASM),
+    "behaviour.bad_quality": ("probability per unit (1-quality)", "0–0.4", ASM),
+    "behaviour.bad_logistics": (
+        "probability per unit (1-logistics)",
+        "0–0.4",
+        f"{SF}: rough logistics damage reputations; {ASM}",
+    ),
+    "behaviour.bad_delay": ("probability", "0–0.5", f"{SF}: late shipping; {ASM}"),
+    "behaviour.selection_care_effect": ("share of risk removed", "0–1", ASM),
+    "behaviour.return_bad": ("probability", "0.3–1", ASM),
+    "behaviour.return_impulse": (
+        "probability per unit impulsivity",
+        "0–0.5",
+        f"{SF}: returns 50-60% live vs ~30% shelf (apparel); {ASM}",
+    ),
+    "behaviour.minutes_adjust_per_day": (
+        "rate/day",
+        "0.005–0.05",
+        f"{PANDORA}: long-run ~3x one-month effect",
+    ),
+    "behaviour.minutes_ad_elasticity": (
+        "share of minutes per unit ad load",
+        "0.5–2",
+        f"{PANDORA}: linear in ad load",
+    ),
+    "behaviour.minutes_live_elasticity": (
+        "share of minutes per unit excess live",
+        "0–2",
+        f"{SF}: too much selling degrades content; {ASM}",
+    ),
+    "behaviour.live_share_tolerance": ("share of feed", "0–0.3", ASM),
+    "behaviour.churn_base_per_day": ("hazard/day", "0–0.001", ASM),
+    "behaviour.churn_trust_per_day": ("hazard/day at trust 0", "0–0.02", ASM),
+    "behaviour.churn_trust_threshold": ("trust", "0.2–0.6", ASM),
+    "behaviour.install_per_day": (
+        "hazard/day",
+        "0–0.001",
+        "hand-set 0.0001 in china-2019 (penetration near 2019–2020 user figures)",
+    ),
+    "behaviour.install_social": (
+        "hazard/day per neighbour usage share",
+        "0–0.003",
+        f"{BASS}-style contagion; {CAL}",
+    ),
+    # categories
+    "categories.count": ("categories", "1–64", "MODEL_SPEC: K = 8"),
+    "categories.price_rmb": (
+        "RMB per order",
+        "20–1000",
+        f"{SF}: AOV Taobao ~120, Douyin ~100, Kuaishou ~70; {ASM}",
+    ),
+    "categories.return_rate": (
+        "probability",
+        "0–0.6",
+        f"{SF}: apparel returns ~30% ordinary e-commerce",
+    ),
+    # brands
+    "brands.count": ("brands", "50–5000", ASM),
+    "brands.quality_mean": ("share (0–1)", "0.4–0.9", ASM),
+    "brands.quality_sd": ("share", "0–0.3", ASM),
+    "brands.capacity_orders_per_day": (
+        "orders/day per 10,000 consumers",
+        "1–100",
+        f"{SF}: factory overload on Douyin; {ASM}",
+    ),
+    "brands.listing_probability": (
+        "probability per shelf platform",
+        "0–1",
+        f"{SF}: JD accused Alibaba of forcing merchants to pick one (2015); {ASM}",
+    ),
+    "brands.own_shop_probability": (
+        "probability per content platform",
+        "0–1",
+        f"{SF}: closed loop, own shops; {ASM}",
+    ),
+    "brands.self_broadcast": (
+        "intensity (0–1)",
+        "0–1",
+        f"{SF}: merchants that broadcast themselves pay less",
+    ),
+    "brands.self_broadcast_cost_rmb_per_day": ("RMB/day", "0–2000", ASM),
+    "brands.learning_rate": (
+        "step per month",
+        "0–0.5",
+        "reinforcement learning (Roth & Erev 1995 Games Econ. Behav. 8:164); assumption",
+    ),
+    # streamers
+    "streamers.count": ("streamers", "0–10,000", ASM),
+    "streamers.platform_shares": (
+        "shares (sum 1)",
+        "—",
+        f"{SF}: Taobao Live dominant in 2019 (hand-set 0.5 Taobao)",
+    ),
+    "streamers.popularity_alpha": ("Pareto shape", "0.8–2", "MODEL_SPEC: Pareto alpha about 1.1"),
+    "streamers.live_probability": ("probability/day", "0.1–1", ASM),
+    "streamers.commission": (
+        "share of order value",
+        "0.05–0.4",
+        f"{SF}: hired streamers cost more than self-broadcast; {ASM}",
+    ),
+    "streamers.selection_care_mean": ("share (0–1)", "0–1", ASM),
+    "streamers.scandal_hazard_per_day": (
+        "hazard/day",
+        "0–0.001",
+        f"{SF}: head-streamer exits; {ASM}",
+    ),
+    "streamers.brands_carried": ("brands", "1–20", ASM),
+    # graph
+    "graph.kind": (
+        "generator",
+        "—",
+        "SBM by tier (Holland et al. 1983); Watts & Strogatz (1998); Barabási & Albert (1999); Holme & Kim (2002)",
+    ),
+    "graph.mean_degree": ("edges per consumer", "4–50", "MODEL_SPEC: about 12"),
+    "graph.homophily": ("share", "0–1", f"MODEL_SPEC; {ASM}"),
+    "graph.rewire_prob": ("probability", "0–1", "Watts & Strogatz (1998) Nature 393:440"),
+    "graph.triad_prob": ("probability", "0–1", "Holme & Kim (2002) Phys. Rev. E 65:026107"),
+    "graph.path": ("file path", "—", "real edge lists / GraphML"),
+    # calendar
+    "policies[].platform": ("platform name", "—", f"{SF}"),
+    "policies[].date": ("date", "—", f"{SF}: e.g. 2020-10-09 Douyin link ban"),
+    "policies[].step": ("step (day index)", "≥ 0", "experiment design"),
+    "policies[].set": ("platform fields", "—", "any PlatformConfig field"),
+    "festivals[].name": ("text", "—", f"{SF}"),
+    "festivals[].month": ("month", "1–12", f"{SF}: 618 (June), Double 11 (November)"),
+    "festivals[].first_day": ("day of month", "1–31", f"{SF}"),
+    "festivals[].last_day": ("day of month", "1–31", f"{SF}"),
+    "festivals[].demand_multiplier": ("multiplier", "1–4", ASM),
+    "scandals[].date": ("date", "—", f"{SF}: e.g. Viya 2021-12"),
+    "scandals[].streamer_rank": ("rank by popularity", "≥ 0", "experiment design"),
+    "supply_shocks[].start": ("date", "—", "experiment design"),
+    "supply_shocks[].end": ("date", "—", "experiment design"),
+    "supply_shocks[].capacity_factor": ("multiplier", "0–1", f"{SF}: factory overload; {ASM}"),
+    "supply_shocks[].category": ("category index", "0–K-1 or unset", "experiment design"),
+}
+
+#: Meaning of fields whose line in config.py carries no comment (the comment wins otherwise).
+MEANINGS: dict[str, str] = {
+    "name": "scenario label written into outputs",
+    "start_date": "calendar date of step 0",
+    "days": "default run length",
+    "consumers": "simulated consumers N",
+    "seed": "default root seed of the run",
+    "categories": "product categories table",
+    "consumer": "consumer population table",
+    "behaviour": "consumer rule coefficients table",
+    "brands": "brands table",
+    "streamers": "hired streamers table",
+    "graph": "social graph table",
+    "platforms": "platforms by name",
+    "policies": "dated platform parameter changes",
+    "festivals": "demand windows",
+    "scandals": "scheduled streamer scandals",
+    "supply_shocks": "capacity shocks",
+    "platforms.<name>.kind": "content platform (short video) or shelf platform (search e-commerce)",
+    "consumer.tier_shares": "share of consumers in city tiers 1..4",
+    "consumer.wallets": "share of consumers holding each payment wallet at start",
+    "consumer.impulsivity_mean": "mean impulsivity (Beta, concentration 4)",
+    "consumer.follows_per_consumer": "mean follow edges consumer -> streamer",
+    "behaviour.consider_intercept": "consideration log-odds at zero match, trust, impulsivity",
+    "behaviour.consider_match": "consideration log-odds per unit interest match",
+    "behaviour.consider_trust": "consideration log-odds per unit streamer trust",
+    "behaviour.consider_impulsivity": "consideration log-odds per unit impulsivity",
+    "behaviour.util_own_shop": "alternative-specific constant: buy in the room (own shop)",
+    "behaviour.util_link": "alternative-specific constant: follow an outbound link",
+    "behaviour.util_search": "alternative-specific constant: search the shelf platform later",
+    "behaviour.util_trust_streamer": "utility per unit trust in the streamer",
+    "behaviour.util_trust_platform": "utility per unit trust in the paying platform",
+    "behaviour.util_trust_brand": "utility per unit public trust in the brand",
+    "behaviour.util_match": "utility per unit interest match",
+    "behaviour.util_impulsivity": "utility per unit impulsivity (live options)",
+    "behaviour.jump_friction": "utility cost of jumping to another app (links, splash ads)",
+    "behaviour.search_friction": "utility cost of searching later",
+    "behaviour.wallet_friction": "utility cost when no held wallet is accepted at checkout",
+    "behaviour.splash_consider": "chance a splash-ad viewer considers the advertised shelf",
+    "behaviour.evidence_good": "Beta evidence added by a good outcome",
+    "behaviour.evidence_bad": "Beta evidence added by a bad outcome (negativity bias)",
+    "behaviour.forgetting_per_day": "daily pull of evidence toward the prior",
+    "behaviour.scandal_evidence": "bad evidence on every follow edge of a scandal-hit streamer",
+    "behaviour.scandal_platform_evidence": "bad evidence on the host platform for followers (times 1 - protection)",
+    "behaviour.scandal_ban_days": "days a scandal-hit streamer stays off air",
+    "behaviour.bad_base": "base chance an order goes wrong",
+    "behaviour.bad_quality": "extra chance per unit of missing product quality",
+    "behaviour.bad_logistics": "extra chance per unit of missing logistics quality",
+    "behaviour.bad_delay": "extra chance when the order is delayed by capacity",
+    "behaviour.selection_care_effect": "share of the risk removed by a streamer's full vetting",
+    "behaviour.return_bad": "extra return chance after a bad outcome",
+    "behaviour.return_impulse": "extra return chance per unit impulsivity for live orders",
+    "behaviour.live_share_tolerance": "live share users accept before minutes fall",
+    "behaviour.churn_base_per_day": "daily uninstall hazard",
+    "behaviour.churn_trust_threshold": "platform trust under which churn rises",
+    "behaviour.install_per_day": "daily install hazard for non-users",
+    "categories.count": "number of product categories K",
+    "categories.price_rmb": "mean list price per category",
+    "categories.return_rate": "base return rate per category",
+    "brands.count": "number of brands",
+    "brands.quality_mean": "mean product quality",
+    "brands.quality_sd": "standard deviation of product quality",
+    "brands.self_broadcast_cost_rmb_per_day": "staff cost of a day of self-broadcasting",
+    "streamers.count": "number of hired streamers",
+    "streamers.popularity_alpha": "Pareto shape of streamer popularity (follows, room traffic)",
+    "streamers.commission": "mean commission rate of hired streamers",
+    "streamers.selection_care_mean": "mean vetting care of hired streamers",
+    "streamers.scandal_hazard_per_day": "daily scandal hazard of a hired streamer",
+    "streamers.brands_carried": "brands each hired streamer carries",
+    "graph.kind": "generator of the consumer social graph",
+    "graph.mean_degree": "mean number of social ties",
+    "graph.homophily": "share of ties within the city tier (SBM)",
+    "graph.rewire_prob": "Watts-Strogatz rewiring probability",
+    "graph.triad_prob": "Holme-Kim triad formation probability",
+    "graph.path": "edge list or GraphML file (kind = file)",
+    "policies[].platform": "platform whose parameters change",
+    "policies[].date": "calendar date of the change",
+    "policies[].step": "step of the change (instead of a date)",
+    "policies[].set": "platform fields and their new values",
+    "festivals[].name": "festival name",
+    "festivals[].month": "month of the window",
+    "festivals[].first_day": "first day of the window",
+    "festivals[].last_day": "last day of the window",
+    "festivals[].demand_multiplier": "multiplier of purchase propensity inside the window",
+    "scandals[].date": "date of the scandal",
+    "scandals[].streamer_rank": "hired streamer hit, by popularity rank (0 = top)",
+    "supply_shocks[].start": "first day of the shock",
+    "supply_shocks[].end": "last day of the shock",
+    "supply_shocks[].capacity_factor": "multiplier of shipping capacity",
+    "supply_shocks[].category": "category hit (unset = all)",
+}
+
+
+def parameter_paths() -> list[str]:
+    """Every configuration field as a dotted path (``platforms.<name>.take_rate``)."""
+    return [f"{prefix}{name}" for _, cls, prefix in TABLES for name in cls.model_fields]
+
+
+def _comments(cls: type[BaseModel]) -> dict[str, str]:
+    """Return the trailing ``# comment`` of each field line in the class source (its meaning)."""
+    out = {}
+    for line in inspect.getsource(cls).splitlines():
+        m = re.match(r"^\s{4}(\w+)\s*:.*?#\s*(.+)$", line)
+        if m and m.group(1) in cls.model_fields:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def _bounds(field) -> str:
+    lo = hi = None
+    lo_op, hi_op = "≥", "≤"
+    for meta in field.metadata:
+        for attr, op in (("ge", "≥"), ("gt", ">")):
+            if getattr(meta, attr, None) is not None:
+                lo, lo_op = getattr(meta, attr), op
+        for attr, op in (("le", "≤"), ("lt", "<")):
+            if getattr(meta, attr, None) is not None:
+                hi, hi_op = getattr(meta, attr), op
+    if lo is not None and hi is not None:
+        return (
+            f"[{lo:g}, {hi:g}]"
+            if (lo_op, hi_op) == ("≥", "≤")
+            else f"{lo_op} {lo:g}, {hi_op} {hi:g}"
+        )
+    if lo is not None:
+        return f"{lo_op} {lo:g}"
+    if hi is not None:
+        return f"{hi_op} {hi:g}"
+    return "—"
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, BaseModel):
+        return "table"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}" if v else "{}"
+    if isinstance(v, list):
+        if v and all(isinstance(x, BaseModel) for x in v):
+            return f"{len(v)} entries"
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    if v is None:
+        return "unset"
+    return str(v).replace("|", "\\|")
+
+
+def _scenario_value(scenario: c.ScenarioConfig, prefix: str, name: str) -> str:
+    if prefix == "":
+        return _show(getattr(scenario, name))
+    if prefix == "platforms.<name>.":
+        return "; ".join(
+            f"{p}: {_show(getattr(cfg, name))}" for p, cfg in scenario.platforms.items()
+        )
+    if prefix.endswith("[]."):
+        items = getattr(scenario, prefix[:-3])
+        return "; ".join(_show(getattr(i, name)) for i in items) if items else "—"
+    return _show(getattr(getattr(scenario, prefix.rstrip(".")), name))
+
+
+def _default(cls: type[BaseModel], name: str) -> str:
+    f = cls.model_fields[name]
+    if f.is_required():
+        return "required"
+    return _show(f.get_default(call_default_factory=True))
+
+
+def render(scenario: str = "china-2019") -> str:
+    """Render the generated Markdown: one table per configuration class."""
+    cfg = c.load_scenario(scenario)
+    parts = [
+        "Generated by `python -m livemarket.odd` from `livemarket/config.py` and "
+        f"`livemarket/scenarios/{scenario}.toml`; `tests/test_odd.py` fails if this section and the "
+        "code disagree. *Allowed* is what the validator accepts; *plausible* is the range a "
+        "researcher should sweep. Source abbreviations: SEED_FACTS = `docs/SEED_FACTS.md` "
+        "(the digest of the five seed articles and named public figures); *calibrated* = fitted by "
+        "`livemarket calibrate calibration/china-2019.toml` (see `docs/calibration_report.md`); "
+        "*assumption* = a modeller's choice without data, to be swept.",
+        "",
+    ]
+    for title, cls, prefix in TABLES:
+        meaning = _comments(cls)
+        parts += [f"#### {title}", "", f"| Parameter | Meaning | Unit | Default | {scenario} | Allowed | Plausible | Source |",
+                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for name, field in cls.model_fields.items():
+            path = f"{prefix}{name}"
+            unit, plausible, source = NOTES[path]
+            text = meaning.get(name) or MEANINGS.get(path, "")
+            parts.append(
+                f"| `{path}` | {text.replace('|', '/')} | {unit} | {_default(cls, name)} | "
+                f"{_scenario_value(cfg, prefix, name)} | {_bounds(field)} | {plausible} | {source} |"
+            )
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def update_document(path: Path = DOC) -> bool:
+    """Rewrite the generated section of the ODD document; True if it changed."""
+    text = path.read_text(encoding="utf-8")
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    new = f"{head}{BEGIN}\n{render()}{END}{tail}"
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
+if __name__ == "__main__":  # pragma: no cover
+    changed = update_document(Path(sys.argv[1]) if len(sys.argv) > 1 else DOC)
+    print("docs/ODD.md parameter tables", "updated" if changed else "already current")
