@@ -49,11 +49,12 @@ def test_explorer_renders_and_a_strategy_change_redraws_the_plots():
     before = images(rc)
     assert len(before) == 3 and all(len(b) > 5000 for b in before)  # shares, trust, graph
 
-    rc.find(v.Slider, label="Douyin: consumer protection").widget.v_model = 0.8
+    # ad load moves Douyin's users' minutes at once, so the main platforms in the graph change
+    rc.find(v.Slider, label="Douyin: ad load").widget.v_model = 0.4
     rc.find(v.Checkbox, label="Douyin: ban outbound links").widget.v_model = True
     rc.find(v.Btn, children=["Reset"]).widget.click()
     after = images(rc)
-    assert all(a != b for a, b in zip(before, after, strict=True))
+    assert after[2] != before[2]  # the graph sample, coloured by main platform
     rc.find(v.Btn, children=["Step"]).widget.click()
     assert images(rc)[0] != after[0]
 
@@ -132,27 +133,27 @@ def test_explorer_in_headless_chromium_responds_to_a_slider(chromium, server):
         browser = p.chromium.launch(executable_path=chromium, args=args)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.goto(server, timeout=120_000)
-        plot = page.locator("img").first
-        plot.wait_for(state="visible", timeout=120_000)
+        plots = page.locator("img")
+        plots.nth(2).wait_for(state="visible", timeout=120_000)
         page.wait_for_timeout(500)
-        src_before = plot.get_attribute("src")
-        shot_before = plot.screenshot()
+        src_before = [plots.nth(i).get_attribute("src") for i in range(3)]
+        shots_before = [plots.nth(i).screenshot() for i in range(3)]
 
         thumb = page.locator(".v-input", has_text="Douyin: ad load").locator("[role=slider]").first
         value_before = thumb.get_attribute("aria-valuenow")
         thumb.focus()
-        for _ in range(6):  # move the slider with the keyboard, as a user would with arrow keys
-            page.keyboard.press("ArrowRight")
+        page.keyboard.press("End")  # move the slider to its maximum with the keyboard
         page.wait_for_function("([el, old]) => el.getAttribute('aria-valuenow') !== old",
                                arg=[thumb.element_handle(), value_before], timeout=20_000)  # fmt: skip
         assert float(thumb.get_attribute("aria-valuenow")) > float(value_before)
         page.get_by_role("button", name="Reset").click()
         deadline = time.time() + 120  # the plots are redrawn once the market is rebuilt
-        while plot.get_attribute("src") == src_before and time.time() < deadline:
+        while plots.nth(2).get_attribute("src") == src_before[2] and time.time() < deadline:
             page.wait_for_timeout(250)
         page.wait_for_timeout(500)
-        shot_after = plot.screenshot()
+        shots_after = [plots.nth(i).screenshot() for i in range(3)]
         page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
         browser.close()
-    assert shot_after != shot_before
+    # Douyin's users spend fewer minutes there: the graph's main-platform colours change
+    assert shots_after[2] != shots_before[2]
     assert (ARTIFACTS / "explorer.png").stat().st_size > 10_000
