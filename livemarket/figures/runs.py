@@ -232,6 +232,7 @@ def channel_mix(
     colors = dict(zip(channels, palette(channels).values(), strict=True))
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
+    no_sales = False
     fig, axes = figure(
         "double",
         1.65 * nrows + 0.5,
@@ -256,6 +257,9 @@ def channel_mix(
         if share:
             total = stack.sum(axis=0)
             stack = np.divide(100 * stack, total, out=np.full_like(stack, np.nan), where=total > 0)
+            if (total <= 0).any():  # days without any sale have no mix: grey, and said so
+                ax.fill_between(wide["date"].to_numpy(), 0, 100, where=total <= 0, color="0.88", lw=0, step="mid")
+                no_sales = True
         ax.stackplot(wide["date"].to_numpy(), stack, colors=[colors[c] for c in channels], lw=0)
         panel_title(ax, LETTERS[i], nice(name))
         ax.set_ylim(0, 100 if share else None)
@@ -265,6 +269,7 @@ def channel_mix(
             ax.set_ylabel("Share of platform GMV (%)" if share else metric_label("gmv_rmb"))
     _hide_unused(axes, len(names))
     handles = [Patch(facecolor=colors[c], label=nice(c)) for c in channels]
+    handles += [Patch(facecolor="0.88", label=f"no sales ({smooth_days}-day mean)")] if no_sales else []
     fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 3),
                title="Sales channel of each platform's GMV (platform = where the order is paid)")  # fmt: skip
     return fig
