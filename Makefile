@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/livemarket run china-2019 --days $(DAYS) --consumers $(CONSUMERS) --seed $(SEED) --out $(OUT)
+	$(VENV)/bin/livemarket figures $(OUT) --out $(OUT)/figures
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -89,6 +89,10 @@ from livemarket.validation import validate_command  # noqa: E402
 app.command("validate")(validate_command)
 app.command("calibrate")(calibrate_command)
 
+from livemarket.viz_cli import explore, figures  # noqa: E402
+
+app.command()(figures)
+app.command()(explore)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,203 @@
+"""Paper figures: one style file, one save helper, figure functions over tidy results.
+
+Every figure function takes the polars results of a run (:meth:`LiveCommerceModel.run`)
+or of a sweep (the same tidy columns plus ``point``, ``replicate`` and one column per
+factor) and returns a :class:`matplotlib.figure.Figure` drawn in the paper style at a
+journal column width. :func:`save` writes it as PDF (TrueType fonts embedded), SVG and
+PNG (300 dpi).
+
+Example:
+    >>> from livemarket import LiveCommerceModel
+    >>> from livemarket import figures
+    >>> table = LiveCommerceModel("minimal", consumers=300, rng=1).run(20)
+    >>> fig = figures.gmv_shares(table)
+    >>> [p.suffix for p in figures.save(fig, tmp_path / "gmv")]  # doctest: +SKIP
+    ['.pdf', '.svg', '.png']
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+__all__ = [
+    "DOUBLE_COLUMN_IN",
+    "FORMATS",
+    "SINGLE_COLUMN_IN",
+    "STYLE_PATH",
+    "before_after",
+    "channel_mix",
+    "draw_standard",
+    "figure",
+    "gmv_shares",
+    "graph_sample",
+    "load_results",
+    "market_indicators",
+    "palette",
+    "panel_title",
+    "paper_style",
+    "save",
+    "sensitivity_bars",
+    "sensitivity_indices",
+    "strategy_comparison",
+    "sweep_heatmap",
+    "styled",
+    "sweep_timeseries",
+    "timeseries",
+    "trust_bands",
+    "trust_distribution",
+]
+
+#: Text width of a single journal column and of a full page (two columns), inches.
+SINGLE_COLUMN_IN = 3.5
+DOUBLE_COLUMN_IN = 7.2
+#: File formats written by :func:`save`.
+FORMATS = ("pdf", "svg", "png")
+#: The style file shipped in the package.
+STYLE_PATH = Path(str(resources.files("livemarket.figures") / "style.mplstyle"))
+
+
+@functools.cache
+def _style() -> dict:
+    """Read and validate the style file once, into typed values.
+
+    Validating here (not in ``rcParams.update``) matters under solara's server, whose
+    per-session rcParams store values without matplotlib's validators.
+    """
+    raw = mpl.rc_params_from_file(str(STYLE_PATH), use_default_template=False)
+    return {key: mpl.rcsetup._validators[key](value) for key, value in dict(raw).items()}
+
+
+@contextlib.contextmanager
+def paper_style() -> Iterator[None]:
+    """Context in which matplotlib draws with the paper style (restored on exit)."""
+    with mpl.rc_context(_style()):
+        yield
+
+
+def styled[F: Callable](func: F) -> F:
+    """Run the decorated figure function inside :func:`paper_style` (artists read rcParams)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with paper_style():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def figure(width: str | float = "single", height_in: float | None = None, **subplots) -> tuple:
+    """Make a new figure in the paper style at a column width, with ``plt.subplots`` axes.
+
+    The figure is not registered with pyplot: notebooks show it once (when returned) and
+    long scripts do not accumulate open figures.
+
+    Args:
+        width: ``"single"`` (3.5 in), ``"double"`` (7.2 in) or a width in inches.
+        height_in: height in inches (default: 0.68 of the width, at most 4.5 in).
+        **subplots: passed to :meth:`matplotlib.figure.Figure.subplots` (``nrows``, ``sharex`` ...).
+
+    Returns:
+        ``(fig, axes)`` as from ``plt.subplots``.
+
+    """
+    w = {"single": SINGLE_COLUMN_IN, "double": DOUBLE_COLUMN_IN}.get(width, width)
+    h = height_in if height_in is not None else min(0.68 * float(w), 4.5)
+    with paper_style():
+        fig = Figure(figsize=(float(w), h), layout="constrained")
+        axes = fig.subplots(**subplots)
+    return fig, axes
+
+
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """Colour of each name from the style's colour-blind-safe cycle; ``"all"`` is black.
+
+    Platforms keep their colour across every figure of a scenario because tables list them
+    in the scenario's order.
+    """
+    with paper_style():
+        cycle = [c["color"] for c in plt.rcParams["axes.prop_cycle"]]
+    cycle = [c for c in cycle if c.lower() not in ("#000000", "000000")]
+    out, i = {}, 0
+    for name in names:
+        if name == "all":
+            out[name] = "#000000"
+        else:
+            out[name] = cycle[i % len(cycle)]
+            i += 1
+    return out
+
+
+def panel_title(ax, letter: str, text: str = "") -> None:
+    """Bold panel letter and a short plain description, left-aligned above the axes."""
+    ax.set_title(rf"$\mathbf{{{letter}}}$  {text}" if letter else text, loc="left")
+
+
+def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = True) -> list[Path]:
+    """Write a figure as PDF, SVG and PNG next to each other and return the paths.
+
+    The PDF embeds its fonts as TrueType (Type 42) and the PNG is 300 dpi; the figure keeps
+    its exact width (no tight bounding box), so it drops into a journal column unscaled.
+    Metadata dates are left out so that the same figure gives the same bytes.
+
+    Args:
+        fig: the figure to write.
+        path: file path without extension (an extension, if given, is replaced).
+        formats: which of ``pdf``, ``svg``, ``png`` to write.
+        close: close the figure if pyplot manages it (frees memory in long scripts).
+
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "pdf": {"Creator": "livemarket", "Producer": None, "CreationDate": None},
+        "svg": {"Creator": "livemarket", "Date": None},
+        "png": {"Software": "livemarket"},
+    }
+    written = []
+    engine = fig.get_layout_engine()
+    with paper_style():
+        try:
+            for i, fmt in enumerate(formats):
+                target = path.with_suffix(f".{fmt}")
+                fig.savefig(target, format=fmt, dpi=300, metadata=meta.get(fmt))
+                written.append(target)
+                if (
+                    i == 0 and engine is not None
+                ):  # the layout is done: keep it for the other formats
+                    fig.set_layout_engine("none")
+        finally:
+            if engine is not None:
+                fig.set_layout_engine(engine)
+    if close:
+        plt.close(fig)
+    return written
+
+
+# Figure functions (imported last: they use the helpers above).
+from livemarket.figures.data import load_results  # noqa: E402
+from livemarket.figures.graph import graph_sample, trust_distribution  # noqa: E402
+from livemarket.figures.runs import (  # noqa: E402
+    before_after,
+    channel_mix,
+    gmv_shares,
+    market_indicators,
+    timeseries,
+    trust_bands,
+)
+from livemarket.figures.standard import draw_standard  # noqa: E402
+from livemarket.figures.sweeps import (  # noqa: E402
+    sensitivity_bars,
+    sensitivity_indices,
+    strategy_comparison,
+    sweep_heatmap,
+    sweep_timeseries,
+)

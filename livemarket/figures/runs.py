@@ -1,0 +1,505 @@
+"""Figures of runs: time series with confidence bands, channel mix, policy dates, trust.
+
+Each function takes a tidy results table (one run, or replicates of one set-up told apart
+by ``run_id`` or ``replicate``) and returns a figure at a journal column width. Daily series
+are smoothed by a centred 7-day mean; shaded bands are 95% confidence intervals of the mean
+over replicates and are drawn only when there are at least two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import matplotlib.dates as mdates
+import numpy as np
+import polars as pl
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from livemarket.figures import figure, palette, panel_title, styled
+from livemarket.figures.data import (
+    band,
+    display_values,
+    mean_ci,
+    metric_label,
+    metric_unit,
+    nice,
+    wrap_label,
+    replicate_column,
+)
+
+__all__ = [
+    "before_after",
+    "channel_mix",
+    "gmv_shares",
+    "market_indicators",
+    "timeseries",
+    "trust_bands",
+]
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _platforms(
+    frame: pl.DataFrame, platforms: Sequence[str] | None, market: bool = False
+) -> list[str]:
+    found = [p for p in frame["platform"].unique(maintain_order=True).to_list() if p != "all"]
+    chosen = list(platforms) if platforms is not None else found
+    return chosen + (["all"] if market else [])
+
+
+def _date_axis(ax) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
+
+
+def _hide_unused(axes, used: int) -> None:
+    """Hide panels past ``used``; panels above a hidden one keep their x tick labels."""
+    flat, ncols = list(axes.flat), axes.shape[1]
+    for ax in flat[used:]:
+        ax.set_visible(False)
+    for i, ax in enumerate(flat[:used]):
+        if i + ncols >= used:
+            ax.xaxis.set_tick_params(labelbottom=True)
+
+
+def _n_replicates(frame: pl.DataFrame) -> int:
+    rep = replicate_column(frame)
+    return frame[rep].n_unique()
+
+
+def _ci_handle(n: int) -> Patch:
+    return Patch(facecolor="0.6", alpha=0.3, edgecolor="none", label=f"band: 95% CI over {n} runs")
+
+
+@styled
+def timeseries(
+    frame: pl.DataFrame,
+    metric: str,
+    ax,
+    hue: str = "platform",
+    platform: str | None = None,
+    channel: str = "all",
+    groups: Sequence | None = None,
+    colors: dict | None = None,
+    labels: dict | None = None,
+    smooth_days: int = 7,
+    band_alpha: float = 0.2,
+) -> dict:
+    """Draw one line per ``hue`` group (mean over replicates) with its 95% band on ``ax``.
+
+    Args:
+        frame: tidy results.
+        metric: metric name (units come from :func:`metric_label`).
+        ax: matplotlib axes to draw on.
+        hue: column whose values get one line each (``platform``, ``point``, a factor).
+        platform: keep one platform (e.g. ``"all"`` for market metrics); ``None`` keeps all.
+        channel: channel (``"all"`` = every channel).
+        groups: which hue values to draw, in order (default: all but the ``"all"`` aggregate
+            when ``hue="platform"`` and no platform was chosen).
+        colors: hue value -> colour (default: :func:`palette`).
+        labels: hue value -> legend label (default: reader's names).
+        smooth_days: centred rolling mean applied to each replicate first.
+        band_alpha: opacity of the confidence bands.
+
+    Returns:
+        hue value -> line, for legends.
+
+    """
+    data = band(frame, metric, hue=hue, platform=platform, channel=channel, smooth_days=smooth_days)
+    found = (
+        frame.filter(pl.col("metric") == metric)[hue].unique(maintain_order=True).to_list()
+    )  # scenario order
+    found = [g for g in found if g in set(data[hue].to_list())]
+    if groups is None:
+        groups = [g for g in found if not (hue == "platform" and platform is None and g == "all")]
+    colors = colors or palette(groups)
+    lines = {}
+    by_date = data["date"].null_count() == 0
+    for g in groups:
+        d = data.filter(pl.col(hue) == g)
+        x = d["date" if by_date else "step"].to_numpy()
+        (lines[g],) = ax.plot(
+            x, d["mean"].to_numpy(), color=colors[g], label=(labels or {}).get(g, nice(str(g)))
+        )
+        if d["lo"].null_count() < len(d):
+            ax.fill_between(
+                x, d["lo"].to_numpy(), d["hi"].to_numpy(), color=colors[g], alpha=band_alpha, lw=0
+            )
+    ax.set_ylabel(wrap_label(metric_label(metric)))
+    if by_date:
+        _date_axis(ax)
+    else:
+        ax.set_xlabel("Day of run")
+    return lines
+
+
+def _legend_on_top(fig, handles: list, ncol: int | None = None) -> None:
+    fig.legend(handles=handles, loc="outside upper center", ncol=ncol or min(len(handles), 6))
+
+
+@styled
+def gmv_shares(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smooth_days: int = 7):
+    """GMV (bn RMB/day, scaled to the market) and GMV share (%) by platform over time.
+
+    Double-column figure with two panels and one legend above them.
+    """
+    names = _platforms(frame, platforms)
+    fig, (a, b) = figure("double", 2.6, ncols=2)
+    colors = palette(names)
+    lines = timeseries(frame, "gmv_rmb", a, groups=names, colors=colors, smooth_days=smooth_days)
+    timeseries(frame, "gmv_share", b, groups=names, colors=colors, smooth_days=smooth_days)
+    panel_title(a, "a", f"GMV by platform ({smooth_days}-day mean)")
+    panel_title(b, "b", "Market share of GMV")
+    a.set_ylim(bottom=0)
+    b.set_ylim(bottom=0)
+    n = _n_replicates(frame)
+    _legend_on_top(fig, list(lines.values()) + ([_ci_handle(n)] if n > 1 else []))
+    return fig
+
+
+@styled
+def market_indicators(
+    frame: pl.DataFrame,
+    metrics: Sequence[str] = ("hhi", "consumer_surplus_rmb", "adopter_share", "multihoming_rate"),
+    smooth_days: int = 7,
+):
+    """Market-level indicators (one panel each, mean and 95% band over replicates)."""
+    ncols = 2
+    nrows = int(np.ceil(len(metrics) / ncols))
+    fig, axes = figure(
+        "double", 1.9 * nrows + 0.3, nrows=nrows, ncols=ncols, squeeze=False, sharex=True
+    )
+    for i, (ax, m) in enumerate(zip(axes.flat, metrics, strict=False)):
+        timeseries(
+            frame,
+            m,
+            ax,
+            platform="all",
+            groups=["all"],
+            colors={"all": "#000000"},
+            smooth_days=smooth_days,
+        )
+        panel_title(
+            ax,
+            LETTERS[i],
+            metric_label(m, unit=False) + (f" ({smooth_days}-day mean)" if smooth_days > 1 else ""),
+        )
+        ax.set_ylabel("index (0–1)" if metric_unit(m) == "0–1" else metric_unit(m))
+    _hide_unused(axes, len(metrics))
+    n = _n_replicates(frame)
+    if n > 1:
+        _legend_on_top(fig, [_ci_handle(n)])
+    return fig
+
+
+@styled
+def channel_mix(
+    frame: pl.DataFrame,
+    platforms: Sequence[str] | None = None,
+    smooth_days: int = 7,
+    share: bool = True,
+):
+    """How each platform's GMV arrives, by sales channel, as stacked areas over time.
+
+    Args:
+        frame: tidy results (replicates are averaged).
+        platforms: platforms, one panel each (default: all with GMV).
+        smooth_days: centred rolling mean of each channel's GMV before stacking.
+        share: stack shares of the platform's GMV (%); ``False`` stacks bn RMB/day.
+
+    """
+    rows = frame.filter(
+        pl.col("metric") == "gmv_rmb", pl.col("channel") != "all", pl.col("platform") != "all"
+    )
+    rows = rows.group_by("platform", "channel", "step", "date").agg(
+        display_values("gmv_rmb").mean()
+    )
+    rows = rows.sort("platform", "channel", "step").with_columns(
+        pl.col("y")
+        .rolling_mean(smooth_days, center=True, min_samples=1)
+        .over("platform", "channel")
+    )
+    totals = rows.group_by("platform").agg(pl.col("y").sum())
+    has_gmv = set(totals.filter(pl.col("y") > 0)["platform"].to_list())
+    names = [p for p in _platforms(frame, platforms) if p in has_gmv]
+    used = (
+        rows.group_by("channel").agg(pl.col("y").sum()).filter(pl.col("y") > 0)["channel"].to_list()
+    )
+    channels = [c for c in frame["channel"].unique(maintain_order=True).to_list() if c in used]
+    colors = dict(zip(channels, palette(channels).values(), strict=True))
+    ncols = min(3, len(names))
+    nrows = int(np.ceil(len(names) / ncols))
+    no_sales = False
+    fig, axes = figure(
+        "double",
+        1.65 * nrows + 0.5,
+        nrows=nrows,
+        ncols=ncols,
+        squeeze=False,
+        sharex=True,
+        sharey=share,
+    )
+    for i, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
+        wide = (
+            rows.filter(pl.col("platform") == name)
+            .pivot(on="channel", index="date", values="y")
+            .sort("date")
+        )
+        stack = np.vstack(
+            [
+                wide[c].fill_null(0).to_numpy() if c in wide.columns else np.zeros(len(wide))
+                for c in channels
+            ]
+        )
+        if share:
+            total = stack.sum(axis=0)
+            stack = np.divide(100 * stack, total, out=np.full_like(stack, np.nan), where=total > 0)
+            if (total <= 0).any():  # days without any sale have no mix: grey, and said so
+                ax.fill_between(wide["date"].to_numpy(), 0, 100, where=total <= 0, color="0.88", lw=0, step="mid")
+                no_sales = True
+        ax.stackplot(wide["date"].to_numpy(), stack, colors=[colors[c] for c in channels], lw=0)
+        panel_title(ax, LETTERS[i], nice(name))
+        ax.set_ylim(0, 100 if share else None)
+        ax.margins(x=0)
+        _date_axis(ax)
+        if i % ncols == 0:
+            ax.set_ylabel("Share of platform GMV (%)" if share else metric_label("gmv_rmb"))
+    _hide_unused(axes, len(names))
+    handles = [Patch(facecolor=colors[c], label=nice(c)) for c in channels]
+    handles += [Patch(facecolor="0.88", label=f"no sales ({smooth_days}-day mean)")] if no_sales else []
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 3),
+               title="Sales channel of each platform's GMV (platform = where the order is paid)")  # fmt: skip
+    return fig
+
+
+def _as_date(frame: pl.DataFrame, when: str | int | dt.date) -> dt.date:
+    if isinstance(when, int):
+        dates = frame.filter(pl.col("step") == when)["date"]
+        if dates.is_empty():
+            raise ValueError(f"step {when} is not in the results")
+        return dates[0]
+    return dt.date.fromisoformat(when) if isinstance(when, str) else when
+
+
+def _spec(item: str | tuple) -> tuple[str, str]:
+    if isinstance(item, tuple):
+        return item
+    metric, _, channel = item.partition(":")
+    return metric, channel or "all"
+
+
+@styled
+def before_after(
+    frame: pl.DataFrame,
+    when: str | int | dt.date,
+    metrics: Sequence[str | tuple[str, str]] = ("gmv_rmb", "gmv_share"),
+    platforms: Sequence[str] | None = None,
+    window_days: int = 60,
+    baseline: pl.DataFrame | None = None,
+    event: str = "policy",
+    smooth_days: int = 7,
+):
+    """Before/after comparison around a policy date, one row per metric.
+
+    Left: the series in a window around the date (dashed vertical line; a counterfactual
+    run without the policy, if given, dashed). Right: mean over the ``window_days`` days
+    before and after the date, per platform, with 95% confidence intervals over replicates.
+
+    Args:
+        frame: tidy results of the run(s) with the policy.
+        when: policy date (``"2020-10-09"``), date, or step.
+        metrics: metric names, or ``"metric:channel"`` / ``(metric, channel)`` pairs.
+        platforms: platforms to show (default: all).
+        window_days: days on each side of the date.
+        baseline: results of the same set-up without the policy (optional).
+        event: name of the policy for the labels (``"link ban"``).
+        smooth_days: rolling mean of the left-hand series.
+
+    """
+    date = _as_date(frame, when)
+    names = _platforms(frame, platforms)
+    colors = palette(names)
+    lo, hi = date - dt.timedelta(days=window_days), date + dt.timedelta(days=window_days)
+    specs = [_spec(m) for m in metrics]
+    fig, axes = figure("double", 2.0 * len(specs) + 0.45, nrows=len(specs), ncols=2, squeeze=False,
+                       width_ratios=[1.6, 1])  # fmt: skip
+    for r, (metric, channel) in enumerate(specs):
+        left, right = axes[r]
+        in_window = [
+            pl.col("date") >= lo - dt.timedelta(days=smooth_days),
+            pl.col("date") < hi + dt.timedelta(days=smooth_days),
+        ]
+        lines = timeseries(
+            frame.filter(*in_window),
+            metric,
+            left,
+            channel=channel,
+            groups=names,
+            colors=colors,
+            smooth_days=smooth_days,
+        )
+        if baseline is not None:
+            base = band(
+                baseline.filter(*in_window), metric, channel=channel, smooth_days=smooth_days
+            )
+            for p in names:
+                d = base.filter(pl.col("platform") == p)
+                left.plot(
+                    d["date"].to_numpy(), d["mean"].to_numpy(), color=colors[p], ls="--", lw=0.9
+                )
+        left.set_xlim(lo, hi)
+        left.set_ylim(bottom=min(0, left.get_ylim()[0]))
+        left.axvline(date, color="0.2", lw=0.8, ls=":")
+        left.annotate(f"{event}\n{date:%Y-%m-%d}", (date, 1), xycoords=("data", "axes fraction"),
+                      xytext=(3, -2), textcoords="offset points", va="top", fontsize=6.5)  # fmt: skip
+        what = metric_label(metric, unit=False) + (
+            "" if channel == "all" else f", {nice(channel).lower()}"
+        )
+        panel_title(left, LETTERS[2 * r], what)
+        _bars(right, frame, baseline, metric, channel, names, colors, date, window_days)
+        panel_title(right, LETTERS[2 * r + 1], f"{window_days} days before and after")
+    n = _n_replicates(frame)
+    handles = list(lines.values()) + ([_ci_handle(n)] if n > 1 else [])
+    handles += [
+        Patch(facecolor="0.72", label="bars: before"),
+        Patch(facecolor="0.25", label="after"),
+    ]
+    if baseline is not None:
+        handles += [
+            Patch(
+                facecolor="white",
+                edgecolor="0.3",
+                hatch="////",
+                label=f"after, no {event} (dashed)",
+            )
+        ]
+    _legend_on_top(fig, handles, ncol=min(len(handles), 5))
+    return fig
+
+
+def _window_means(frame, metric, channel, names, date, window_days) -> dict:
+    """Platform -> ((before mean, ci), (after mean, ci)) over replicates."""
+    rep = replicate_column(frame)
+    rows = frame.filter(
+        pl.col("metric") == metric, pl.col("channel") == channel, pl.col("platform").is_in(names)
+    )
+    rows = rows.with_columns(display_values(metric), after=pl.col("date") >= date).filter(
+        (pl.col("date") - date).dt.total_days().abs() <= window_days,
+        pl.col("date") != date + dt.timedelta(days=window_days),
+    )
+    means = rows.group_by("platform", rep, "after").agg(pl.col("y").mean())
+    out = {}
+    for p in names:
+        d = means.filter(pl.col("platform") == p)
+        out[p] = tuple(
+            mean_ci(d.filter(pl.col("after") == side)["y"].to_numpy()) for side in (False, True)
+        )
+    return out
+
+
+def _bars(ax, frame, baseline, metric, channel, names, colors, date, window_days) -> None:
+    policy = _window_means(frame, metric, channel, names, date, window_days)
+    base = (
+        _window_means(baseline, metric, channel, names, date, window_days)
+        if baseline is not None
+        else None
+    )
+    width = 0.8 / (3 if base else 2)
+    x = np.arange(len(names))
+    err = dict(elinewidth=0.7, capsize=1.5, ecolor="0.15")
+    for i, p in enumerate(names):
+        (b, bci), (a, aci) = policy[p]
+        ax.bar(
+            x[i] - width * (1 if base else 0.5),
+            b,
+            width,
+            yerr=bci or None,
+            color=colors[p],
+            alpha=0.45,
+            error_kw=err,
+        )
+        ax.bar(
+            x[i] + (0 if base else width * 0.5),
+            a,
+            width,
+            yerr=aci or None,
+            color=colors[p],
+            error_kw=err,
+        )
+        if base:
+            c, cci = base[p][1]
+            ax.bar(
+                x[i] + width,
+                c,
+                width,
+                yerr=cci or None,
+                color="white",
+                edgecolor=colors[p],
+                hatch="////",
+                lw=0.6,
+                error_kw=err,
+            )
+    ax.set_xticks(
+        x,
+        [nice(p) for p in names],
+        rotation=30 if len(names) > 3 else 0,
+        ha="right" if len(names) > 3 else "center",
+    )
+    ax.set_ylabel(wrap_label(metric_label(metric)))
+    ax.grid(axis="x", visible=False)
+
+
+@styled
+def trust_bands(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smooth_days: int = 1):
+    """Distribution of consumers' trust in each platform over time: median and P10-P90.
+
+    One small panel per platform plus one for trust along follow edges (streamers), on a
+    shared 0-1 axis. Quantiles are averaged over replicates.
+    """
+    names = _platforms(frame, platforms)
+    panels = [(p, "trust") for p in names] + [("all", "streamer_trust")]
+    ncols = min(len(panels), 3)
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = figure(
+        "double",
+        1.55 * nrows + 0.45,
+        nrows=nrows,
+        ncols=ncols,
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    colors = palette(names) | {"all": "#000000"}
+    for i, (ax, (p, prefix)) in enumerate(zip(axes.flat, panels, strict=False)):
+        qs = {
+            q: band(frame, f"{prefix}_{q}", platform=p, smooth_days=smooth_days)
+            for q in ("p10", "p50", "p90")
+        }
+        x = qs["p50"]["date"].to_numpy()
+        ax.fill_between(
+            x,
+            qs["p10"]["mean"].to_numpy(),
+            qs["p90"]["mean"].to_numpy(),
+            color=colors[p],
+            alpha=0.25,
+            lw=0,
+        )
+        ax.plot(x, qs["p50"]["mean"].to_numpy(), color=colors[p])
+        panel_title(
+            ax, LETTERS[i], "Streamers (follow edges)" if prefix == "streamer_trust" else nice(p)
+        )
+        ax.set_ylim(0, 1)
+        ax.margins(x=0)
+        _date_axis(ax)
+        if i % ncols == 0:
+            ax.set_ylabel("Trust (0–1)")
+    _hide_unused(axes, len(panels))
+    handles = [
+        Patch(facecolor="0.5", alpha=0.25, label="consumers' P10–P90"),
+        Line2D([], [], color="0.2", label="median"),
+    ]
+    _legend_on_top(fig, handles)
+    return fig

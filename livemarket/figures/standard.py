@@ -1,0 +1,179 @@
+"""The standard set of figures for a run folder or a sweep folder (``livemarket figures``).
+
+A run gets: GMV and shares by platform, channel mix, market indicators, trust over time,
+a before/after figure for each dated policy of its scenario, and the social graph coloured
+by loyalty and by trust (the model is rebuilt from ``run.json`` and replayed with the same
+seed, which reproduces the run). A sweep gets, per factor, the strategy comparison and the
+series by level; per pair of factors, heat maps; and the sensitivity indices.
+Every figure is written as PDF, SVG and PNG.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+from pathlib import Path
+
+import polars as pl
+from tqdm.auto import tqdm
+
+from livemarket.figures import FORMATS, figure, panel_title, save, styled
+from livemarket.figures.data import Results, load_results, nice
+from livemarket.figures.graph import graph_sample, trust_distribution
+from livemarket.figures.runs import (
+    LETTERS,
+    before_after,
+    channel_mix,
+    gmv_shares,
+    market_indicators,
+    trust_bands,
+)
+from livemarket.figures.sweeps import (
+    sensitivity_bars,
+    sensitivity_indices,
+    strategy_comparison,
+    sweep_heatmap,
+    sweep_timeseries,
+)
+
+__all__ = ["REPLAY_BUDGET", "draw_standard", "replay_model"]
+
+#: Largest run (consumers x days) replayed to draw the social graph at its last day.
+REPLAY_BUDGET = 20_000_000
+SWEEP_METRICS = ("gmv_share", "consumer_surplus_rmb", "hhi")
+
+
+def draw_standard(
+    source,
+    out: str | Path,
+    formats=FORMATS,
+    factors: list[str] | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Draw the standard figures of a run or a sweep into ``out`` and return the files.
+
+    Args:
+        source: run folder, sweep folder, Parquet file, polars frame, or :class:`Results`.
+        out: output folder.
+        formats: file formats (PDF, SVG and PNG by default).
+        factors: a sweep's factor columns (default: found from the table).
+        progress: show a progress bar.
+
+    """
+    res = source if isinstance(source, Results) else load_results(source, factors=factors)
+    jobs = _sweep_jobs(res) if res.kind == "sweep" else _run_jobs(res)
+    out = Path(out)
+    written: list[Path] = []
+    for name, draw in tqdm(jobs, desc="figures", disable=not progress):
+        written += save(draw(), out / name, formats)
+    return written
+
+
+def _run_jobs(res: Results) -> list[tuple[str, object]]:
+    f = res.frame
+    jobs = [
+        ("gmv_shares", lambda: gmv_shares(f)),
+        ("channel_mix", lambda: channel_mix(f)),
+        ("market_indicators", lambda: market_indicators(f)),
+        ("trust", lambda: trust_bands(f)),
+    ]
+    params = res.meta.get("parameters", {})
+    last = f["date"].max()
+    first = f["date"].min()
+    for ev in params.get("policies", []):
+        when = ev.get("date") or ev.get("step")
+        label = " ".join(k.replace("_", " ") for k in ev.get("set", {}))
+        name = f"policy_{ev['platform']}_" + (
+            f"step{when}" if isinstance(when, int) else when.replace("-", "")
+        )
+        if isinstance(when, int) or first < dt.date.fromisoformat(when) <= last:
+            event = f"{nice(ev['platform'])} {label}"
+            jobs.append((name, lambda when=when, event=event: before_after(f, when, event=event)))
+    if params:
+        model = functools.cache(lambda: replay_model(res))
+        jobs += [
+            ("graph_loyalty", lambda: graph_sample(model(), color_by="loyalty")),
+            ("graph_trust", lambda: graph_sample(model(), color_by="trust")),
+            ("trust_distribution", lambda: trust_distribution(model())),
+        ]
+    return jobs
+
+
+def replay_model(res: Results):
+    """Rebuild a run's model from its ``run.json`` and replay it (same seed, same trajectory).
+
+    Runs larger than :data:`REPLAY_BUDGET` consumer-days are rebuilt but not replayed: the
+    graph is then drawn at the first day.
+    """
+    from livemarket import LiveCommerceModel, ScenarioConfig
+
+    config = ScenarioConfig.model_validate(res.meta["parameters"])
+    model = LiveCommerceModel(config, run_id=str(res.frame["run_id"][0]))
+    days = int(res.frame["step"].max()) + 1
+    if config.consumers * days <= REPLAY_BUDGET:
+        model.run(days)
+    return model
+
+
+def _sweep_jobs(res: Results) -> list[tuple[str, object]]:
+    factors = res.factors
+    if not factors:
+        raise ValueError("a sweep table needs factor columns (pass factors=[...])")
+    if res.runs is None:  # tidy table: the model's metrics, each run's mean of its last 90 days
+        compare, market = (
+            list(SWEEP_METRICS),
+            [(m, "all") for m in SWEEP_METRICS if m != "gmv_share"],
+        )
+    else:  # stored outcomes: as the spec named them
+        pairs = res.runs.select("outcome", "platform").unique(maintain_order=True).rows()
+        compare = list(dict.fromkeys(o for o, _ in pairs))[:4]
+        market = ([p for p in pairs if p[1] == "all"] or pairs)[:3]
+    jobs = []
+    for x in factors:
+        slug = _slug(x)
+        jobs.append((f"compare_{slug}", lambda x=x: strategy_comparison(res, x, metrics=compare)))
+        if res.frame is not None and not res.frame.is_empty():
+            metric = "gmv_share" if "gmv_share" in res.frame["metric"] else res.frame["metric"][0]
+            jobs.append(
+                (f"series_{slug}", lambda x=x, m=metric: sweep_timeseries(res, x, metric=m))
+            )
+    for x, y in itertools.combinations(factors, 2):
+        jobs.append(
+            (f"heatmap_{_slug(x)}__{_slug(y)}", lambda x=x, y=y: _heatmaps(res, x, y, market))
+        )
+    stored = res.path / "sensitivity.parquet" if res.path is not None else None
+    if stored is not None and stored.is_file():  # SALib indices of a Sobol or Morris design
+        jobs.append(("sensitivity", lambda: sensitivity_bars(pl.read_parquet(stored))))
+    else:
+        wanted = ["gmv_rmb", *(m for m, _ in market)] if res.runs is None else compare
+        platform = (
+            "all" if res.runs is None else None
+        )  # stored outcomes: each with its own platform
+        jobs.append(
+            (
+                "sensitivity",
+                lambda: sensitivity_bars(
+                    sensitivity_indices(res, factors, wanted, platform=platform)
+                ),
+            )
+        )
+    return jobs
+
+
+@styled
+def _heatmaps(res: Results, x: str, y: str, outcomes: list[tuple[str, str]]):
+    """Heat maps of several outcomes over one pair of factors, side by side."""
+    fig, axes = figure("double", 2.6, ncols=len(outcomes), squeeze=False)
+    for k, (ax, (m, platform)) in enumerate(zip(axes[0], outcomes, strict=True)):
+        sweep_heatmap(res, x, y, metric=m, platform=platform, ax=ax)
+        title, _, note = ax.get_title(loc="left").partition(" (")
+        panel_title(ax, LETTERS[k], title)
+    fig.suptitle(
+        f"Mean over replicates of each run's {note.rstrip(')')}", x=0.01, ha="left", fontsize=7
+    )
+    return fig
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
