@@ -49,25 +49,40 @@ def _check(spec: Experiment, e: Expectation, frame: pl.DataFrame) -> dict[str, A
         control, treatment = float(np.mean(y)), float(np.mean(y) + slope * (hi - lo))
         comparison = f"slope along {e.factor} (x range)"
         return _row(e, comparison, control, treatment, slope * (hi - lo), se * (hi - lo), len(y))
+    elif e.interaction is not None:
+        levels = spec.factors[e.interaction].grid_values()
+        dtype = frame.schema[e.interaction]
+        at = [_paired_effect(spec, e, df.filter(pl.col(e.interaction) == factor_cell(v, dtype)), exclude=e.interaction)
+              for v in (levels[0], levels[-1])]  # fmt: skip
+        (d0, c0, t0, low, high), (d1, *_) = at
+        n = min(len(d0), len(d1))
+        diff = d1[:n] - d0[:n]
+        control, treatment = float(np.mean(d0)), float(np.mean(d1))
+        comparison = f"effect of {e.factor} {low} -> {high}, at {e.interaction} {levels[0]} vs {levels[-1]}"
     else:
-        levels = spec.factors[e.factor].grid_values()
-        low = levels[0] if e.low is None else e.low
-        high = levels[-1] if e.high is None else e.high
-        dtype = frame.schema[e.factor]
-        a = df.filter(pl.col(e.factor) == factor_cell(low, dtype))
-        b = df.filter(pl.col(e.factor) == factor_cell(high, dtype))
-        keys = [c for c in [*spec.factors, "sample", "replicate"] if c in df.columns and c != e.factor]
-        pairs = a.select(*keys, e.metric).join(b.select(*keys, e.metric), on=keys, suffix="_t")
+        diff, control, treatment, low, high = _paired_effect(spec, e, df)
         comparison = f"{e.factor}: {low} -> {high}"
-        control, treatment = a[e.metric].mean(), b[e.metric].mean()
-        if pairs.height >= 2:
-            diff = (pairs[f"{e.metric}_t"] - pairs[e.metric]).to_numpy()
-        else:  # unpaired: difference of means
+        if diff is None:
+            a, b = (df.filter(pl.col(e.factor) == factor_cell(v, frame.schema[e.factor])) for v in (low, high))
             va, vb = a[e.metric].to_numpy(), b[e.metric].to_numpy()
             se = math.sqrt(np.var(va, ddof=1) / len(va) + np.var(vb, ddof=1) / len(vb)) if min(len(va), len(vb)) > 1 else float("nan")
             return _row(e, comparison, control, treatment, treatment - control, se, len(va) + len(vb))
     se = float(np.std(diff, ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else float("nan")
     return _row(e, comparison, control, treatment, float(np.mean(diff)), se, len(diff))
+
+
+def _paired_effect(spec: Experiment, e: Expectation, df: pl.DataFrame, exclude: str | None = None):
+    """Per-pair differences high - low (pairs share replicate and other factors), means, levels."""
+    levels = spec.factors[e.factor].grid_values()
+    low = levels[0] if e.low is None else e.low
+    high = levels[-1] if e.high is None else e.high
+    dtype = df.schema[e.factor]
+    a = df.filter(pl.col(e.factor) == factor_cell(low, dtype))
+    b = df.filter(pl.col(e.factor) == factor_cell(high, dtype))
+    keys = [c for c in [*spec.factors, "sample", "replicate"] if c in df.columns and c not in (e.factor, exclude)]
+    pairs = a.select(*keys, e.metric).join(b.select(*keys, e.metric), on=keys, suffix="_t").sort(keys)
+    diff = (pairs[f"{e.metric}_t"] - pairs[e.metric]).to_numpy() if pairs.height >= 2 else None
+    return diff, a[e.metric].mean(), b[e.metric].mean(), low, high
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

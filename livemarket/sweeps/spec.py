@@ -38,7 +38,7 @@ from livemarket.sweeps.version import model_version
 
 __all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
 
-AGGREGATES = ("mean", "sum", "last", "first", "min", "max", "daily")
+AGGREGATES = ("mean", "sum", "last", "first", "min", "max", "growth", "daily")
 RESERVED_COLUMNS = (
     "run_id", "chunk", "point", "replicate", "sample", "seed_entropy", "seed_spawn_key",
     "status", "error", "traceback", "seconds", "worker",
@@ -102,9 +102,11 @@ class MetricSpec(_Strict):
 
     Attributes:
         metric: model metric name (``gmv_rmb``, ``hhi``, ``trust_mean`` ...).
-        platform: platform name or ``"all"`` for market metrics.
-        channel: sales channel or ``"all"``.
-        agg: mean, sum, last, first, min, max over the window, or ``daily`` (the series).
+        platform: platform name, ``"all"`` for market metrics, ``"*"`` for the daily sum over
+            platforms (e.g. ``returns``, which the market table lacks).
+        channel: sales channel, ``"all"``, or ``"*"`` for the daily sum over channels.
+        agg: mean, sum, last, first, min, max over the window; ``growth`` (mean of the
+            window's second half over its first half, minus 1); or ``daily`` (the series).
         window: ``[start, end)`` as steps (int) or dates; default the whole run.
         scaled: use ``value_scaled`` (scaled to the real population) instead of ``value``.
         name: column name (default built from the parts).
@@ -113,7 +115,7 @@ class MetricSpec(_Strict):
     metric: str
     platform: str = "all"
     channel: str = "all"
-    agg: Literal["mean", "sum", "last", "first", "min", "max", "daily"] = "mean"
+    agg: Literal["mean", "sum", "last", "first", "min", "max", "growth", "daily"] = "mean"
     window: tuple[int | dt.date, int | dt.date] | None = None
     scaled: bool = False
     name: str = ""
@@ -139,7 +141,8 @@ class MetricSpec(_Strict):
     @model_validator(mode="after")
     def _column_name(self) -> MetricSpec:
         if not self.name:
-            parts = [p for p in (self.platform, self.channel) if p != "all"] + [self.metric, self.agg]
+            parts = [p.replace("*", "any") for p in (self.platform, self.channel) if p != "all"]
+            parts += [self.metric, self.agg]
             object.__setattr__(self, "name", "_".join(parts))
         if not _NAME.match(self.name):
             raise ValueError(f"metric column name {self.name!r} must be an identifier")
@@ -154,7 +157,10 @@ class Expectation(_Strict):
     """An expected direction, checked on the results (``livemarket sweep`` prints the verdict).
 
     Either compare two levels of ``factor`` (``high`` against ``low``; default the last and
-    first level) or, within runs, ``metric`` against another metric column ``than``.
+    first level) or, within runs, ``metric`` against another metric column ``than``. With
+    ``interaction``, the factor's effect is compared between the last and the first level of
+    that second factor (a difference in differences): "higher" means the effect is larger
+    at the interaction factor's last level.
 
     Attributes:
         metric: a metric column name.
@@ -162,6 +168,7 @@ class Expectation(_Strict):
         factor: factor whose levels are compared (for a range factor: the slope's sign).
         low: control level. high: treatment level.
         than: other metric column for within-run comparisons.
+        interaction: second factor for a difference in differences.
         where: keep only runs with these factor values.
         label: what the expectation says in words.
     """
@@ -172,6 +179,7 @@ class Expectation(_Strict):
     low: Any = None
     high: Any = None
     than: str | None = None
+    interaction: str | None = None
     where: dict[str, Any] = {}
     label: str = ""
 
@@ -179,6 +187,8 @@ class Expectation(_Strict):
     def _one_kind(self) -> Expectation:
         if (self.factor is None) == (self.than is None):
             raise ValueError("give exactly one of factor or than")
+        if self.interaction is not None and (self.factor is None or self.interaction == self.factor):
+            raise ValueError("interaction needs a factor, and another one")
         return self
 
 
@@ -271,7 +281,7 @@ class Experiment(_Strict):
             for col in (e.metric, e.than):
                 if col is not None and col not in columns:
                     raise ValueError(f"expect[{i}]: {col!r} is not a metric column ({columns})")
-            for col in ([e.factor] if e.factor else []) + list(e.where):
+            for col in [c for c in (e.factor, e.interaction) if c] + list(e.where):
                 if col not in self.factors:
                     raise ValueError(f"expect[{i}]: {col!r} is not a factor ({list(self.factors)})")
         return self

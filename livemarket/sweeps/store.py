@@ -49,7 +49,8 @@ __all__ = [
 MANIFEST = "manifest.json"
 STATUS = "status.jsonl"
 RUNS = "runs"
-_AGGREGATE = {"mean": np.mean, "sum": np.sum, "min": np.min, "max": np.max, "first": lambda v: v[0], "last": lambda v: v[-1]}
+_AGGREGATE = {"mean": np.mean, "sum": np.sum, "min": np.min, "max": np.max, "first": lambda v: v[0],
+              "last": lambda v: v[-1], "growth": lambda v: _growth(v)}  # fmt: skip
 
 
 # ---------------------------------------------------------------------- per-run summary
@@ -59,13 +60,14 @@ def summarize(table: pl.DataFrame, metrics: list[MetricSpec]) -> dict[str, Any]:
     Raises:
         KeyError: a metric, platform or channel that the table does not have, or an empty window.
     """
-    wanted = {(m.platform, m.channel, m.metric) for m in metrics}
-    keys = pl.DataFrame(list(wanted), schema=["platform", "channel", "metric"], orient="row")
-    rows = table.join(keys, on=["platform", "channel", "metric"], how="semi").sort("step")
+    names = {m.metric for m in metrics}
+    rows = table.filter(pl.col("metric").is_in(names)).sort("step")
     groups = rows.partition_by(["platform", "channel", "metric"], as_dict=True)
     out: dict[str, Any] = {}
     for m in metrics:
         part = groups.get((m.platform, m.channel, m.metric))
+        if part is None and "*" in (m.platform, m.channel):
+            part = _summed(rows, m)
         if part is None:
             raise KeyError(f"metric {m.platform}/{m.channel}/{m.metric} is not in the model's results")
         if m.window is not None:
@@ -76,6 +78,24 @@ def summarize(table: pl.DataFrame, metrics: list[MetricSpec]) -> dict[str, Any]:
         values = part["value_scaled" if m.scaled else "value"].fill_null(float("nan")).to_numpy()
         out[m.name] = values.tolist() if m.agg == "daily" else float(_AGGREGATE[m.agg](values))
     return out
+
+
+def _summed(rows: pl.DataFrame, m: MetricSpec) -> pl.DataFrame | None:
+    """Daily sum over platforms and/or channels for a ``*`` selector (None if nothing matches)."""
+    sel = rows.filter(pl.col("metric") == m.metric)
+    for col, want in (("platform", m.platform), ("channel", m.channel)):
+        sel = sel.filter(pl.col(col) != "all") if want == "*" else sel.filter(pl.col(col) == want)
+    if sel.is_empty():
+        return None
+    return sel.group_by("step", "date").agg(pl.col("value").sum(), pl.col("value_scaled").sum()).sort("step")
+
+
+def _growth(values: np.ndarray) -> float:
+    half = len(values) // 2
+    if half == 0:
+        return float("nan")
+    first, second = float(np.mean(values[:half])), float(np.mean(values[-half:]))
+    return second / first - 1.0 if first != 0 else float("nan")
 
 
 # ---------------------------------------------------------------------- schema
