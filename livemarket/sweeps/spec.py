@@ -193,13 +193,18 @@ class Expectation(_Strict):
 
 
 class Quick(_Strict):
-    """The ``--quick`` size: fields replaced (and overrides appended) for a run under a minute."""
+    """The ``--quick`` size: fields replaced (and overrides appended) for a run under a minute.
+
+    ``factors`` replaces whole factors of the same name (e.g. a policy calendar compressed
+    into a shorter run).
+    """
 
     replicates: int | None = Field(default=None, ge=1)
     consumers: int | None = Field(default=None, ge=2)
     days: int | None = Field(default=None, ge=1)
     samples: int | None = Field(default=None, ge=1)
     overrides: list[str] = []
+    factors: dict[str, Factor] = {}
 
 
 class Experiment(_Strict):
@@ -267,6 +272,7 @@ class Experiment(_Strict):
         texts = self.overrides + [o for f in self.factors.values() for o in (f.levels or {}).values() for o in o]
         if self.quick:
             texts += self.quick.overrides
+            texts += [o for f in self.quick.factors.values() for o in (f.levels or {}).values() for o in o]
         used = {m for t in texts for m in _PLACEHOLDER.findall(t)}
         for name in used - set(self.factors):
             raise ValueError(f"overrides use ${{{name}}} but there is no factor {name!r}")
@@ -294,8 +300,12 @@ class Experiment(_Strict):
         if self.quick is None:
             raise ConfigError(f"experiment {self.name!r} has no [quick] table")
         q = self.quick
-        update = {k: v for k, v in q.model_dump(exclude={"overrides"}).items() if v is not None}
-        data = self.model_dump() | update | {"overrides": self.overrides + q.overrides, "quick": None}
+        unknown = set(q.factors) - set(self.factors)
+        if unknown:
+            raise ConfigError(f"{self.name}: quick.factors {sorted(unknown)} are not factors of the experiment")
+        update = {k: v for k, v in q.model_dump(exclude={"overrides", "factors"}).items() if v is not None}
+        factors = self.model_dump()["factors"] | q.model_dump()["factors"]
+        data = self.model_dump() | update | {"overrides": self.overrides + q.overrides, "quick": None, "factors": factors}
         return Experiment.model_validate(data | {"base_dir": self.base_dir})
 
     def fingerprint(self) -> str:
