@@ -262,7 +262,7 @@ def open_client(workers: int | None = None, scheduler: str | None = None, slurm:
                 yield c
         return
     n = workers or default_workers()
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)  # fmt: skip
     try:
         with Client(cluster) as c:
