@@ -462,6 +462,7 @@ def _run_on_dask(client, tasks: list[ChunkTask], fingerprint: str, status: _Stat
                 status.log("chunk_error", chunk=t.chunk, error=f"{type(err).__name__}: {err}")
                 counts = _record_lost_chunk(t, err, out, columns)
             status.chunk_done(counts)
+            fut.release()  # done: the scheduler may forget it (no recompute if its worker dies later)
     except BaseException:
         for fut in futures:
             fut.cancel()
