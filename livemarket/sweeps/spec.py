@@ -390,6 +390,11 @@ class Experiment(_Strict):
         return load_scenario(self.scenario_source(), overrides, consumers=self.consumers, days=self.days)
 
     # ------------------------------------------------------------------ running
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Experiment:
+        """Read and validate an experiment TOML file (see :func:`load_experiment`)."""
+        return load_experiment(path)
+
     def run(self, out: str | Path | None = None, *, quick: bool = False, **options) -> Any:
         """Run (or resume) the sweep and return its results, one row per run (polars).
 
