@@ -7,6 +7,7 @@ Runs N runs of the ``minimal`` scenario three ways and prints wall times:
   pilot, summaries, Parquet writes and progress all included);
 * ``dask x2``: the same with two workers (speed-up against the loop).
 
+The loop runs with one BLAS thread, as Dask's worker processes do.
 Overhead = (dask x1 wall - loop wall) / dask x1 wall, reported with and without the fixed
 cost of starting the cluster. Each measurement is repeated and the fastest kept, since
 other processes on a shared machine only ever slow a run down.
@@ -16,18 +17,25 @@ Usage: ``python benchmarks/sweep_overhead.py [--runs 120] [--days 60] [--consume
 
 from __future__ import annotations
 
-import argparse
-import json
-import shutil
-import tempfile
-import time
-from pathlib import Path
+import os
 
-import numpy as np
+# Dask gives each worker process one BLAS/OpenMP thread; give the loop the same, or the
+# comparison measures thread oversubscription instead of Dask.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from livemarket import LiveCommerceModel
-from livemarket.sweeps.runner import run_sweep
-from livemarket.sweeps.spec import Experiment
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from livemarket import LiveCommerceModel  # noqa: E402
+from livemarket.sweeps.runner import run_sweep  # noqa: E402
+from livemarket.sweeps.spec import Experiment  # noqa: E402
 
 
 def make_spec(runs: int, days: int, consumers: int) -> Experiment:

@@ -391,7 +391,8 @@ def run_sweep(
         store.remove_temporary(out)
         in_process = workers == 0 and scheduler is None and slurm is None and client is None
         with contextlib.nullcontext(None) if in_process else open_client(workers, scheduler, slurm, client) as c:
-            n_workers = 1 if c is None else max(len(c.nthreads()), 1)
+            expected = slurm.jobs * slurm.cores if slurm is not None else 1  # SLURM jobs start one by one
+            n_workers = 1 if c is None else max(len(c.nthreads()), expected)
             if manifest is None:
                 estimate = pilot(spec, plan.runs[0]) if c is None else c.submit(pilot, spec, plan.runs[0], pure=False).result()
                 size = chunk_size or _auto_chunk_size(estimate["run_seconds"], len(plan.runs), n_workers)

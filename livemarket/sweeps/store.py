@@ -166,7 +166,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 def remove_temporary(out: Path) -> int:
     """Delete temporary files left by killed writers; return how many."""
     n = 0
-    for f in Path(out).glob(f"{RUNS}/.*.tmp"):
+    for f in [*Path(out).glob(f"{RUNS}/.*.tmp"), *Path(out).glob(".*.tmp")]:
         f.unlink(missing_ok=True)
         n += 1
     return n
