@@ -3,14 +3,14 @@
 Runs N runs of the ``minimal`` scenario three ways and prints wall times:
 
 * ``loop``: ``LiveCommerceModel(config, rng=seed).run(days)`` for every run, nothing else;
-* ``dask x1``: ``run_sweep`` on a LocalCluster with one worker process (cluster start,
-  pilot, summaries, Parquet writes and progress all included);
+* ``dask x1``: ``run_sweep`` on a LocalCluster with one worker process (pilot, chunking,
+  summaries, Parquet writes, status log all included; the cluster start-up is timed apart);
 * ``dask x2``: the same with two workers (speed-up against the loop).
 
 The loop runs with one BLAS thread, as Dask's worker processes do.
-Overhead = (dask x1 wall - loop wall) / dask x1 wall, reported with and without the fixed
-cost of starting the cluster. Each measurement is repeated and the fastest kept, since
-other processes on a shared machine only ever slow a run down.
+Overhead = (dask x1 - loop) / dask x1, in wall time and in CPU time (driver + workers; CPU
+time is the robust figure on a shared, busy machine). Each measurement is repeated,
+interleaved, and the fastest kept, since other processes only ever slow a run down.
 
 Usage: ``python benchmarks/sweep_overhead.py [--runs 120] [--days 60] [--consumers 1000] [--repeat 2]``
 """
@@ -46,26 +46,42 @@ def make_spec(runs: int, days: int, consumers: int) -> Experiment:
     )  # fmt: skip
 
 
-def loop(spec: Experiment) -> float:
+def loop(spec: Experiment) -> tuple[float, float]:
+    """(wall s, CPU s) of the plain loop over every run of the spec."""
     plan = spec.plan()
     configs = {tuple(r.overrides): spec.resolve(r.overrides) for r in plan.runs}
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for r in plan.runs:
         config = configs[tuple(r.overrides)]
         LiveCommerceModel(config, rng=np.random.SeedSequence(spec.root_seed, spawn_key=r.spawn_key)).run(config.days)
-    return time.perf_counter() - started
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def dask(spec: Experiment, workers: int) -> tuple[float, float]:
-    """(wall time of the whole sweep call, wall time after the cluster was up)."""
+def _cpu_seconds() -> float:
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
+def dask(spec: Experiment, workers: int) -> tuple[float, float, float]:
+    """(wall s of cluster start-up, wall s of the sweep, CPU s of driver and workers during the sweep)."""
+    from distributed import Client, LocalCluster
+
     out = Path(tempfile.mkdtemp(prefix="lm-overhead-"))
     try:
         started = time.perf_counter()
-        report = run_sweep(spec, out, workers=workers, progress=False)
-        total = time.perf_counter() - started
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cl:
+            with Client(cl) as c:
+                c.run(lambda: __import__("livemarket.models.market"))
+                startup = time.perf_counter() - started
+                before = sum(c.run(_cpu_seconds).values()) + time.process_time()
+                wall = time.perf_counter()
+                report = run_sweep(spec, out, client=c, progress=False)
+                wall = time.perf_counter() - wall
+                cpu = sum(c.run(_cpu_seconds).values()) + time.process_time() - before
         assert report.ok == report.runs, report
-        done = [json.loads(x) for x in (out / "status.jsonl").read_text().splitlines()][-1]
-        return total, done["elapsed_s"]
+        return startup, wall, cpu
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -75,26 +91,30 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=120)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--consumers", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     spec = make_spec(args.runs, args.days, args.consumers)
     loop(make_spec(2, 5, args.consumers))  # warm imports
+    load = os.getloadavg()[0]
     t_loop, t_d1, t_d2 = [], [], []
-    for _ in range(args.repeat):
+    for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits all three
         t_loop.append(loop(spec))
         t_d1.append(dask(spec, 1))
         t_d2.append(dask(spec, 2))
-    lp, (d1, d1_exec), (d2, d2_exec) = min(t_loop), min(t_d1), min(t_d2)
-    n = spec.replicates * 2
-    print(f"{n} runs of minimal ({args.consumers} consumers x {args.days} days), best of {args.repeat}")
-    print(f"{'':<28}{'wall s':>10}{'per run ms':>12}")
-    print(f"{'loop (one process)':<28}{lp:>10.2f}{1000 * lp / n:>12.1f}")
-    print(f"{'dask, 1 worker':<28}{d1:>10.2f}{1000 * d1 / n:>12.1f}   after start-up {d1_exec:.2f} s")
-    print(f"{'dask, 2 workers':<28}{d2:>10.2f}{1000 * d2 / n:>12.1f}   after start-up {d2_exec:.2f} s")
-    print(f"Dask overhead, 1 worker: {100 * (d1 - lp) / d1:+.1f}% of wall time "
-          f"({100 * (d1_exec - lp) / d1_exec:+.1f}% without the {d1 - d1_exec:.1f} s cluster start-up)")  # fmt: skip
-    print(f"speed-up with 2 workers: {lp / d2:.2f}x ({lp / d2_exec:.2f}x after start-up)")
-    print("all timings:", {"loop": [round(x, 2) for x in t_loop], "dask1": t_d1, "dask2": t_d2})
+    (lp, lp_cpu), n = min(t_loop), spec.replicates * 2
+    s1, d1, d1_cpu = min(t_d1, key=lambda x: x[1])
+    s2, d2, _ = min(t_d2, key=lambda x: x[1])
+    print(f"{n} runs of minimal ({args.consumers} consumers x {args.days} days), best of {args.repeat}; "
+          f"load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+    print(f"{'':<26}{'start-up s':>11}{'sweep wall s':>14}{'CPU s':>9}{'ms/run':>9}")
+    print(f"{'loop (one process)':<26}{0:>11.2f}{lp:>14.2f}{lp_cpu:>9.2f}{1000 * lp / n:>9.1f}")
+    print(f"{'dask, 1 worker':<26}{s1:>11.2f}{d1:>14.2f}{d1_cpu:>9.2f}{1000 * d1 / n:>9.1f}")
+    print(f"{'dask, 2 workers':<26}{s2:>11.2f}{d2:>14.2f}{'':>9}{1000 * d2 / n:>9.1f}")
+    print(f"Dask overhead, 1 worker: {100 * (d1 - lp) / d1:+.1f}% of wall time, {100 * (d1_cpu - lp_cpu) / d1_cpu:+.1f}% "
+          f"of CPU time (cluster start-up, {s1:.1f} s once per sweep, not included; "
+          f"{100 * (s1 + d1 - lp) / (s1 + d1):+.1f}% with it)")  # fmt: skip
+    print(f"speed-up with 2 workers: {lp / d2:.2f}x")
+    print("all timings (loop wall, CPU; dask start-up, wall, CPU):", {"loop": t_loop, "dask1": t_d1, "dask2": t_d2})
 
 
 if __name__ == "__main__":

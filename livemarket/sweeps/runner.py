@@ -16,7 +16,7 @@ Where the work runs:
 
 Example:
     >>> from livemarket.sweeps import load_experiment
-    >>> report = run_sweep(load_experiment("experiments/09-ad-load.toml").effective(quick=True),
+    >>> report = run_sweep(load_experiment("experiments/09-ad-load-user-time.toml").effective(quick=True),
     ...                    "results/sweeps/ad-load-quick", workers=2)  # doctest: +SKIP
 """
 
