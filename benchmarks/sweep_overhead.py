@@ -34,8 +34,8 @@ import numpy as np  # noqa: E402
 
 from livemarket import LiveCommerceModel  # noqa: E402
 from livemarket.sweeps.runner import run_sweep  # noqa: E402
-from livemarket.sweeps.store import results  # noqa: E402
 from livemarket.sweeps.spec import Experiment  # noqa: E402
+from livemarket.sweeps.store import results  # noqa: E402
 
 
 def make_spec(runs: int, days: int, consumers: int) -> Experiment:
