@@ -13,12 +13,16 @@ from livemarket.sweeps.spec import load_experiment
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
 
-#: Expectations the model does not show with its current parameters (see experiments/README.md).
-#: A gap that starts to pass fails this test too: then move it out of this table.
+#: Expectations the model does not show at the quick size with its current parameters: the
+#: sign is wrong, or right but within the noise (|z| < 2). See experiments/README.md.
+#: A gap that starts to show fails this test too: then move it out of this table.
 NOT_SHOWN = {
     ("interoperability-2024", "hhi_after"): "Taobao, the largest platform, gains share: HHI rises",
-    ("self-broadcast-commission", "self_broadcast_share_late"): "brand learning does not move toward self-broadcast",
-    ("consumer-protection", "kuaishou_orders"): "protection's trust gain is too small to move orders",
+    ("head-streamer-scandal", "top_streamer_share"): "right sign, z=-1.6: top-1 share is a poor proxy",
+    ("head-streamer-scandal", "video_live_gmv_after"): "right sign, z=-1.8",
+    ("self-broadcast-commission", "self_broadcast_share_late"): "right sign, z=1.3",
+    ("consumer-protection", "kuaishou_orders"): "protection's trust gain (+0.5%) is too small to move orders",
+    ("consumer-protection", "kuaishou_returns"): "... or returns",
 }
 
 
@@ -40,7 +44,7 @@ def test_quick_run_shows_expected_direction(path, client, tmp_path):
     print(f"\n{spec.name}:\n{format_checks(table)}")
     for row in table.iter_rows(named=True):
         known_gap = (spec.name, row["metric"]) in NOT_SHOWN
-        assert row["passed"] != known_gap, f"{spec.name}: {row['label']}: {row}"
+        assert row["shown"] != known_gap, f"{spec.name}: {row['label']}: {row}"
 
 
 def test_experiments_command_lists_all_twelve():

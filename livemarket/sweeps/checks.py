@@ -2,8 +2,8 @@
 
 Each ``[[expect]]`` of a spec compares two levels of a factor (paired by replicate and by
 the other factors when possible), the slope along a range factor, or two metrics within
-the same runs. The verdict is the sign of the mean difference; its standard error and
-z-score say how sure the sign is.
+the same runs. ``passed`` is the sign of the mean difference; ``shown`` also asks the
+sign to be clear of the noise between replicates (|z| >= 2, z = effect / standard error).
 
 Example:
     >>> table = check_expectations(spec, results("results/sweeps/09-ad-load-quick"))  # doctest: +SKIP
@@ -22,7 +22,9 @@ import polars as pl
 from livemarket.sweeps.spec import Expectation, Experiment
 from livemarket.sweeps.store import factor_cell
 
-__all__ = ["check_expectations", "format_checks"]
+__all__ = ["Z_SHOWN", "check_expectations", "format_checks"]
+
+Z_SHOWN = 2.0  # |effect| / standard error for a direction to count as shown
 
 
 def check_expectations(spec: Experiment, frame: pl.DataFrame) -> pl.DataFrame:
@@ -30,7 +32,7 @@ def check_expectations(spec: Experiment, frame: pl.DataFrame) -> pl.DataFrame:
     rows = [_check(spec, e, frame) for e in spec.expect]
     schema = {"label": pl.String, "metric": pl.String, "comparison": pl.String, "control": pl.Float64,
               "treatment": pl.Float64, "effect": pl.Float64, "relative": pl.Float64, "z": pl.Float64,
-              "n": pl.Int64, "passed": pl.Boolean}  # fmt: skip
+              "n": pl.Int64, "passed": pl.Boolean, "shown": pl.Boolean}  # fmt: skip
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -101,16 +103,17 @@ def _row(e: Expectation, comparison: str, control, treatment, effect: float, se:
     relative = effect / abs(control) if control not in (0.0,) and control == control else float("nan")
     z = effect / se if se and se == se and se > 0 else float("nan")
     passed = bool(effect > 0) if e.direction == "higher" else bool(effect < 0)
+    shown = passed and (z != z or abs(z) >= Z_SHOWN)  # z is nan when there is no noise to compare with
     label = e.label or f"{e.metric} {e.direction}"
     return {"label": label, "metric": e.metric, "comparison": comparison, "control": control, "treatment": treatment,
-            "effect": effect, "relative": relative, "z": z, "n": n, "passed": passed}  # fmt: skip
+            "effect": effect, "relative": relative, "z": z, "n": n, "passed": passed, "shown": shown}  # fmt: skip
 
 
 def format_checks(table: pl.DataFrame) -> str:
     """The verdicts as text lines for the terminal."""
     lines = []
     for r in table.iter_rows(named=True):
-        mark = "PASS" if r["passed"] else "FAIL"
+        mark = "PASS" if r["shown"] else ("WEAK" if r["passed"] else "FAIL")
         lines.append(
             f"  [{mark}] {r['label']}: {r['comparison']}: {r['control']:.4g} -> {r['treatment']:.4g} "
             f"({100 * r['relative']:+.1f}%, z={r['z']:.1f}, n={r['n']})"
