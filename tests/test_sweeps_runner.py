@@ -144,6 +144,13 @@ def test_200_runs_on_two_workers_exactly_once_and_equal_to_in_process(tmp_path, 
     assert _rows(tmp_path / "dask").equals(_rows(tmp_path / "local"))
 
 
+def test_attach_to_running_scheduler_and_python_api(tmp_path, client):
+    spec = _spec(replicates=1)
+    frame = spec.run(tmp_path, scheduler=client.scheduler.address, progress=False)
+    assert frame.height == 4 and set(frame["run_id"]) == {r.run_id for r in spec.plan().runs}
+    assert spec.run(tmp_path, workers=0, progress=False).drop(VOLATILE).equals(frame.drop(VOLATILE))
+
+
 def test_killed_worker_does_not_lose_or_duplicate_runs(tmp_path):
     from distributed import Client, LocalCluster
 
