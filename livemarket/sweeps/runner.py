@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import json
 import math
 import os
@@ -131,15 +132,27 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@functools.lru_cache(maxsize=32)
+def _scenario(scenario: str, overrides: tuple[str, ...], consumers: int | None, days: int | None, stamp=None):
+    """Validated scenario of a design point, read once per worker (replicates share it).
+
+    ``stamp`` (a scenario file's modification time) keeps an edited file from being served
+    from the cache of a long-lived worker.
+    """
+    from livemarket.config import load_scenario
+
+    return load_scenario(scenario, list(overrides), consumers=consumers, days=days)
+
+
 def _one_run(task: ChunkTask, run: Run) -> dict[str, Any]:
     """Run one simulation and reduce it to the spec's metrics (errors are returned, not raised)."""
-    from livemarket.config import load_scenario
     from livemarket.models.market import LiveCommerceModel
 
     row: dict[str, Any] = {"status": "ok", "error": None, "traceback": None}
     started = time.perf_counter()
     try:
-        config = load_scenario(task.scenario, run.overrides, consumers=task.consumers, days=task.days)
+        stamp = os.stat(task.scenario).st_mtime_ns if task.scenario.endswith(".toml") else None
+        config = _scenario(task.scenario, tuple(run.overrides), task.consumers, task.days, stamp).model_copy(deep=True)
         seed = np.random.SeedSequence(task.root_seed, spawn_key=run.spawn_key)
         model = LiveCommerceModel(config, rng=seed, run_id=run.run_id)
         row |= store.summarize(model.run(config.days), task.metrics)
