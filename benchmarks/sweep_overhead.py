@@ -33,7 +33,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from livemarket import LiveCommerceModel  # noqa: E402
-from livemarket.sweeps.runner import run_sweep  # noqa: E402
+from livemarket.sweeps.runner import local_cluster, run_sweep  # noqa: E402
 from livemarket.sweeps.spec import Experiment  # noqa: E402
 from livemarket.sweeps.store import results  # noqa: E402
 
@@ -72,12 +72,12 @@ def dask(spec: Experiment, workers: int) -> tuple[float, float, float, float]:
     tool (scheduling, pilot, Parquet writes, waiting at the end), measured under the same
     machine load as the runs themselves.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     out = Path(tempfile.mkdtemp(prefix="lm-overhead-"))
     try:
         started = time.perf_counter()
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cl:
+        with local_cluster(workers) as cl:
             with Client(cl) as c:
                 c.run(lambda: __import__("livemarket.models.market"))
                 startup = time.perf_counter() - started

@@ -259,7 +259,7 @@ def open_client(workers: int | None = None, scheduler: str | None = None, slurm:
         return
     import logging
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         with Client(scheduler) as c:
@@ -274,15 +274,28 @@ def open_client(workers: int | None = None, scheduler: str | None = None, slurm:
                 c.wait_for_workers(1)
                 yield c
         return
-    n = workers or default_workers()
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR)  # fmt: skip
+    cluster = local_cluster(workers or default_workers(), silence_logs=logging.ERROR)
     try:
         with Client(cluster) as c:
             c.run(_warm_up)
             yield c
     finally:
         cluster.close()
+
+
+#: Dask settings for the clusters started here: runs are long pure-Python tasks, so the
+#: workers' statistical profiler (a stack sample every 10 ms) only costs CPU.
+LOCAL_DASK_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
+def local_cluster(n_workers: int, **kwargs):
+    """A LocalCluster of ``n_workers`` single-threaded processes, set up for simulation runs."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(LOCAL_DASK_CONFIG):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                            **kwargs)  # fmt: skip
 
 
 def _warm_up() -> str:
