@@ -7,7 +7,7 @@ Runs N runs of the ``minimal`` scenario three ways and prints wall times:
   summaries, Parquet writes, status log all included; the cluster start-up is timed apart);
 * ``dask x2``: the same with two workers (speed-up against the loop).
 
-The loop runs with one BLAS thread, as Dask's worker processes do.
+The loop runs with one BLAS and one polars thread, as the sweep's worker processes do.
 Overhead = (dask x1 - loop) / dask x1, in wall time and in CPU time (driver + workers; CPU
 time is the robust figure on a shared, busy machine). Each measurement is repeated,
 interleaved, and the fastest kept, since other processes only ever slow a run down.
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os
 
-# Dask gives each worker process one BLAS/OpenMP thread; give the loop the same, or the
+# Sweep workers get one BLAS/OpenMP/polars thread each; give the loop the same, or the
 # comparison measures thread oversubscription instead of Dask.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402

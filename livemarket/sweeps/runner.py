@@ -283,17 +283,19 @@ def open_client(workers: int | None = None, scheduler: str | None = None, slurm:
         cluster.close()
 
 
-#: Dask settings for the clusters started here: runs are long pure-Python tasks, so the
-#: workers' statistical profiler (a stack sample every 10 ms) only costs CPU.
-LOCAL_DASK_CONFIG = {"distributed.worker.profile.enabled": False}
-
-
 def local_cluster(n_workers: int, **kwargs):
-    """A LocalCluster of ``n_workers`` single-threaded processes, set up for simulation runs."""
+    """A LocalCluster of ``n_workers`` single-threaded processes, set up for simulation runs.
+
+    Runs are long pure-Python tasks, one per core: the workers' statistical profiler (a stack
+    sample every 10 ms) only costs CPU, and polars gets one thread per worker, as Dask already
+    does for BLAS and OpenMP.
+    """
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set(LOCAL_DASK_CONFIG):
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {})) | {"POLARS_MAX_THREADS": "1"}
+    settings = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ}
+    with dask.config.set(settings):
         return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                             **kwargs)  # fmt: skip
 
