@@ -43,6 +43,7 @@ RESERVED_COLUMNS = (
     "run_id", "chunk", "point", "replicate", "sample", "seed_entropy", "seed_spawn_key",
     "status", "error", "traceback", "seconds", "worker",
 )  # fmt: skip
+VALIDATE_POINTS = 500  # design points validated on the driver before a sweep starts
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -362,7 +363,12 @@ class Experiment(_Strict):
         return [_PLACEHOLDER.sub(lambda m: toml_value(point[m.group(1)]), o) for o in out]
 
     def plan(self, validate: bool = True) -> Plan:
-        """Every run of the sweep with its identity; optionally validate each distinct scenario."""
+        """Every run of the sweep with its identity.
+
+        With ``validate``, the scenario of each distinct design point is validated first (up to
+        :data:`VALIDATE_POINTS` of them; later points are validated by the workers, where a bad
+        one becomes a failed run with its error).
+        """
         source = self.scenario_source()
         scenario_sha = _scenario_sha256(source)
         mv = model_version()
@@ -370,7 +376,7 @@ class Experiment(_Strict):
         for index, point in enumerate(self.points()):
             overrides = self.point_overrides(point)
             key = tuple(overrides)
-            if validate and key not in seen:
+            if validate and key not in seen and len(seen) < VALIDATE_POINTS:
                 seen[key] = self.resolve(overrides)
             for r in range(self.replicates):
                 seed_point = 0 if self.common_random_numbers else index
