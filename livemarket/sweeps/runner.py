@@ -286,15 +286,18 @@ def open_client(workers: int | None = None, scheduler: str | None = None, slurm:
 def local_cluster(n_workers: int, **kwargs):
     """A LocalCluster of ``n_workers`` single-threaded processes, set up for simulation runs.
 
-    Runs are long pure-Python tasks, one per core: the workers' statistical profiler (a stack
-    sample every 10 ms) only costs CPU, and polars gets one thread per worker, as Dask already
-    does for BLAS and OpenMP.
+    Runs are long pure-Python tasks, one per core, that hold the GIL: every wake-up of a
+    worker's event loop (its 20 ms tick, the 10 ms profiler, monitors) takes the GIL from the
+    run. Those intervals are stretched here, and polars gets one thread per worker, as Dask
+    already does for BLAS and OpenMP.
     """
     import dask
     from distributed import LocalCluster
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {})) | {"POLARS_MAX_THREADS": "1"}
-    settings = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ}
+    settings = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ,
+                "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "2s",
+                "distributed.worker.memory.monitor-interval": "1s"}  # fmt: skip
     with dask.config.set(settings):
         return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                             **kwargs)  # fmt: skip
