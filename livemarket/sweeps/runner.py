@@ -297,7 +297,8 @@ def local_cluster(n_workers: int, **kwargs):
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {})) | {"POLARS_MAX_THREADS": "1"}
     settings = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ,
                 "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "2s",
-                "distributed.worker.memory.monitor-interval": "1s"}  # fmt: skip
+                "distributed.worker.memory.monitor-interval": "1s",
+                "distributed.admin.system-monitor.gil.enabled": False}  # fmt: skip
     with dask.config.set(settings):
         return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                             **kwargs)  # fmt: skip
