@@ -116,6 +116,7 @@ def test_slurm_options_render_a_job_script():
         script = cluster.job_script()
     assert "#SBATCH -p short" in script and "#SBATCH -A abm" in script and "#SBATCH -t 00:30:00" in script
     assert "--nworkers 4" in script and "--nthreads 1" in script
+    assert "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s" in script and "POLARS_MAX_THREADS=1" in script
 
 
 # ------------------------------------------------------------------ on a real LocalCluster

@@ -57,6 +57,14 @@ class SweepError(ConfigError):
     """A sweep that cannot start or go on (changed spec, other model version, folder locked)."""
 
 
+#: Worker settings for simulation runs (see :func:`local_cluster`), as shell exports for job scripts.
+WORKER_ENV_EXPORTS = (
+    "export DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s",
+    "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False",
+    "export POLARS_MAX_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1",
+)
+
+
 @dataclass
 class SlurmOptions:
     """Workers started as SLURM jobs (dask-jobqueue); one worker process per core.
@@ -78,7 +86,7 @@ class SlurmOptions:
     def cluster_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``dask_jobqueue.SLURMCluster``."""
         kw = {"cores": self.cores, "processes": self.cores, "memory": self.memory, "walltime": self.walltime,
-              "job_extra_directives": list(self.job_extra)}  # fmt: skip
+              "job_extra_directives": list(self.job_extra), "job_script_prologue": list(WORKER_ENV_EXPORTS)}  # fmt: skip
         if self.queue:
             kw["queue"] = self.queue
         if self.account:
