@@ -199,7 +199,7 @@ def results(out: str | Path, include_failed: bool = False) -> pl.DataFrame:
     """All finished runs as one frame: one row per run, factors and metrics as columns."""
     lf = scan(out)
     if not include_failed:
-        lf = lf.filter(pl.col("status") == "ok").drop("error", "traceback")
+        lf = lf.filter(pl.col("status") == "ok").drop("error", "traceback", strict=False)
     return lf.sort("point", "replicate").collect()
 
 
