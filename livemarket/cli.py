@@ -17,8 +17,10 @@ import typer
 from livemarket.config import ConfigError, builtin_scenarios, load_scenario
 from livemarket.models.graphs import GraphInputError
 from livemarket.provenance import git_commit, versions
+from livemarket.sweeps.cli import register as register_sweeps
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Live-stream e-commerce market simulations.")
+register_sweeps(app)
 
 
 def _fail(message: str) -> None:

@@ -1,0 +1,27 @@
+"""Strategy sweeps on Dask: experiment specs, resumable runs, sensitivity analysis.
+
+Example:
+    >>> from livemarket.sweeps import load_experiment, results
+    >>> exp = load_experiment("experiments/01-douyin-link-ban.toml")  # doctest: +SKIP
+    >>> frame = exp.run(quick=True, workers=2)  # doctest: +SKIP
+    >>> frame = results("results/sweeps/douyin-link-ban-quick")  # doctest: +SKIP
+"""
+
+from livemarket.sweeps.runner import SlurmOptions, SweepError, run_sweep
+from livemarket.sweeps.spec import Experiment, Factor, MetricSpec, load_experiment
+from livemarket.sweeps.store import daily, failures, results, scan, verify
+
+__all__ = [
+    "Experiment",
+    "Factor",
+    "MetricSpec",
+    "SlurmOptions",
+    "SweepError",
+    "daily",
+    "failures",
+    "load_experiment",
+    "results",
+    "run_sweep",
+    "scan",
+    "verify",
+]

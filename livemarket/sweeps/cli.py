@@ -1,0 +1,150 @@
+"""Command line of the sweeps: ``livemarket sweep``, ``livemarket sensitivity``, ``livemarket experiments``.
+
+Registered on the main typer app by :func:`register`. Bad input (unknown spec, invalid
+field, a changed spec in an existing folder) prints one clear message and exits with 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from livemarket.config import ConfigError
+
+__all__ = ["experiments_dir", "find_experiment", "register"]
+
+Out = Annotated[Path | None, typer.Option(help="Sweep folder (default results/sweeps/<name>[-quick]).")]
+Workers = Annotated[int | None, typer.Option(help="Local worker processes (default: one per core; 0: no Dask).")]
+Scheduler = Annotated[str | None, typer.Option(help="Attach to a running Dask scheduler, e.g. tcp://host:8786.")]
+Slurm = Annotated[bool, typer.Option(help="Start workers as SLURM jobs (dask-jobqueue).")]
+Quick = Annotated[bool, typer.Option(help="Use the spec's small quick size (runs in under a minute).")]
+
+
+def experiments_dir() -> Path:
+    """``./experiments`` if it exists, else the one beside the livemarket package (source checkout)."""
+    here = Path.cwd() / "experiments"
+    if here.is_dir():
+        return here
+    import livemarket
+
+    return Path(livemarket.__file__).resolve().parents[1] / "experiments"
+
+
+def find_experiment(name: str) -> Path:
+    """A spec path from a path, a file stem (``01-douyin-link-ban``) or its short name (``douyin-link-ban``)."""
+    path = Path(name)
+    if path.suffix == ".toml" or path.is_file():
+        return path
+    for f in sorted(experiments_dir().glob("*.toml")):
+        if name in (f.stem, f.stem.split("-", 1)[-1]) or f.stem.startswith(f"{name}-"):
+            return f
+    raise ConfigError(f"no experiment {name!r} (see `livemarket experiments`, or give a .toml path)")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _slurm_options(slurm, queue, account, walltime, cores, memory, jobs):
+    if not slurm:
+        return None
+    from livemarket.sweeps.runner import SlurmOptions
+
+    return SlurmOptions(queue=queue, account=account, walltime=walltime, cores=cores, memory=memory, jobs=jobs)
+
+
+def sweep(
+    spec: Annotated[str, typer.Argument(help="Experiment .toml file or name in experiments/.")],
+    out: Out = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    slurm: Slurm = False,
+    queue: Annotated[str | None, typer.Option(help="SLURM partition.")] = None,
+    account: Annotated[str | None, typer.Option(help="SLURM account.")] = None,
+    walltime: Annotated[str, typer.Option(help="SLURM walltime per job.")] = "01:00:00",
+    cores: Annotated[int, typer.Option(help="SLURM cores per job (one worker each).")] = 8,
+    memory: Annotated[str, typer.Option(help="SLURM memory per job.")] = "16GB",
+    jobs: Annotated[int, typer.Option(help="SLURM jobs to start.")] = 1,
+    quick: Quick = False,
+    chunk_size: Annotated[int | None, typer.Option(help="Runs per task (default: about 5 s of work).")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Run failed runs again.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run (or resume) a sweep: scenario x factors x replicates, one Parquet file per chunk."""
+    _run(spec, out, workers, scheduler, _slurm_options(slurm, queue, account, walltime, cores, memory, jobs),
+         quick, chunk_size, retry_failed, progress)  # fmt: skip
+
+
+def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_failed, progress):
+    from livemarket.sweeps import checks, runner, store
+    from livemarket.sweeps.spec import default_out, load_experiment
+
+    if scheduler and slurm:
+        _fail("give --scheduler or --slurm, not both")
+    try:
+        spec = load_experiment(find_experiment(spec_name)).effective(quick)
+        folder = out or default_out(spec, quick)
+        report = runner.run_sweep(spec, folder, workers=workers, scheduler=scheduler, slurm=slurm,
+                                  progress=progress, chunk_size=chunk_size, retry_failed=retry_failed)  # fmt: skip
+    except ConfigError as err:
+        _fail(str(err))
+    typer.echo(str(report))
+    frame = store.results(folder)
+    if spec.expect and frame.height:
+        typer.echo(f"expected: {spec.expected}" if spec.expected else "expected directions:")
+        typer.echo(checks.format_checks(checks.check_expectations(spec, frame)))
+    if report.failed:
+        typer.echo(f"{report.failed} runs failed: livemarket.sweeps.store.failures({str(folder)!r}) has the tracebacks")
+    return spec, folder
+
+
+def sensitivity(
+    spec: Annotated[str, typer.Argument(help="Experiment .toml with design = 'sobol' or 'morris'.")],
+    metrics: Annotated[str | None, typer.Option(help="Comma-separated metric columns (default: all).")] = None,
+    out: Out = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    quick: Quick = False,
+    conf_level: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run a Sobol or Morris sweep and write its sensitivity indices with confidence intervals."""
+    import polars as pl
+
+    from livemarket.sweeps import sensitivity as sa
+    from livemarket.sweeps import store
+
+    spec_obj, folder = _run(spec, out, workers, scheduler, None, quick, None, False, progress)
+    try:
+        table = sa.analyze(spec_obj, store.results(folder), metrics.split(",") if metrics else None, conf_level)
+    except ConfigError as err:
+        _fail(str(err))
+    paths = sa.write(table, folder)
+    with pl.Config(tbl_rows=60, tbl_cols=12):
+        typer.echo(table.drop("ci_low", "ci_high"))
+    typer.echo(f"-> {paths[0]} and {paths[1].name}")
+
+
+def experiments() -> None:
+    """List the named experiments (experiments/*.toml) with their questions."""
+    from livemarket.sweeps.spec import load_experiment
+
+    folder = experiments_dir()
+    for f in sorted(folder.glob("*.toml")):
+        try:
+            e = load_experiment(f)
+        except ConfigError as err:
+            typer.echo(f"{f.stem:<34} INVALID: {err}")
+            continue
+        typer.echo(f"{f.stem:<34} {e.question}")
+    typer.echo(f"\nrun one: livemarket sweep {folder.name}/<name>.toml [--quick]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the sweep commands to the main command-line app."""
+    app.command()(sweep)
+    app.command()(sensitivity)
+    app.command()(experiments)

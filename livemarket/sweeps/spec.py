@@ -1,0 +1,504 @@
+"""Experiment specs: a TOML file (or the same fields in Python) that names a whole sweep.
+
+A spec says which scenario to start from, which overrides hold for every run, which
+factors vary (lists of values or named strategies for a grid; ranges for a sampled
+design drawn with SALib), how many replicates, how many days, which metrics to keep and
+the root seed. Everything is validated by pydantic with ``extra="forbid"``, so a typo is
+an error naming the field.
+
+Example:
+    >>> exp = Experiment(
+    ...     name="demo", scenario="minimal", days=10, consumers=300, replicates=2,
+    ...     factors={"ban": {"path": "platforms.video.link_ban", "values": [False, True]}},
+    ...     metrics=["gmv_rmb:sum"],
+    ... )
+    >>> [p["ban"] for p in exp.points()]
+    [False, True]
+    >>> len(exp.plan().runs)
+    4
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from livemarket.config import ConfigError, builtin_scenarios, load_scenario
+from livemarket.sweeps.version import model_version
+
+__all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
+
+AGGREGATES = ("mean", "sum", "last", "first", "min", "max", "growth", "daily")
+RESERVED_COLUMNS = (
+    "run_id", "chunk", "point", "replicate", "sample", "seed_entropy", "seed_spawn_key",
+    "status", "error", "traceback", "seconds", "worker",
+)  # fmt: skip
+VALIDATE_POINTS = 500  # design points validated on the driver before a sweep starts
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Factor(_Strict):
+    """One thing the sweep varies. Give exactly one of ``values``, ``levels`` or ``range``.
+
+    Attributes:
+        path: dotted scenario path set to the factor's value (``platforms.douyin.ad_load``).
+            Without ``path``, the value is used through ``${name}`` placeholders in overrides.
+        values: grid levels, any TOML values.
+        levels: named strategies for a grid: level name -> list of overrides.
+        range: ``[low, high]`` for sampled designs (lhs, sobol, morris).
+        integer: round sampled values to integers.
+    """
+
+    path: str | None = None
+    values: list[Any] | None = None
+    levels: dict[str, list[str]] | None = None
+    range: tuple[float, float] | None = None
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Factor:
+        given = [k for k in ("values", "levels", "range") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of values, levels or range (got {given or 'none'})")
+        if self.values is not None and not self.values:
+            raise ValueError("values must not be empty")
+        if self.levels is not None and not self.levels:
+            raise ValueError("levels must not be empty")
+        if self.levels is not None and self.path is not None:
+            raise ValueError("a levels factor sets its overrides itself; drop path")
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise ValueError(f"range must be [low, high] with low < high (got {list(self.range)})")
+        return self
+
+    @property
+    def sampled(self) -> bool:
+        """True for a range factor (drawn by the sampled design)."""
+        return self.range is not None
+
+    def grid_values(self) -> list[Any]:
+        """The levels of a grid factor (level names for a ``levels`` factor)."""
+        return list(self.levels) if self.levels is not None else list(self.values or [])
+
+
+class MetricSpec(_Strict):
+    """A per-run summary kept in the results: one model metric, aggregated over a window.
+
+    A string ``"[platform.[channel.]]metric[:agg]"`` is accepted as shorthand, e.g.
+    ``"hhi"``, ``"douyin.gmv_share:last"``, ``"douyin.live_own_shop.gmv_rmb:sum"``.
+
+    Attributes:
+        metric: model metric name (``gmv_rmb``, ``hhi``, ``trust_mean`` ...).
+        platform: platform name, ``"all"`` for market metrics, ``"*"`` for the daily sum over
+            platforms (e.g. ``returns``, which the market table lacks).
+        channel: sales channel, ``"all"``, or ``"*"`` for the daily sum over channels.
+        agg: mean, sum, last, first, min, max over the window; ``growth`` (mean of the
+            window's second half over its first half, minus 1); or ``daily`` (the series).
+        window: ``[start, end)`` as steps (int) or dates; default the whole run.
+        scaled: use ``value_scaled`` (scaled to the real population) instead of ``value``.
+        name: column name (default built from the parts).
+    """
+
+    metric: str
+    platform: str = "all"
+    channel: str = "all"
+    agg: Literal["mean", "sum", "last", "first", "min", "max", "growth", "daily"] = "mean"
+    window: tuple[int | dt.date, int | dt.date] | None = None
+    scaled: bool = False
+    name: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        text, _, agg = data.partition(":")
+        parts = text.split(".")
+        if len(parts) > 3 or not all(parts):
+            raise ValueError(f"metric {data!r}: expected [platform.[channel.]]metric[:agg]")
+        out: dict[str, Any] = {"metric": parts[-1]}
+        if len(parts) >= 2:
+            out["platform"] = parts[0]
+        if len(parts) == 3:
+            out["channel"] = parts[1]
+        if agg:
+            out["agg"] = agg
+        return out
+
+    @model_validator(mode="after")
+    def _column_name(self) -> MetricSpec:
+        if not self.name:
+            parts = [p.replace("*", "any") for p in (self.platform, self.channel) if p != "all"]
+            parts += [self.metric, self.agg]
+            object.__setattr__(self, "name", "_".join(parts))
+        if not _NAME.match(self.name):
+            raise ValueError(f"metric column name {self.name!r} must be an identifier")
+        if self.window is not None and type(self.window[0]) is not type(self.window[1]):
+            raise ValueError("window: give two steps or two dates")
+        if self.window is not None and not self.window[0] < self.window[1]:
+            raise ValueError(f"window must be [start, end) with start < end (got {list(self.window)})")
+        return self
+
+
+class Expectation(_Strict):
+    """An expected direction, checked on the results (``livemarket sweep`` prints the verdict).
+
+    Either compare two levels of ``factor`` (``high`` against ``low``; default the last and
+    first level) or, within runs, ``metric`` against another metric column ``than``. With
+    ``interaction``, the factor's effect is compared between the last and the first level of
+    that second factor (a difference in differences): "higher" means the effect is larger
+    at the interaction factor's last level.
+
+    Attributes:
+        metric: a metric column name.
+        direction: ``higher`` or ``lower``.
+        factor: factor whose levels are compared (for a range factor: the slope's sign).
+        low: control level. high: treatment level.
+        than: other metric column for within-run comparisons.
+        interaction: second factor for a difference in differences.
+        where: keep only runs with these factor values.
+        label: what the expectation says in words.
+    """
+
+    metric: str
+    direction: Literal["higher", "lower"]
+    factor: str | None = None
+    low: Any = None
+    high: Any = None
+    than: str | None = None
+    interaction: str | None = None
+    where: dict[str, Any] = {}
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Expectation:
+        if (self.factor is None) == (self.than is None):
+            raise ValueError("give exactly one of factor or than")
+        if self.interaction is not None and (self.factor is None or self.interaction == self.factor):
+            raise ValueError("interaction needs a factor, and another one")
+        return self
+
+
+class Quick(_Strict):
+    """The ``--quick`` size: fields replaced (and overrides appended) for a run under a minute.
+
+    ``factors`` replaces whole factors of the same name (e.g. a policy calendar compressed
+    into a shorter run).
+    """
+
+    replicates: int | None = Field(default=None, ge=1)
+    consumers: int | None = Field(default=None, ge=2)
+    days: int | None = Field(default=None, ge=1)
+    samples: int | None = Field(default=None, ge=1)
+    overrides: list[str] = []
+    factors: dict[str, Factor] = {}
+
+
+class Experiment(_Strict):
+    """A sweep: scenario x factors x replicates, the metrics to keep, and a root seed.
+
+    Attributes:
+        name: short name, used for the default output folder.
+        question, strategy, expected: the header (what is asked, what varies, what should happen).
+        scenario: built-in scenario name or a ``.toml`` path (relative to the spec file).
+        overrides: ``dotted.path=value`` strings applied to every run.
+        consumers, days: population and run length (default: the scenario's).
+        factors: name -> :class:`Factor`, in declaration order.
+        design: ``grid`` (full factorial of the listed values) or a SALib design over the
+            range factors: ``lhs``, ``sobol`` (Saltelli), ``morris``. Grid factors are crossed
+            with a sampled design.
+        samples: base sample size N of a sampled design (sobol: a power of two).
+        replicates: runs per design point, with seeds ``SeedSequence(root_seed, (point, r))``.
+        common_random_numbers: seed every point with spawn key ``(0, r)`` instead, so
+            strategies are compared on the same draws.
+        metrics: per-run summaries to keep (:class:`MetricSpec` or its shorthand).
+        expect: expected directions, checked after the sweep.
+        quick: the ``--quick`` size.
+    """
+
+    name: str
+    question: str = ""
+    strategy: str = ""
+    expected: str = ""
+    scenario: str = "minimal"
+    overrides: list[str] = []
+    consumers: int | None = Field(default=None, ge=2)
+    days: int | None = Field(default=None, ge=1)
+    factors: dict[str, Factor] = {}
+    design: Literal["grid", "lhs", "sobol", "morris"] = "grid"
+    samples: int = Field(default=16, ge=1)
+    morris_levels: int = Field(default=4, ge=2)
+    sobol_second_order: bool = False
+    replicates: int = Field(default=1, ge=1)
+    root_seed: int = Field(default=0, ge=0, lt=2**63)
+    common_random_numbers: bool = False
+    metrics: list[MetricSpec] = Field(min_length=1)
+    expect: list[Expectation] = []
+    quick: Quick | None = None
+    base_dir: Annotated[str, Field(exclude=True)] = "."
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", v):
+            raise ValueError("name: letters, digits, '-', '_' and '.' only")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Experiment:
+        for name in self.factors:
+            if not _NAME.match(name) or name in RESERVED_COLUMNS:
+                raise ValueError(f"factors.{name}: must be an identifier and not one of {RESERVED_COLUMNS}")
+        sampled = [n for n, f in self.factors.items() if f.sampled]
+        if self.design == "grid" and sampled:
+            raise ValueError(f"design 'grid' needs values or levels; range factors {sampled} need lhs/sobol/morris")
+        if self.design != "grid" and not sampled:
+            raise ValueError(f"design {self.design!r} needs at least one factor with a range")
+        if self.design == "sobol" and self.samples & (self.samples - 1):
+            raise ValueError(f"samples: sobol needs a power of two (got {self.samples})")
+        texts = self.overrides + [o for f in self.factors.values() for o in (f.levels or {}).values() for o in o]
+        if self.quick:
+            texts += self.quick.overrides
+            texts += [o for f in self.quick.factors.values() for o in (f.levels or {}).values() for o in o]
+        used = {m for t in texts for m in _PLACEHOLDER.findall(t)}
+        for name in used - set(self.factors):
+            raise ValueError(f"overrides use ${{{name}}} but there is no factor {name!r}")
+        for name, f in self.factors.items():
+            if f.levels is None and f.path is None and name not in used:
+                raise ValueError(f"factors.{name}: give a path or use ${{{name}}} in an override")
+        columns = [m.name for m in self.metrics]
+        dup = {c for c in columns if columns.count(c) > 1}
+        if dup or set(columns) & (set(self.factors) | set(RESERVED_COLUMNS)):
+            raise ValueError(f"metric column names must be unique and differ from factors: {sorted(dup) or columns}")
+        for i, e in enumerate(self.expect):
+            for col in (e.metric, e.than):
+                if col is not None and col not in columns:
+                    raise ValueError(f"expect[{i}]: {col!r} is not a metric column ({columns})")
+            for col in [c for c in (e.factor, e.interaction) if c] + list(e.where):
+                if col not in self.factors:
+                    raise ValueError(f"expect[{i}]: {col!r} is not a factor ({list(self.factors)})")
+        return self
+
+    # ------------------------------------------------------------------ sizes
+    def effective(self, quick: bool = False) -> Experiment:
+        """The spec to run: with ``quick``, the ``[quick]`` sizes replace the full ones."""
+        if not quick:
+            return self.model_copy(update={"quick": None})
+        if self.quick is None:
+            raise ConfigError(f"experiment {self.name!r} has no [quick] table")
+        q = self.quick
+        unknown = set(q.factors) - set(self.factors)
+        if unknown:
+            raise ConfigError(f"{self.name}: quick.factors {sorted(unknown)} are not factors of the experiment")
+        update = {k: v for k, v in q.model_dump(exclude={"overrides", "factors"}).items() if v is not None}
+        factors = self.model_dump()["factors"] | q.model_dump()["factors"]
+        data = self.model_dump() | update | {"overrides": self.overrides + q.overrides, "quick": None, "factors": factors}
+        return Experiment.model_validate(data | {"base_dir": self.base_dir})
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides the runs and what is kept (not the header text)."""
+        keep = self.model_dump(mode="json", exclude={"question", "strategy", "expected", "expect", "quick"})
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
+
+    # ------------------------------------------------------------------ design
+    def scenario_source(self) -> str:
+        """The scenario as :func:`livemarket.load_scenario` takes it (paths made absolute)."""
+        if self.scenario.endswith(".toml"):
+            return str((Path(self.base_dir) / self.scenario).resolve())
+        return self.scenario
+
+    def points(self) -> list[dict[str, Any]]:
+        """Design points in order: factor name -> value (a ``sample`` index for sampled designs)."""
+        grid = [n for n, f in self.factors.items() if not f.sampled]
+        combos = list(itertools.product(*(self.factors[n].grid_values() for n in grid)))
+        if self.design == "grid":
+            return [dict(zip(grid, c, strict=True)) for c in combos]
+        x = self.sample_matrix()
+        sampled = [n for n, f in self.factors.items() if f.sampled]
+        out = []
+        for combo in combos:
+            for i, row in enumerate(x):
+                values = {n: (round(v) if self.factors[n].integer else float(v)) for n, v in zip(sampled, row, strict=True)}
+                out.append({"sample": i} | dict(zip(grid, combo, strict=True)) | values)
+        return [{n: p[n] for n in ["sample", *self.factors]} for p in out]
+
+    def salib_problem(self) -> dict[str, Any]:
+        """The SALib problem of the range factors."""
+        names = [n for n, f in self.factors.items() if f.sampled]
+        return {"num_vars": len(names), "names": names, "bounds": [list(self.factors[n].range) for n in names]}
+
+    def sample_matrix(self) -> np.ndarray:
+        """The SALib sample of the range factors (rows in SALib order), seeded from ``root_seed``."""
+        from SALib.sample import latin, morris, sobol
+
+        problem, seed = self.salib_problem(), int(np.random.SeedSequence(self.root_seed).generate_state(1)[0])
+        if self.design == "lhs":
+            return latin.sample(problem, self.samples, seed=seed)
+        if self.design == "sobol":
+            return sobol.sample(problem, self.samples, calc_second_order=self.sobol_second_order, seed=seed)
+        return morris.sample(problem, self.samples, num_levels=self.morris_levels, seed=seed)
+
+    def point_overrides(self, point: dict[str, Any]) -> list[str]:
+        """All overrides of one design point: fixed ones, then each factor's, placeholders filled."""
+        out = list(self.overrides)
+        for name, f in self.factors.items():
+            if f.levels is not None:
+                out += f.levels[point[name]]
+            elif f.path is not None:
+                out.append(f"{f.path}={toml_value(point[name])}")
+        return [_PLACEHOLDER.sub(lambda m: toml_value(point[m.group(1)]), o) for o in out]
+
+    def plan(self, validate: bool = True) -> Plan:
+        """Every run of the sweep with its identity.
+
+        With ``validate``, the scenario of each distinct design point is validated first (up to
+        :data:`VALIDATE_POINTS` of them; later points are validated by the workers, where a bad
+        one becomes a failed run with its error).
+        """
+        source = self.scenario_source()
+        scenario_sha = _scenario_sha256(source)
+        mv = model_version()
+        runs, seen = [], {}
+        for index, point in enumerate(self.points()):
+            overrides = self.point_overrides(point)
+            key = tuple(overrides)
+            if validate and key not in seen and len(seen) < VALIDATE_POINTS:
+                seen[key] = self.resolve(overrides)
+            for r in range(self.replicates):
+                seed_point = 0 if self.common_random_numbers else index
+                ident = {
+                    "model": mv, "scenario": scenario_sha, "overrides": overrides, "consumers": self.consumers,
+                    "days": self.days, "seed": [self.root_seed, seed_point, r],
+                }  # fmt: skip
+                run_id = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:20]
+                runs.append(Run(run_id, index, r, (seed_point, r), point, overrides))
+        ids = [r.run_id for r in runs]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"{self.name}: two design points are the same run (identical overrides and seed)")
+        return Plan(self, runs, scenario_sha, mv)
+
+    def resolve(self, overrides: list[str]):
+        """The validated scenario config of a run with these overrides."""
+        return load_scenario(self.scenario_source(), overrides, consumers=self.consumers, days=self.days)
+
+    # ------------------------------------------------------------------ running
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Experiment:
+        """Read and validate an experiment TOML file (see :func:`load_experiment`)."""
+        return load_experiment(path)
+
+    def run(self, out: str | Path | None = None, *, quick: bool = False, **options) -> Any:
+        """Run (or resume) the sweep and return its results, one row per run (polars).
+
+        Args:
+            out: results folder (default ``results/sweeps/<name>[-quick]``).
+            quick: use the ``[quick]`` size.
+            **options: passed to :func:`livemarket.sweeps.runner.run_sweep` (``workers``,
+                ``scheduler``, ``client``, ``slurm``, ``progress``, ``chunk_size``...).
+        """
+        from livemarket.sweeps import runner, store
+
+        spec = self.effective(quick)
+        folder = Path(out) if out is not None else default_out(spec, quick)
+        runner.run_sweep(spec, folder, **options)
+        return store.results(folder)
+
+    def design_frame(self):
+        """The design points as a polars frame (one row per point)."""
+        import polars as pl
+
+        return pl.DataFrame([{"point": i} | p for i, p in enumerate(self.points())], strict=False)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: its identity, design point, replicate, seed spawn key and overrides."""
+
+    run_id: str
+    point: int
+    replicate: int
+    spawn_key: tuple[int, int]
+    values: dict[str, Any]
+    overrides: list[str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """All runs of an experiment, with what identifies them."""
+
+    experiment: Experiment
+    runs: list[Run]
+    scenario_sha256: str
+    model_version: str
+
+
+def default_out(spec: Experiment, quick: bool = False) -> Path:
+    """Default results folder of a spec: ``results/sweeps/<name>`` (``-quick`` for quick runs)."""
+    return Path("results") / "sweeps" / (spec.name + ("-quick" if quick else ""))
+
+
+def toml_value(value: Any) -> str:
+    """A Python value written as an inline TOML value (for overrides)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | np.integer | np.floating):
+        v = value.item() if isinstance(value, np.generic) else value
+        return {float("inf"): "inf", float("-inf"): "-inf"}.get(v, "nan" if v != v else repr(v))
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        key = lambda k: k if _NAME.match(k) else json.dumps(k)  # noqa: E731
+        return "{" + ", ".join(f"{key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _scenario_sha256(source: str) -> str:
+    if source in builtin_scenarios():
+        return "builtin:" + source  # built-in scenarios are part of the model version
+    return hashlib.sha256(Path(source).read_bytes()).hexdigest()
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment TOML file; raise :class:`ConfigError` naming every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: malformed TOML: {err}") from None
+    data.setdefault("name", path.stem)
+    try:
+        return Experiment.model_validate(data | {"base_dir": str(path.parent)})
+    except ValidationError as err:
+        raise ConfigError(f"{path}: {describe(err)}") from None
+
+
+def describe(err: ValidationError) -> str:
+    """One line per problem: dotted field, message, rejected input."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"{loc}: {msg} (got {e.get('input')!r})" if loc else msg)
+    return "; ".join(lines)
