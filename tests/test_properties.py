@@ -2,11 +2,11 @@
 
 import numpy as np
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from livemarket import LiveCommerceModel
-from livemarket.config import scenario_from_dict
+from livemarket.config import ConfigError, scenario_from_dict
 
 GRAPHS = ["sbm", "watts_strogatz", "barabasi_albert", "holme_kim", "complete"]
 
@@ -69,7 +69,11 @@ def _market(df, metric):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(config=scenarios())
 def test_invariants_hold_for_random_configurations(config):
-    model = LiveCommerceModel(config)
+    try:
+        model = LiveCommerceModel(config)
+    except ConfigError as err:  # a small population whose city tiers cannot carry the SBM degree
+        assume("graph (sbm" not in str(err))
+        raise
     df = model.run(15)
     values = df["value"].to_numpy()
     assert np.isfinite(values).all()
