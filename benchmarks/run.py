@@ -105,7 +105,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    days, ref_days = (30, 10) if args.quick else (365, 30)
+    days, ref_days = (30, 10) if args.quick else (365, 60)
     sizes = [2_000, 20_000] if args.quick else [10_000, 100_000, 1_000_000]
     cases = [(n, days) for n in sizes] + ([(10_000_000, 30)] if args.big else [])
     lines = [f"machine: {machine()}", "scenario: china-2019, default brands and streamers", "", HEADER]

@@ -1,4 +1,6 @@
-"""Command line: ``livemarket run``, ``livemarket scenarios``.
+"""Command line: ``livemarket run``, ``scenarios``; the commands of the other subjects
+(sweeps and experiments, figures and explorer, validation and calibration) are defined in
+their own modules and registered at the end of this one.
 
 Bad input (unknown scenario, bad override, out-of-range value) prints one clear message
 and exits with code 2, before any simulation starts.
@@ -17,10 +19,8 @@ import typer
 from livemarket.config import ConfigError, builtin_scenarios, load_scenario
 from livemarket.models.graphs import GraphInputError
 from livemarket.provenance import git_commit, versions
-from livemarket.sweeps.cli import register as register_sweeps
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Live-stream e-commerce market simulations.")
-register_sweeps(app)
 
 
 def _fail(message: str) -> None:
@@ -85,16 +85,17 @@ def scenarios() -> None:
         typer.echo(name)
 
 
+# commands that live with their subject
 from livemarket.calibration import calibrate_command  # noqa: E402
+from livemarket.sweeps.cli import register as register_sweeps  # noqa: E402
 from livemarket.validation import validate_command  # noqa: E402
-
-app.command("validate")(validate_command)
-app.command("calibrate")(calibrate_command)
-
 from livemarket.viz_cli import explore, figures  # noqa: E402
 
+register_sweeps(app)  # sweep, sensitivity, experiments
 app.command()(figures)
 app.command()(explore)
+app.command("validate")(validate_command)
+app.command("calibrate")(calibrate_command)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
