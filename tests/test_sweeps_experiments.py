@@ -23,7 +23,6 @@ NOT_SHOWN = {  # (experiment, expectation label): what the quick run shows inste
     ("interoperability-2024", "concentration falls slightly (HHI)"): "Taobao, the largest platform, gains: HHI +1%",
     ("splash-ads-double11", "Taobao's Double 11 GMV rises with the traffic bought"): "+0.1%, z=0.2",
     ("splash-ads-double11", "market GMV rises"): "-0.8%, z=-0.7",
-    ("head-streamer-scandal", "the head streamer's GMV collapses (top streamer's share of streamer GMV)"): "z=-1.9",
     ("head-streamer-scandal", "only partly reallocated: the host's live-room GMV falls"): "+2.3%, z=3.2",
     ("self-broadcast-commission", "brands self-broadcast more as commission rises"): "right sign, z=1.6",
     ("self-broadcast-commission", "brands keep less of each sale"): "-0.0%: live sales are a small part of GMV",

@@ -58,6 +58,7 @@ METRICS: dict[str, tuple[str, str, str, float]] = {
     "outbound_link_gmv_rmb": ("GMV via outbound links", *_MONEY),
     "brand_receipts_rmb": ("Brand receipts", *_MONEY),
     "streamer_receipts_rmb": ("Streamer receipts", *_MONEY),
+    "head_streamer_gmv_rmb": ("Most popular streamer's GMV", *_MONEY),
     "platform_receipts_rmb": ("Platform receipts", *_MONEY),
     "consumer_surplus_rmb": ("Consumer surplus", *_MONEY),
     "gmv_share": ("GMV share", *_PERCENT),

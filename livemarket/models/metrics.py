@@ -20,6 +20,7 @@ import polars as pl
 
 from livemarket.agents.platform import REVENUE_SOURCES
 from livemarket.models import rules
+from livemarket.models.policies import hired_by_popularity
 
 __all__ = ["CHANNEL_METRICS", "EXTENSIVE_METRICS", "MARKET_METRICS", "PLATFORM_METRICS", "Recorder", "gini", "hhi"]
 
@@ -35,7 +36,7 @@ MARKET_METRICS = (
     "platform_receipts_rmb", "hhi", "consumer_surplus_rmb", "adopter_share", "multihoming_rate",
     "return_rate", "orders_delayed", "streamer_gini", "streamer_top1_share", "self_broadcast_share",
     "live_streamers", "scandals", "adopted", "minutes_per_consumer", "streamer_trust_mean",
-    "streamer_trust_p10", "streamer_trust_p50", "streamer_trust_p90",
+    "streamer_trust_p10", "streamer_trust_p50", "streamer_trust_p90", "head_streamer_gmv_rmb",
 )  # fmt: skip
 _EXTENSIVE_WORDS = ("orders", "returns", "users", "churned", "joined", "adopted")
 
@@ -85,6 +86,8 @@ class Recorder:
         self.by_channel: list[np.ndarray] = []  # (P, C, len(CHANNEL_METRICS))
         self.by_platform: list[np.ndarray] = []  # (P, len(PLATFORM_METRICS))
         self.market: list[np.ndarray] = []  # (len(MARKET_METRICS),)
+        ranked = hired_by_popularity(model.streamers.popularity, model.streamers.is_hired)
+        self.head_streamer = int(ranked[0]) if len(ranked) else -1  # "streamer_rank = 0" of scandals
 
     def record(self, ctx, orders, out, flows: dict, live: np.ndarray) -> None:
         """Measure the day just simulated."""
@@ -153,7 +156,7 @@ class Recorder:
             out.delayed.sum(), gini(st.gmv_rmb[hired]), _top_share(st.gmv_rmb[hired], 0.01),
             v[from_accounts].sum() / live_total if live_total > 0 else 0.0, live.sum(),
             len(ctx.scandals), flows["adopted"], minutes.sum() / m.config.consumers, ft.mean(),
-            *np.quantile(ft, [0.1, 0.5, 0.9]),
+            *np.quantile(ft, [0.1, 0.5, 0.9]), v[orders.streamer == self.head_streamer].sum(),
         ], dtype=np.float64)  # fmt: skip
         self.by_channel.append(chan)
         self.by_platform.append(plat)

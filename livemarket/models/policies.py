@@ -21,6 +21,7 @@ from livemarket.config import ScenarioConfig
 
 __all__ = [
     "Calendar",
+    "hired_by_popularity",
     "link_ban",
     "open_logistics",
     "open_payment",
@@ -93,6 +94,11 @@ class Calendar:
         due = [s.streamer_rank for s in self.config.scandals if s.date == date]
         if not due:
             return []
-        hired = np.nonzero(is_hired)[0]
-        ranked = hired[np.argsort(-popularity[hired], kind="stable")]
+        ranked = hired_by_popularity(popularity, is_hired)
         return [int(ranked[r]) for r in due if r < len(ranked)]
+
+
+def hired_by_popularity(popularity: np.ndarray, is_hired: np.ndarray) -> np.ndarray:
+    """Rows of hired streamers, most popular first: the ranking scheduled scandals refer to."""
+    hired = np.nonzero(is_hired)[0]
+    return hired[np.argsort(-popularity[hired], kind="stable")]

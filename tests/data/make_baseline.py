@@ -4,10 +4,12 @@ The regression test ``tests/test_baseline.py`` checks that optimisations leave t
 unchanged. Re-record only when the model's behaviour is meant to change, and say why in
 ``tests/data/BASELINE.md``.
 
-Usage: python tests/data/make_baseline.py
+Usage: python tests/data/make_baseline.py [--refreeze]
+(``--refreeze`` also rewrites the frozen configurations from today's scenarios and defaults.)
 """
 
 import json
+import sys
 from pathlib import Path
 
 from livemarket import LiveCommerceModel, load_scenario
@@ -30,8 +32,10 @@ def frozen_config(name: str):
 
 def main() -> None:
     for name, case in CASES.items():
-        cfg = load_scenario(case["source"], case["overrides"], consumers=case["consumers"], seed=case["seed"])
-        (HERE / f"baseline_{name}.json").write_text(json.dumps(cfg.model_dump(mode="json"), indent=1))
+        frozen = HERE / f"baseline_{name}.json"
+        if "--refreeze" in sys.argv or not frozen.exists():
+            cfg = load_scenario(case["source"], case["overrides"], consumers=case["consumers"], seed=case["seed"])
+            frozen.write_text(json.dumps(cfg.model_dump(mode="json"), indent=1))
         table = LiveCommerceModel(frozen_config(name)).run(case["days"])
         table.drop("run_id", "value_scaled").write_csv(HERE / f"baseline_{name}.csv")
         print(name, table.shape)
