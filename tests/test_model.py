@@ -116,3 +116,11 @@ def test_parquet_round_trip(tmp_path, minimal_run):
     model, df = minimal_run
     path = model.write_parquet(tmp_path / "out" / "results.parquet")
     assert pl.read_parquet(path).equals(df)
+
+
+def test_snapshot_reports_the_population_as_drawn():
+    model = LiveCommerceModel("minimal", consumers=300, rng=4)
+    snap = model.consumers.snapshot()
+    assert set(np.unique(snap.tier)) <= {0, 1, 2, 3} and len(np.unique(snap.tier)) > 1
+    ref = LiveCommerceModel("minimal", consumers=300, rng=4, consumer_engine="reference").consumers.snapshot()
+    assert np.array_equal(snap.tier, ref.tier) and np.array_equal(snap.installed, ref.installed)

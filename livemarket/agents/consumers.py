@@ -99,7 +99,7 @@ class ConsumerColumns:
         self.model = model
         self.beh = model.config.behaviour
         self.n, self.n_p = state.n, state.installed.shape[1]
-        self.interest, self.impulsivity = state.interest, state.impulsivity
+        self.tier, self.interest, self.impulsivity = state.tier, state.interest, state.impulsivity
         self.interest_cum = np.cumsum(state.interest, axis=1)  # for drawing a category of interest
         self.interest_top = state.interest.max(axis=1)  # for interest match
         self.price_sensitivity = state.price_sensitivity
@@ -160,7 +160,7 @@ class ConsumerColumns:
         """The full state as explicit values (a copy; costs a pass over the population)."""
         rows, cols = np.arange(self.n)[:, None], np.arange(self.n_p)[None, :]
         return ConsumerState(
-            tier=np.zeros(self.n, np.int8), interest=self.interest, installed=self.installed.copy(),
+            tier=self.tier, interest=self.interest, installed=self.installed.copy(),
             minutes=self._minutes_at(rows, cols), wallets=self.wallets.copy(),
             price_sensitivity=self.price_sensitivity, impulsivity=self.impulsivity, adopter=self.adopter.copy(),
             trust_a=self.prior_a + self.decay * self.ta, trust_b=self.prior_b + self.decay * self.tb,
