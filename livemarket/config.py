@@ -113,6 +113,7 @@ class BehaviourConfig(_Strict):
     evidence_good: Positive = 1.0
     evidence_bad: Positive = 3.0
     protection_soften: Probability = 0.7  # share of a refunded bad outcome's weight removed
+    protection_assurance: Probability = 0.3  # share of perceived risk a full guarantee removes at choice
     word_of_mouth: NonNegative = 0.1  # evidence passed per neighbour outcome
     forgetting_per_day: Probability = 0.01
     prior_strength: Positive = 4.0  # a + b of every prior
@@ -120,6 +121,7 @@ class BehaviourConfig(_Strict):
     trust_prior_brand: Probability = 0.6  # prior mean public trust in a brand
     scandal_evidence: NonNegative = 10.0
     scandal_platform_evidence: NonNegative = 2.0
+    scandal_spillover: Probability = 0.3  # share of scandal evidence on the followers' other streamers there
     scandal_ban_days: int = Field(default=30, ge=0)
     bad_base: Probability = 0.03
     bad_quality: Probability = 0.15
@@ -128,6 +130,7 @@ class BehaviourConfig(_Strict):
     selection_care_effect: Probability = 0.5
     return_bad: Probability = 0.8
     return_impulse: Probability = 0.15
+    return_protection_lift: NonNegative = 0.5  # returns x (1 + lift x protection): protection eases returns
     minutes_adjust_per_day: Probability = 0.0134  # lag: one month ~ 1/3 of long run
     minutes_ad_elasticity: NonNegative = 1.0  # minutes fall linearly with ad load
     minutes_live_elasticity: NonNegative = 0.5  # ... and with live share above tolerance
@@ -164,7 +167,7 @@ class BrandsConfig(_Strict):
     listing_probability: dict[str, Probability] = {}  # shelf platform -> share listed
     own_shop_probability: dict[str, Probability] = {}  # content platform -> share with shop
     self_broadcast: Probability = 0.3  # initial self-broadcast intensity
-    self_broadcast_cost_rmb_per_day: NonNegative = 200.0
+    self_broadcast_cost_rmb_per_day: NonNegative = 1.0  # at 10,000 consumers; scaled with N
     learning_rate: Probability = 0.2  # monthly step toward the better channel
 
 

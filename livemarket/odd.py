@@ -245,6 +245,11 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "0–1",
         f"{SF}: refund guarantees soften bad outcomes; {ASM}",
     ),
+    "behaviour.protection_assurance": (
+        "share of perceived risk removed",
+        "0–1",
+        f"{SF}: trust cards, fake-one-pay-ten advertised to shoppers; {ASM}",
+    ),
     "behaviour.word_of_mouth": ("evidence per neighbour outcome", "0–0.5", ASM),
     "behaviour.forgetting_per_day": (
         "rate/day",
@@ -264,6 +269,11 @@ NOTES: dict[str, tuple[str, str, str]] = {
         f"{SF}: top streamers penalised; {ASM}",
     ),
     "behaviour.scandal_platform_evidence": ("Beta pseudo-count", "0–10", ASM),
+    "behaviour.scandal_spillover": (
+        "share of scandal evidence",
+        "0–1",
+        f"{SF}: trust in streamers collapsing after scandals; {ASM}",
+    ),
     "behaviour.scandal_ban_days": (
         "days",
         "0–365",
@@ -283,6 +293,11 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "probability per unit impulsivity",
         "0–0.5",
         f"{SF}: returns 50-60% live vs ~30% shelf (apparel); {ASM}",
+    ),
+    "behaviour.return_protection_lift": (
+        "relative increase per unit protection",
+        "0–2",
+        f"{SF}: return-shipping insurance, trust cards; {ASM}",
     ),
     "behaviour.minutes_adjust_per_day": (
         "rate/day",
@@ -349,7 +364,7 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "0–1",
         f"{SF}: merchants that broadcast themselves pay less",
     ),
-    "brands.self_broadcast_cost_rmb_per_day": ("RMB/day", "0–2000", ASM),
+    "brands.self_broadcast_cost_rmb_per_day": ("RMB/day", "0–20", f"own-account receipts ~1 RMB per broadcast day at 10,000 consumers (china-2019); {ASM}"),
     "brands.learning_rate": (
         "step per month",
         "0–0.5",
@@ -449,6 +464,7 @@ MEANINGS: dict[str, str] = {
     "behaviour.forgetting_per_day": "daily pull of evidence toward the prior",
     "behaviour.scandal_evidence": "bad evidence on every follow edge of a scandal-hit streamer",
     "behaviour.scandal_platform_evidence": "bad evidence on the host platform for followers (times 1 - protection)",
+    "behaviour.scandal_spillover": "share of scandal evidence on the followers' other streamers of the host",
     "behaviour.scandal_ban_days": "days a scandal-hit streamer stays off air",
     "behaviour.bad_base": "base chance an order goes wrong",
     "behaviour.bad_quality": "extra chance per unit of missing product quality",
@@ -457,6 +473,7 @@ MEANINGS: dict[str, str] = {
     "behaviour.selection_care_effect": "share of the risk removed by a streamer's full vetting",
     "behaviour.return_bad": "extra return chance after a bad outcome",
     "behaviour.return_impulse": "extra return chance per unit impulsivity for live orders",
+    "behaviour.return_protection_lift": "return chance x (1 + lift x protection): guarantees ease returns",
     "behaviour.live_share_tolerance": "live share users accept before minutes fall",
     "behaviour.churn_base_per_day": "daily uninstall hazard",
     "behaviour.churn_trust_threshold": "platform trust under which churn rises",
@@ -467,7 +484,7 @@ MEANINGS: dict[str, str] = {
     "brands.count": "number of brands",
     "brands.quality_mean": "mean product quality",
     "brands.quality_sd": "standard deviation of product quality",
-    "brands.self_broadcast_cost_rmb_per_day": "staff cost of a day of self-broadcasting",
+    "brands.self_broadcast_cost_rmb_per_day": "staff cost of a day of self-broadcasting (at 10,000 consumers; scaled with N)",
     "streamers.count": "number of hired streamers",
     "streamers.popularity_alpha": "Pareto shape of streamer popularity (follows, room traffic)",
     "streamers.commission": "mean commission rate of hired streamers",

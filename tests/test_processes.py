@@ -105,6 +105,15 @@ def test_scandal_hits_followers_and_host_platform():
     pb = model.trust_prior_evidence()[1][0]
     hit = beh.scandal_platform_evidence * (1 - model.platforms["video"].config.protection)
     np.testing.assert_allclose(after.trust_b[followers, 0], pb + (1 - f) * (before_platform + hit - pb))
+    # spillover: the followers' other streamers on the host platform are tainted too; others are not
+    home = model.streamers.platform[streamer]
+    other = np.isin(edge_rows, followers) & (eng.f_streamer != streamer)
+    same_host = other & (model.streamers.platform[eng.f_streamer] == home)
+    assert same_host.any()
+    spill = beh.scandal_spillover * beh.scandal_evidence
+    np.testing.assert_allclose(after.follow_b[same_host], sb + (1 - f) * (before.follow_b[same_host] + spill - sb))
+    untouched = ~np.isin(edge_rows, followers)
+    np.testing.assert_allclose(after.follow_b[untouched], sb + (1 - f) * (before.follow_b[untouched] - sb))
 
 
 def test_scheduled_scandal_takes_streamer_off_air():
@@ -138,11 +147,14 @@ def test_adaptive_rule_restores_links_when_own_shop_growth_is_low():
 
 def test_minutes_relax_toward_a_lower_level_with_a_lag():
     base = LiveCommerceModel("minimal", consumers=500, rng=1)
-    heavy = LiveCommerceModel("minimal", consumers=500, rng=1, overrides=["platforms.video.ad_load=0.4"])
-    start = heavy.consumers.snapshot().minutes[:, 0].sum()
+    raise_ads = "policies=[{platform='video', step=0, set={ad_load=0.4}}]"  # users start at the old level
+    heavy = LiveCommerceModel("minimal", consumers=500, rng=1, overrides=[raise_ads])
+    start = heavy.consumers.snapshot()
     heavy.run(30)
     base.run(30)
-    month_drop = 1 - heavy.consumers.snapshot().minutes[:, 0].sum() / start
+    end = heavy.consumers.snapshot()
+    stayed = start.installed[:, 0] & end.installed[:, 0]  # users all month: installs and churn apart
+    month_drop = 1 - end.minutes[stayed, 0].sum() / start.minutes[stayed, 0].sum()
     target_drop = 1 - heavy.minutes_target_today()[0] / base.minutes_target_today()[0]
     assert 0 < month_drop < target_drop  # moving, but slowly
 

@@ -50,9 +50,12 @@ def test_bad_outcome_and_return_probabilities():
     assert p == pytest.approx(BEH.bad_base + BEH.bad_quality * 0.5 + BEH.bad_logistics * 0.2 + BEH.bad_delay)
     vetted = rules.bad_outcome_probability(0.5, 0.8, 1.0, 1.0, BEH)
     assert vetted == pytest.approx(p * (1 - BEH.selection_care_effect))
-    r = rules.return_probability(0.1, True, 0.5, True, BEH)
-    assert r == pytest.approx(0.1 + BEH.return_bad + BEH.return_impulse * 0.5)
-    assert rules.return_probability(0.1, False, 0.5, False, BEH) == pytest.approx(0.1)
+    r = rules.return_probability(0.1, True, 0.5, True, 0.0, BEH)
+    assert r == pytest.approx(min(1.0, 0.1 + BEH.return_bad + BEH.return_impulse * 0.5))
+    assert rules.return_probability(0.1, False, 0.5, False, 0.0, BEH) == pytest.approx(0.1)
+    # protection eases returns: the same order is returned more often on a protective platform
+    eased = rules.return_probability(0.1, False, 0.5, True, 0.8, BEH)
+    assert eased == pytest.approx((0.1 + BEH.return_impulse * 0.5) * (1 + BEH.return_protection_lift * 0.8))
 
 
 def test_minutes_fall_linearly_with_ad_load():
@@ -93,3 +96,10 @@ def test_bernoulli_candidates_edge_cases():
     assert len(rules.bernoulli_candidates(0, 0.5, rng)[0]) == 0
     cells, u = rules.bernoulli_candidates(7, 1.0, rng)
     assert cells.tolist() == list(range(7)) and len(u) == 7
+
+
+def test_protection_guarantee_raises_perceived_trust():
+    assert rules.perceived_trust(0.6, 0.0, BEH) == pytest.approx(0.6)
+    full = rules.perceived_trust(0.6, 1.0, BEH)
+    assert full == pytest.approx(1 - 0.4 * (1 - BEH.protection_assurance))
+    assert rules.perceived_trust(0.6, 0.5, BEH) < full <= 1.0

@@ -17,20 +17,13 @@ EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob(
 #: sign is wrong, or right but within the noise (|z| < 2). See experiments/README.md. They
 #: are printed, not asserted; every other expectation must show.
 NOT_SHOWN = {  # (experiment, expectation label): what the quick run shows instead
-    ("kuaishou-cut-restore", "the cut's own-shop gain is weaker under the follow feed (0.3) than under an "
-     "interest feed (0.9)"): "right sign, z=0.3",
-    ("kuaishou-cut-restore", "... only partly (below never-cut)"): "+9.9% above never-cut, z=0.9",
+    ("kuaishou-cut-restore", "... only partly (below never-cut)"): "+3.3% above never-cut, z=1.5",
     ("interoperability-2024", "concentration falls slightly (HHI)"): "Taobao, the largest platform, gains: HHI +1%",
-    ("splash-ads-double11", "Taobao's Double 11 GMV rises with the traffic bought"): "+0.1%, z=0.2",
-    ("splash-ads-double11", "market GMV rises"): "-0.8%, z=-0.7",
-    ("head-streamer-scandal", "only partly reallocated: the host's live-room GMV falls"): "+2.3%, z=3.2",
-    ("self-broadcast-commission", "brands self-broadcast more as commission rises"): "right sign, z=1.6",
-    ("self-broadcast-commission", "brands keep less of each sale"): "-0.0%: live sales are a small part of GMV",
-    ("feed-x-protection", "protection raises trust in the platform"): "+0.1%, z=1.4",
-    ("feed-x-protection", "protection's trust effect is larger under the follow feed (lower at feed 0.9)"): "z=-0.8",
-    ("consumer-protection", "repurchase rises (orders on Kuaishou)"): "no change: trust gain too small",
-    ("consumer-protection", "returns rise"): "no change",
-    ("saturation", "live GMV growth slows (2021 over 2020 below 2020 over 2019)"): "right sign, z=-0.8",
+    ("self-broadcast-commission", "brands go live on their own accounts more often as commission rises"):
+        "right sign, z=0.5: own accounts sell too little for either commission",
+    ("feed-x-protection", "protection's trust effect is larger under the follow feed (lower at feed 0.9)"):
+        "right sign, z=-0.6",
+    ("supply-shock-festival", "lower trust in streamers afterwards"): "right sign, z=-0.7",
 }
 
 

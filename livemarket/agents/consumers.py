@@ -241,7 +241,7 @@ class ConsumerColumns:
             beh.util_trust_streamer * t_streamer + beh.util_trust_brand * ctx.brand_trust[b]
             + beh.util_match * match + beh.util_impulsivity * imp - price
         )  # fmt: skip
-        plat = self._platform_terms(vn, wallet_ok)
+        plat = self._platform_terms(vn, wallet_ok, ctx)
         own = beh.util_own_shop + common + plat[np.arange(len(vn)), vp]
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
         n_q = len(shelf)
@@ -276,7 +276,7 @@ class ConsumerColumns:
         util = (
             beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb]
             - ctx.price_rmb[bb] * self.price_sensitivity[nn, None] / 100.0
-            + self._platform_terms(nn, wallet_ok, shelf)
+            + self._platform_terms(nn, wallet_ok, ctx, shelf)
         )  # fmt: skip
         u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 2])
@@ -301,7 +301,7 @@ class ConsumerColumns:
             util = (
                 beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb] - beh.jump_friction
                 - ctx.price_rmb[bb] * self.price_sensitivity[sn] / 100.0
-                + self._platform_terms(sn, wallet_ok, np.array([q]))[:, 0]
+                + self._platform_terms(sn, wallet_ok, ctx, np.array([q]))[:, 0]
             )  # fmt: skip
             u = np.column_stack([np.zeros(len(sn)), np.where(brand >= 0, util, -np.inf)])
             choice = rules.choose_index(rules.logit_probabilities(u), d[:, 3])
@@ -310,10 +310,10 @@ class ConsumerColumns:
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
         return Orders.concat(parts, surplus, views)
 
-    def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, cols=None) -> np.ndarray:
+    def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
         cols = np.arange(self.n_p) if cols is None else cols
-        trust = self._trust_at(n[:, None], cols[None, :])
+        trust = rules.perceived_trust(self._trust_at(n[:, None], cols[None, :]), ctx.protection[cols][None, :], self.beh)
         return self.beh.util_trust_platform * trust - self.beh.wallet_friction * ~wallet_ok[n[:, None], cols[None, :]]
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:
@@ -386,6 +386,10 @@ class ConsumerColumns:
             home = ctx.streamer_platform[streamer]
             followers = np.searchsorted(self.f_ptr, hit, side="right") - 1
             self.tb[followers, home] += beh.scandal_platform_evidence * (1 - ctx.protection[home]) / d
+            cell = followers * n_p + home  # the news also taints the followers' other streamers there
+            others, _ = _ranges(self.seg_ptr[cell], self.seg_ptr[cell + 1] - self.seg_ptr[cell])
+            others = others[self.f_streamer[others] != streamer]
+            self.fb[others] += beh.scandal_spillover * beh.scandal_evidence / d
         self.decay *= 1.0 - beh.forgetting_per_day
 
         # e. Bass adoption; 7. churn and installs, all from yesterday's adoption and installs

@@ -60,7 +60,8 @@ class ConsumerAgent(mesa.Agent):
 
     def _platform_terms(self, q: int, ctx: DayContext) -> float:
         beh = self.model.config.behaviour
-        return beh.util_trust_platform * self.trust_in(q) - beh.wallet_friction * (not self.wallet_ok(q, ctx))
+        trust = rules.perceived_trust(self.trust_in(q), ctx.protection[q], beh)
+        return beh.util_trust_platform * trust - beh.wallet_friction * (not self.wallet_ok(q, ctx))
 
     def _choose(self, utilities: list[float], u: float) -> tuple[int, float]:
         choice = int(rules.choose_index(rules.logit_probabilities(utilities), u))
@@ -265,6 +266,9 @@ class ReferenceConsumers:
                 if j >= 0:
                     ag.follow_b[j] += beh.scandal_evidence
                     ag.trust_b[home] += beh.scandal_platform_evidence * (1 - ctx.protection[home])
+                    for k, other in enumerate(ag.follows):
+                        if other != streamer and ctx.streamer_platform[other] == home:
+                            ag.follow_b[k] += beh.scandal_spillover * beh.scandal_evidence
         f, (sa, sb) = beh.forgetting_per_day, self.streamer_prior
         for ag in agents:
             ag.trust_a = [rules.beta_forget(x, self.prior_a[p], f) for p, x in enumerate(ag.trust_a)]

@@ -311,8 +311,8 @@ class LiveCommerceModel(mesa.Model):
         bad = u[:, 1] < p_bad
         is_live = orders.channel <= rules.LIVE_SEARCH
         rate = np.array(self.config.categories.return_rate)[b.category[orders.brand]]
-        returned = u[:, 2] < rules.return_probability(rate, bad, orders.impulsivity, is_live, beh)
         protection = np.array([p.config.protection for p in self.platform_list])
+        returned = u[:, 2] < rules.return_probability(rate, bad, orders.impulsivity, is_live, protection[orders.platform], beh)
         protected = bad & ~returned & (u[:, 3] < protection[orders.platform])
         return Outcomes(delayed=delayed, bad=bad, returned=returned, protected=protected)
 

@@ -165,11 +165,14 @@ class Recorder:
     def _book_brands(self, orders, receipt: np.ndarray, live: np.ndarray) -> None:
         b, st = self.model.brands, self.model.streamers
         n_b = len(b.category)
-        account = (orders.streamer >= 0) & (st.brand[np.maximum(orders.streamer, 0)] >= 0)
+        seller = st.brand[np.maximum(orders.streamer, 0)]  # brand of the selling account, -1: hired host
+        account = (orders.streamer >= 0) & (seller >= 0)
+        hired = (orders.streamer >= 0) & (seller < 0)  # shelf and splash sales involve no streamer
         b.receipts_self_rmb += np.bincount(orders.brand[account], receipt[account], n_b)
-        b.receipts_hired_rmb += np.bincount(orders.brand[~account], receipt[~account], n_b)
+        b.receipts_hired_rmb += np.bincount(orders.brand[hired], receipt[hired], n_b)
         on_air = live & (st.brand >= 0)
-        b.cost_self_rmb[st.brand[on_air]] += self.model.config.brands.self_broadcast_cost_rmb_per_day
+        cfg = self.model.config
+        b.cost_self_rmb[st.brand[on_air]] += cfg.brands.self_broadcast_cost_rmb_per_day * cfg.consumers / 10_000
         np.add.at(b.receipts_by_platform_rmb, (orders.brand, orders.platform), receipt)
 
     # ------------------------------------------------------------------ reading

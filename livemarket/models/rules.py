@@ -22,6 +22,7 @@ __all__ = [
     "logit_probabilities",
     "logsum",
     "minutes_target",
+    "perceived_trust",
     "return_probability",
     "visit_probability",
 ]
@@ -94,10 +95,16 @@ def bad_outcome_probability(quality, logistics_quality, delayed, selection_care,
     return np.clip(p * (1.0 - beh.selection_care_effect * selection_care), 0.0, 1.0)
 
 
-def return_probability(category_return_rate, bad, impulsivity, is_live, beh):
-    """Chance an order is returned: category base rate, bad outcomes, impulse buys in live rooms."""
+def perceived_trust(trust, protection, beh):
+    """Trust a shopper acts on: the platform's guarantee covers part of the remaining risk."""
+    return 1.0 - (1.0 - trust) * (1.0 - beh.protection_assurance * protection)
+
+
+def return_probability(category_return_rate, bad, impulsivity, is_live, protection, beh):
+    """Chance an order is returned: category base rate, bad outcomes, impulse buys in live rooms,
+    all made easier by the platform's protection (return-shipping insurance, no-reason returns)."""
     p = category_return_rate + beh.return_bad * bad + beh.return_impulse * impulsivity * is_live
-    return np.clip(p, 0.0, 1.0)
+    return np.clip(p * (1.0 + beh.return_protection_lift * protection), 0.0, 1.0)
 
 
 def minutes_target(minutes_per_day, ad_load, live_share, beh):
