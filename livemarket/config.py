@@ -107,6 +107,8 @@ class BehaviourConfig(_Strict):
     util_match: float = 1.0
     util_impulsivity: float = 1.0
     jump_friction: NonNegative = 0.6
+    relink_friction: NonNegative = 1.0  # extra jump friction of a link opened during the run ...
+    relink_days: Positive = 60.0  # ... fading with this time constant (days)
     search_friction: NonNegative = 0.5
     wallet_friction: NonNegative = 1.0
     splash_consider: Probability = 0.05

@@ -237,6 +237,12 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "0–3",
         f"{SF}: payment interoperability (WeChat Pay in Taobao); {ASM}",
     ),
+    "behaviour.relink_friction": (
+        "utils",
+        "0–3",
+        f"{SF}: Kuaishou restored Taobao/JD links in 2022-10; recovery speed unknown; {ASM}",
+    ),
+    "behaviour.relink_days": ("days", "10–180", ASM),
     "behaviour.splash_consider": ("probability", "0–0.2", ASM),
     "behaviour.evidence_good": ("Beta pseudo-count", "0.5–2", BETA),
     "behaviour.evidence_bad": ("Beta pseudo-count", "1–5", f"{BETA}; {NEGBIAS}"),

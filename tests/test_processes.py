@@ -211,3 +211,22 @@ def test_douyin_link_ban_2020_in_china_2019():
         assert link.filter(pl.col("date") < dt.date(2020, 10, 9))["value"].sum() > 0
         own += [_gmv(base, "douyin", "live_own_shop", after=day), _gmv(banned, "douyin", "live_own_shop", after=day)]
     assert own[1] > 1.2 * own[0]
+
+
+def test_reopened_links_carry_a_fading_friction():
+    cut = "policies=[{platform='video', step=2, set={link_ban=true}}, {platform='video', step=5, set={link_ban=false}}]"
+    model = LiveCommerceModel("minimal", consumers=300, rng=2, overrides=[cut])
+    video, mall = model.platforms["video"].index, model.platforms["mall"].index
+    model.run(5)
+    assert model.platforms["video"].links_opened_step == {}  # banned, not yet reopened
+    model.run(1)
+    assert model.platforms["video"].links_opened_step == {"mall": 5}
+    beh = model.config.behaviour
+    frictions = []
+    for _ in range(3):
+        frictions.append(model._context(1.0, *model._go_live()).link_friction[video, mall])
+        assert frictions[-1] == pytest.approx(beh.relink_friction * np.exp(-(model.day - 5) / beh.relink_days))
+        model.run(1)
+    assert frictions[0] > frictions[1] > frictions[2] > 0
+    fresh = LiveCommerceModel("minimal", consumers=300, rng=2)
+    assert not fresh._context(1.0, *fresh._go_live()).link_friction.any()  # links open from the start

@@ -245,7 +245,7 @@ class ConsumerColumns:
         own = beh.util_own_shop + common + plat[np.arange(len(vn)), vp]
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
         n_q = len(shelf)
-        link = beh.util_link + common[:, None] + plat[:, shelf] - beh.jump_friction
+        link = beh.util_link + common[:, None] + plat[:, shelf] - beh.jump_friction - ctx.link_friction[vp][:, shelf]
         search = (
             beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match - price
         )[:, None] + plat[:, shelf] - beh.search_friction  # fmt: skip

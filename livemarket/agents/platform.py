@@ -21,6 +21,8 @@ class Platform(mesa.Agent):
         config: strategy parameters; dated policies assign to it.
         revenue_rmb: cumulative revenue by source (commission, link fees, ads, splash ads).
         link_ban_since_step: step at which the current link ban began (None if no ban).
+        links_opened_step: step at which outbound links to each shelf platform were opened
+            again (or for the first time) during the run; such links carry a fading friction.
     """
 
     def __init__(self, model: mesa.Model, name: str, index: int, config: PlatformConfig):
@@ -31,6 +33,7 @@ class Platform(mesa.Agent):
         self.revenue_rmb = dict.fromkeys(REVENUE_SOURCES, 0.0)
         self.link_ban_since_step: int | None = 0 if config.link_ban else None
         self.links_restored_step: int | None = None
+        self.links_opened_step: dict[str, int] = {}
 
     @property
     def is_shelf(self) -> bool:
@@ -39,12 +42,15 @@ class Platform(mesa.Agent):
 
     def apply_policy(self, changes: dict) -> None:
         """Apply a dated policy: validated assignment of each changed parameter."""
+        before = set(self.config.effective_outbound)
         for key, value in changes.items():
             if key == "link_ban" and value and not self.config.link_ban:
                 self.link_ban_since_step = self.model.day
             setattr(self.config, key, value)
         if not self.config.link_ban:
             self.link_ban_since_step = None
+        for q in set(self.config.effective_outbound) - before:
+            self.links_opened_step[q] = self.model.day
 
     def review_month(self) -> None:
         """Adaptive rule: restore outbound links when own-shop growth stays under a threshold.

@@ -99,7 +99,8 @@ class ConsumerAgent(mesa.Agent):
         for q in range(n_p):
             plat = self._platform_terms(q, ctx)
             ok_link = ctx.link_allowed[p, q] and ctx.listed[b, q]
-            links.append(beh.util_link + common + plat - beh.jump_friction if ok_link else -math.inf)
+            friction = beh.jump_friction + ctx.link_friction[p, q]
+            links.append(beh.util_link + common + plat - friction if ok_link else -math.inf)
             ok_search = ctx.listed[b, q] and self.installed[q] and q != p
             search = (
                 beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match

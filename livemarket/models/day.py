@@ -62,6 +62,7 @@ class DayContext:
     minutes_target: np.ndarray  # long-run minutes per day at today's ad load
     minutes_cap: np.ndarray  # highest target so far: no one spends more minutes than this
     link_allowed: np.ndarray  # bool (P, P): live rooms on p may link to shelf q
+    link_friction: np.ndarray  # (P, P) extra utility cost of links opened during the run
     accepts: np.ndarray  # bool (P, W): wallets accepted at checkout
     primary_wallet: np.ndarray  # int (P,): wallet a buyer gets when paying there
     sells_in_room: np.ndarray  # bool (B, P): brand sold inside live rooms of p

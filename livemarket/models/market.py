@@ -257,8 +257,11 @@ class LiveCommerceModel(mesa.Model):
         n_p, k = len(cfgs), self.config.categories.count
         idx = {p.name: p.index for p in self.platform_list}
         link = np.zeros((n_p, n_p), bool)
+        link_friction = np.zeros((n_p, n_p))
         for i, c in enumerate(cfgs):
             link[i, [idx[q] for q in c.effective_outbound if q != self.platform_list[i].name]] = True
+            for q, opened in self.platform_list[i].links_opened_step.items():
+                link_friction[i, idx[q]] = rules.new_link_friction(self.day - opened, self.config.behaviour)
         accepts = np.array([[w in c.accepted_wallets for w in self.wallet_names] for c in cfgs])
         primary = arr(lambda c: self.wallet_names.index((c.accepted_wallets or [c.own_wallet])[0])
                       if (c.accepted_wallets or c.own_wallet) else 0)  # fmt: skip
@@ -276,7 +279,7 @@ class LiveCommerceModel(mesa.Model):
             feed_mode=arr(lambda c: c.feed_mode), ad_load=arr(lambda c: c.ad_load),
             live_share=arr(lambda c: c.live_share), promotion=arr(lambda c: c.promotion),
             protection=arr(lambda c: c.protection), minutes_target=target, minutes_cap=self.minutes_cap.copy(),
-            link_allowed=link, accepts=accepts, primary_wallet=primary, sells_in_room=sells,
+            link_allowed=link, link_friction=link_friction, accepts=accepts, primary_wallet=primary, sells_in_room=sells,
             listed=listed, price_rmb=b.price_rmb, brand_trust=b.reputation, brand_category=b.category,
             streamer_trust=rep_s, streamer_category=t.category, streamer_platform=t.platform,
             live=live, product=product,

@@ -22,6 +22,7 @@ __all__ = [
     "logit_probabilities",
     "logsum",
     "minutes_target",
+    "new_link_friction",
     "perceived_trust",
     "return_probability",
     "visit_probability",
@@ -93,6 +94,11 @@ def bad_outcome_probability(quality, logistics_quality, delayed, selection_care,
         + beh.bad_delay * delayed
     )
     return np.clip(p * (1.0 - beh.selection_care_effect * selection_care), 0.0, 1.0)
+
+
+def new_link_friction(days_open, beh):
+    """Extra utility cost of a link reopened ``days_open`` days ago: merchants re-list, habits return."""
+    return beh.relink_friction * np.exp(-np.asarray(days_open, dtype=float) / beh.relink_days)
 
 
 def perceived_trust(trust, protection, beh):
