@@ -275,6 +275,20 @@ class ScenarioConfig(_Strict):
     scandals: list[Scandal] = []
     supply_shocks: list[SupplyShock] = []
 
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_names(cls, data: Any) -> Any:
+        platforms = data.get("platforms") if isinstance(data, dict) else None
+        if isinstance(platforms, dict):  # an override naming no platform of the scenario
+            named = [n for n, p in platforms.items() if isinstance(p, dict) and "kind" in p]
+            for name, p in platforms.items():
+                if isinstance(p, dict) and "kind" not in p and named:
+                    raise ValueError(
+                        f"platforms.{name}: not a platform of the scenario (accepted: {named}; "
+                        "to add a platform, give its kind = 'content' or 'shelf')"
+                    )
+        return data
+
     @property
     def population_scale(self) -> float:
         """Real internet users represented by one simulated consumer."""

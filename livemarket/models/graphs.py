@@ -24,6 +24,8 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from livemarket.config import ConfigError
+
 __all__ = [
     "GRAPH_KINDS",
     "GraphInputError",
@@ -45,7 +47,7 @@ _MAX_ROUNDS = 32  # rejection rounds before the exact per-item fallback
 _CLOCK_BLOCK = 2**22  # clocks per block in the follow-sampling fallback
 
 
-class GraphInputError(ValueError):
+class GraphInputError(ConfigError):
     """A graph file is malformed; the message names the file, the line and what is accepted."""
 
 

@@ -280,6 +280,13 @@ class Experiment(_Strict):
     quick: Quick | None = None
     base_dir: Annotated[str, Field(exclude=True)] = "."
 
+    def __init__(self, **data: Any) -> None:
+        """Validate the fields; a problem is a :class:`ConfigError` naming the field."""
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise ConfigError(f"{data.get('name', 'experiment')}: {describe(err)}") from None
+
     @field_validator("name")
     @classmethod
     def _name_ok(cls, v: str) -> str:
