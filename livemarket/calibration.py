@@ -40,7 +40,14 @@ import numpy as np
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from livemarket.config import ConfigError, _describe, _read_toml, apply_overrides, load_scenario
+from livemarket.config import (
+    ConfigError,
+    _describe,
+    _read_toml,
+    apply_overrides,
+    load_scenario,
+    read_toml_file,
+)
 from livemarket.draws import run_seed_sequence
 from livemarket.validation import (
     DAYS,
@@ -128,14 +135,10 @@ class CalibrationSpec(BaseModel):
 def load_spec(path: str | Path) -> CalibrationSpec:
     """Read and check a spec: fields, target names, and that every parameter path exists."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"calibration spec {path} does not exist")
     try:
-        spec = CalibrationSpec.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: malformed TOML: {err}") from None
+        spec = CalibrationSpec.model_validate(read_toml_file(path, "calibration spec"))
     except ValidationError as err:
-        raise ConfigError(f"{path}: {_describe(err)}") from None
+        raise ConfigError(f"{path}: {_describe(err, root=CalibrationSpec)}") from None
     base = _read_toml(spec.scenario)
     for name, p in spec.parameters.items():
         if _lookup(apply_overrides(base, spec.overrides), name) is None:

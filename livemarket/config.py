@@ -27,6 +27,7 @@ __all__ = [
     "apply_overrides",
     "builtin_scenarios",
     "load_scenario",
+    "read_toml_file",
     "scenario_from_dict",
 ]
 
@@ -40,7 +41,8 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: TOML true/false or "0.5" is not a number (pydantic would read them as 1/0 and 0.5)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class PlatformConfig(_Strict):
@@ -198,12 +200,20 @@ class GraphConfig(_Strict):
     triad_prob: Probability = 0.5
     path: str | None = None
 
+    @model_validator(mode="after")
+    def _file(self) -> GraphConfig:
+        if self.kind == "file" and not self.path:
+            raise ValueError(
+                "kind 'file' needs path: a .graphml, .csv, .tsv, .txt or .edges file"
+            )
+        return self
+
 
 class PolicyEvent(_Strict):
     """A dated change of one platform's parameters, e.g. Douyin's link ban."""
 
     platform: str
-    date: dt.date | None = None
+    date: dt.date | None = Field(default=None, strict=False)
     step: int | None = Field(default=None, ge=0)
     set: dict[str, Any]
 
@@ -223,19 +233,28 @@ class Festival(_Strict):
     last_day: int = Field(ge=1, le=31)
     demand_multiplier: Positive = 2.0
 
+    @model_validator(mode="after")
+    def _days(self) -> Festival:
+        if self.first_day > self.last_day:
+            raise ValueError(
+                f"first_day {self.first_day} is after last_day {self.last_day} "
+                "(accepted: first_day <= last_day)"
+            )
+        return self
+
 
 class Scandal(_Strict):
     """A scheduled scandal of the streamer ranked ``streamer_rank`` by followers."""
 
-    date: dt.date
+    date: dt.date = Field(strict=False)
     streamer_rank: int = Field(default=0, ge=0)
 
 
 class SupplyShock(_Strict):
     """Brand capacity multiplied by ``capacity_factor`` between two dates."""
 
-    start: dt.date
-    end: dt.date
+    start: dt.date = Field(strict=False)
+    end: dt.date = Field(strict=False)
     capacity_factor: Probability = 0.5
     category: int | None = None
 
@@ -244,7 +263,7 @@ class ScenarioConfig(_Strict):
     """A whole scenario: population, platforms, agents, graph and calendar."""
 
     name: str = "custom"
-    start_date: dt.date = dt.date(2019, 1, 1)
+    start_date: dt.date = Field(default=dt.date(2019, 1, 1), strict=False)
     days: int = Field(default=365, ge=1)
     consumers: int = Field(default=10_000, ge=2)
     seed: int = Field(default=0, ge=0)
@@ -260,6 +279,20 @@ class ScenarioConfig(_Strict):
     festivals: list[Festival] = []
     scandals: list[Scandal] = []
     supply_shocks: list[SupplyShock] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_names(cls, data: Any) -> Any:
+        platforms = data.get("platforms") if isinstance(data, dict) else None
+        if isinstance(platforms, dict):  # an override naming no platform of the scenario
+            named = [n for n, p in platforms.items() if isinstance(p, dict) and "kind" in p]
+            for name, p in platforms.items():
+                if isinstance(p, dict) and "kind" not in p and named:
+                    raise ValueError(
+                        f"platforms.{name}: not a platform of the scenario (accepted: {named}; "
+                        "to add a platform, give its kind = 'content' or 'shelf')"
+                    )
+        return data
 
     @property
     def population_scale(self) -> float:
@@ -305,7 +338,7 @@ class ScenarioConfig(_Strict):
             try:
                 PlatformConfig.model_validate(merged)
             except ValidationError as err:
-                raise ValueError(f"policies[{i}].set: {_describe(err, 'set')}") from None
+                raise ValueError(_describe(err, f"policies[{i}].set", PlatformConfig)) from None
         for i, s in enumerate(self.scandals):
             if s.date < self.start_date:
                 raise ValueError(f"scandals[{i}].date {s.date} is before start_date {self.start_date}")
@@ -320,31 +353,41 @@ class ScenarioConfig(_Strict):
         return self
 
 
-def _describe(err: ValidationError, prefix: str = "") -> str:
-    """One line per problem: the dotted field, the message, and the rejected input."""
+def _describe(err: ValidationError, prefix: str = "", root: type[BaseModel] | None = None) -> str:
+    """One line per problem: the dotted field, the message, and the rejected input.
+
+    ``root`` is the model that was validated (default :class:`ScenarioConfig`): an unknown
+    field's message lists the fields accepted at its place in that model.
+    """
     lines = []
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"])
         loc = f"{prefix}.{loc}" if prefix and loc else (loc or prefix)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            accepted = _fields_at(e["loc"][:-1])
+            accepted = _fields_at(e["loc"][:-1], root or ScenarioConfig)
             msg = f"unknown field; accepted: {', '.join(accepted)}" if accepted else "unknown field"
         lines.append(f"{loc}: {msg} (got {e.get('input')!r})" if loc else msg)
     return "; ".join(lines)
 
 
-def _fields_at(loc: tuple) -> list[str]:
-    """Field names of the config table at a validation-error location (for "accepted: ...")."""
-    node: Any = ScenarioConfig
+def _fields_at(loc: tuple, root: type[BaseModel]) -> list[str]:
+    """Field names of the table at a validation-error location of ``root`` (for "accepted: ...")."""
+    node: Any = root
     for key in loc:
+        if type(None) in get_args(node):  # X | None: the table is X
+            node = next(a for a in get_args(node) if a is not type(None))
         if get_origin(node) in (list, dict):  # key is a list index or a dict key
             node = get_args(node)[-1]
         elif isinstance(node, type) and issubclass(node, BaseModel) and key in node.model_fields:
             node = node.model_fields[key].annotation
         else:
             return []
-    return sorted(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
+    if type(None) in get_args(node):
+        node = next(a for a in get_args(node) if a is not type(None))
+    if not (isinstance(node, type) and issubclass(node, BaseModel)):
+        return []
+    return sorted(k for k, f in node.model_fields.items() if not f.exclude)
 
 
 def builtin_scenarios() -> list[str]:
@@ -362,14 +405,25 @@ def _read_toml(source: str | Path) -> dict[str, Any]:
                 f"(accepted: {builtin_scenarios()} or a path ending in .toml)"
             )
         text = (resources.files("livemarket") / "scenarios" / f"{source}.toml").read_text()
-    else:
-        if not path.is_file():
-            raise ConfigError(f"scenario file {path} does not exist")
-        text = path.read_text(encoding="utf-8")
-    try:
         return tomllib.loads(text)
+    return read_toml_file(path, "scenario file")
+
+
+def read_toml_file(path: str | Path, what: str = "file") -> dict[str, Any]:
+    """Read a TOML file; a missing file, a folder, binary bytes or bad TOML is one ConfigError."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder; accepted: a TOML file")
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not a text file ({err.reason} at byte {err.start}); accepted: a UTF-8 TOML file"
+        ) from None
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{source}: malformed TOML: {err}") from None
+        raise ConfigError(f"{path}: malformed TOML: {err}") from None
 
 
 def _parse_value(text: str) -> Any:
@@ -390,6 +444,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"override {item!r}: expected dotted.path=value")
         path, value = item.split("=", 1)
         keys = path.strip().split(".")
+        if not all(k.strip() for k in keys):
+            raise ConfigError(
+                f"override {item!r}: empty name in the path {path.strip()!r}; "
+                "expected dotted.path=value"
+            )
         node = data
         for k in keys[:-1]:
             if not isinstance(node.setdefault(k, {}), dict):

@@ -54,12 +54,3 @@ def test_experiments_command_lists_all_twelve():
     for path in EXPERIMENTS:
         assert path.stem in result.output
     assert "INVALID" not in result.output
-
-
-def test_sweep_command_refuses_bad_input_with_one_message(tmp_path):
-    result = CliRunner().invoke(app, ["sweep", "no-such-experiment"])
-    assert result.exit_code == 2 and "no experiment 'no-such-experiment'" in result.output
-    bad = tmp_path / "bad.toml"
-    bad.write_text('scenario = "minimal"\nmetrics = ["hhi"]\n[factors.x]\npath = "platforms.video.ad_load"\nvalues = [2.0]\n')
-    result = CliRunner().invoke(app, ["sweep", str(bad), "--out", str(tmp_path / "o"), "--workers", "0"])
-    assert result.exit_code == 2 and "ad_load" in result.output

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from livemarket.config import ConfigError
 from livemarket.sweeps import store
 from livemarket.sweeps.runner import SlurmOptions, SweepError, run_sweep
 from livemarket.sweeps.spec import Experiment
@@ -103,9 +104,9 @@ def test_failing_run_is_recorded_and_does_not_sink_its_chunk(tmp_path):
 
 
 def test_bad_metric_is_refused_before_any_run(tmp_path):
-    with pytest.raises(SweepError, match="not in the model's results"):
-        run_sweep(_spec(metrics=["nosuch.gmv_rmb:sum"]), tmp_path, workers=0, progress=False)
-    assert not store.done_chunks(tmp_path)
+    with pytest.raises(ConfigError, match="unknown platform 'nosuch'"):
+        run_sweep(_spec(metrics=["nosuch.gmv_rmb:sum"]), tmp_path / "sweep", workers=0, progress=False)
+    assert not (tmp_path / "sweep").exists()  # refused before the folder is made
 
 
 def test_slurm_options_render_a_job_script():

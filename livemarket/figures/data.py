@@ -188,22 +188,33 @@ def load_results(source: str | Path | pl.DataFrame, factors: list[str] | None = 
     else:
         path = Path(source)
         if path.is_dir() and is_sweep_store(path):
-            daily, runs, found, meta = read_sweep_store(path)
+            _read_json(path / "manifest.json")
+            try:
+                daily, runs, found, meta = read_sweep_store(path)
+            except (KeyError, TypeError, OSError, pl.exceptions.PolarsError) as err:
+                raise ValueError(f"{path}: not a readable sweep folder ({err!r}); {_ACCEPTED}") from None
             return Results(
                 frame=daily, kind="sweep", factors=factors or found, meta=meta, path=path, runs=runs
             )
         if path.is_file():
-            frame = pl.read_parquet(path)
+            frame = _read_parquet(path)
         elif (path / "results.parquet").is_file():
-            frame = pl.read_parquet(path / "results.parquet")
+            frame = _read_parquet(path / "results.parquet")
             if (path / "run.json").is_file():
-                meta = json.loads((path / "run.json").read_text())
+                meta = _read_json(path / "run.json")
         elif path.is_dir():
             frame, meta = _read_folder(path)
         else:
             raise FileNotFoundError(
                 f"{path}: no results (expected a folder with Parquet files or a .parquet file)"
             )
+        missing = [c for c in BASE_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{path}: not a results table (no columns {missing}); {_ACCEPTED}")
+        if "parameters" in meta:  # a run's scenario, replayed for the graph figures
+            from livemarket.config import scenario_from_dict
+
+            scenario_from_dict(meta["parameters"], f"{path / 'run.json'}: parameters")
     kind = "sweep" if "point" in frame.columns else "run"
     if factors is None and kind == "sweep":
         factors = list(
@@ -215,14 +226,37 @@ def load_results(source: str | Path | pl.DataFrame, factors: list[str] | None = 
 def _read_folder(path: Path) -> tuple[pl.DataFrame, dict]:
     files = sorted(p for p in path.rglob("*.parquet"))
     if not files:
-        raise FileNotFoundError(f"{path}: no Parquet files below this folder")
-    frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        raise FileNotFoundError(f"{path}: no Parquet files below this folder; {_ACCEPTED}")
+    frame = pl.concat([_read_parquet(f) for f in files], how="diagonal_relaxed")
     meta = {}
     for name in ("sweep.json", "manifest.json", "experiment.json"):
         if (path / name).is_file():
-            meta = json.loads((path / name).read_text())
+            meta = _read_json(path / name)
             break
     return frame, meta
+
+
+_ACCEPTED = (
+    "accepted: a run folder of `livemarket run` (results.parquet, run.json), a sweep folder "
+    "(manifest.json, runs/) or a tidy results table (.parquet)"
+)
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as err:
+        raise ValueError(f"{path}: not a Parquet file ({err}); {_ACCEPTED}") from None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: malformed JSON ({err}); {_ACCEPTED}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(meta).__name__}; {_ACCEPTED}")
+    return meta
 
 
 def replicate_column(frame: pl.DataFrame) -> str:

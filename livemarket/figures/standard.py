@@ -61,6 +61,12 @@ def draw_standard(
         progress: show a progress bar.
 
     """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    supported = FigureCanvasBase.get_supported_filetypes()
+    for fmt in formats:
+        if fmt not in supported:
+            raise ValueError(f"formats: {fmt!r} is not supported; accepted: {', '.join(supported)}")
     res = source if isinstance(source, Results) else load_results(source, factors=factors)
     jobs = _sweep_jobs(res) if res.kind == "sweep" else _run_jobs(res)
     out = Path(out)

@@ -17,11 +17,14 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.etree.ElementTree import ParseError
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+
+from livemarket.config import ConfigError
 
 __all__ = [
     "GRAPH_KINDS",
@@ -44,7 +47,7 @@ _MAX_ROUNDS = 32  # rejection rounds before the exact per-item fallback
 _CLOCK_BLOCK = 2**22  # clocks per block in the follow-sampling fallback
 
 
-class GraphInputError(ValueError):
+class GraphInputError(ConfigError):
     """A graph file is malformed; the message names the file, the line and what is accepted."""
 
 
@@ -534,6 +537,12 @@ def _successive_sample(
 
 def _read_graph_file(path: Path, n: int) -> SocialGraph:
     suffix = path.suffix.lower()
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise GraphInputError(
+            f"{path}: {what}; accepted: a .graphml or edge-list file ("
+            + ", ".join(_EDGE_LIST_SUFFIXES) + f") over consumers 0..{n - 1}"
+        )
     if suffix not in (".graphml", *_EDGE_LIST_SUFFIXES):
         raise GraphInputError(
             f"{path}: unsupported file type {suffix!r}; accepted: .graphml, "
@@ -600,6 +609,14 @@ def _read_graphml(path: Path, n: int) -> SocialGraph:
         raise GraphInputError(f"{path}: cannot read GraphML ({exc}); {accepted}") from None
     if g.is_directed():
         raise GraphInputError(f"{path}: graph is directed; {accepted}")
+    tree = ElementTree.parse(path)
+    declared = {e.get("id") for e in tree.iter() if e.tag.rpartition("}")[2] == "node"}
+    for u, v in g.edges():  # networkx adds the end of an edge that no <node> declares
+        if missing := [x for x in (u, v) if x not in declared]:
+            raise GraphInputError(
+                f"{path}: edge {u!r} -- {v!r} refers to node {missing[0]!r}, which no <node> "
+                f"declares; {accepted}"
+            )
     if len(g) != n:
         raise GraphInputError(f"{path}: expected {n} nodes, found {len(g)}; {accepted}")
     ids: dict[int, str] = {}

@@ -78,7 +78,8 @@ def sweep(
          quick, chunk_size, retry_failed, progress)  # fmt: skip
 
 
-def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_failed, progress):
+def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_failed, progress,
+         check=None):  # fmt: skip
     from livemarket.sweeps import checks, runner, store
     from livemarket.sweeps.spec import default_out, load_experiment
 
@@ -86,6 +87,8 @@ def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_fai
         _fail("give --scheduler or --slurm, not both")
     try:
         spec = load_experiment(find_experiment(spec_name)).effective(quick)
+        if check is not None:  # the command's own options, checked before anything runs
+            check(spec)
         folder = out or default_out(spec, quick)
         report = runner.run_sweep(spec, folder, workers=workers, scheduler=scheduler, slurm=slurm,
                                   progress=progress, chunk_size=chunk_size, retry_failed=retry_failed)  # fmt: skip
@@ -117,9 +120,11 @@ def sensitivity(
     from livemarket.sweeps import sensitivity as sa
     from livemarket.sweeps import store
 
-    spec_obj, folder = _run(spec, out, workers, scheduler, None, quick, None, False, progress)
+    wanted = metrics.split(",") if metrics else None
+    spec_obj, folder = _run(spec, out, workers, scheduler, None, quick, None, False, progress,
+                            check=lambda s: sa.check(s, wanted, conf_level))  # fmt: skip
     try:
-        table = sa.analyze(spec_obj, store.results(folder), metrics.split(",") if metrics else None, conf_level)
+        table = sa.analyze(spec_obj, store.results(folder), wanted, conf_level)
     except ConfigError as err:
         _fail(str(err))
     paths = sa.write(table, folder)

@@ -423,10 +423,10 @@ def run_sweep(
         SweepError: the folder holds a sweep of another spec or model, or is in use.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    plan = spec.plan()  # validates every run's scenario: bad input writes nothing
+    out.mkdir(parents=True, exist_ok=True)
     with _lock(out):
-        plan = spec.plan()
         manifest = store.read_manifest(out)
         if manifest is not None:
             _check_same(manifest, spec, plan, out)

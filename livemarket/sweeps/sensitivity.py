@@ -24,7 +24,27 @@ import polars as pl
 from livemarket.sweeps.runner import SweepError
 from livemarket.sweeps.spec import Experiment
 
-__all__ = ["analyze", "write"]
+__all__ = ["analyze", "check", "write"]
+
+
+def check(
+    spec: Experiment, metrics: list[str] | None = None, conf_level: float = 0.95
+) -> list[str]:
+    """Return the metrics to analyse; raise SweepError for what cannot be analysed."""
+    if spec.design not in ("sobol", "morris"):
+        raise SweepError(
+            f"{spec.name}: sensitivity needs design = 'sobol' or 'morris' (got {spec.design!r})"
+        )
+    if not 0 < conf_level < 1:
+        raise SweepError(f"conf_level: {conf_level} is outside the accepted range (0, 1)")
+    scalar = [m.name for m in spec.metrics if m.agg != "daily"]
+    metrics = metrics or scalar
+    for m in metrics:
+        if m not in scalar:
+            raise SweepError(
+                f"{spec.name}: {m!r} is not a scalar metric of the spec; accepted: {scalar}"
+            )
+    return metrics
 
 
 def analyze(
@@ -32,13 +52,7 @@ def analyze(
     num_resamples: int = 200,
 ) -> pl.DataFrame:  # fmt: skip
     """Tidy table: metric, grid levels, factor, index, value, conf (half-width), ci_low, ci_high."""
-    if spec.design not in ("sobol", "morris"):
-        raise SweepError(f"{spec.name}: sensitivity needs design = 'sobol' or 'morris' (got {spec.design!r})")
-    scalar = [m.name for m in spec.metrics if m.agg != "daily"]
-    metrics = metrics or scalar
-    for m in metrics:
-        if m not in scalar:
-            raise SweepError(f"{spec.name}: {m!r} is not a scalar metric of the spec ({scalar})")
+    metrics = check(spec, metrics, conf_level)
     problem = spec.salib_problem()
     x = spec.sample_matrix()
     grid = [n for n, f in spec.factors.items() if not f.sampled]

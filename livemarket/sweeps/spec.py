@@ -25,7 +25,6 @@ import hashlib
 import itertools
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,7 +32,15 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from livemarket.config import ConfigError, builtin_scenarios, load_scenario
+from livemarket.config import (
+    ConfigError,
+    _describe,
+    builtin_scenarios,
+    load_scenario,
+    read_toml_file,
+)
+from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_METRICS
+from livemarket.models.rules import CHANNELS
 from livemarket.sweeps.version import model_version
 
 __all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
@@ -147,11 +154,33 @@ class MetricSpec(_Strict):
             object.__setattr__(self, "name", "_".join(parts))
         if not _NAME.match(self.name):
             raise ValueError(f"metric column name {self.name!r} must be an identifier")
+        if self.channel not in ("all", "*", *CHANNELS):
+            raise ValueError(
+                f"channel {self.channel!r} is not a sales channel; "
+                f"accepted: all, *, {', '.join(CHANNELS)}"
+            )
+        if self.platform == "all" and self.channel != "all":
+            raise ValueError(
+                f"channel {self.channel!r} needs a platform (a name or '*'); "
+                "platform 'all' has market metrics only"
+            )
+        level, known = _metric_level(self.channel, self.platform)
+        if self.metric not in known:
+            raise ValueError(
+                f"{self.metric!r} is not a {level} metric; accepted: {', '.join(known)}"
+            )
         if self.window is not None and type(self.window[0]) is not type(self.window[1]):
             raise ValueError("window: give two steps or two dates")
         if self.window is not None and not self.window[0] < self.window[1]:
             raise ValueError(f"window must be [start, end) with start < end (got {list(self.window)})")
         return self
+
+
+def _metric_level(channel: str, platform: str) -> tuple[str, tuple[str, ...]]:
+    """Which metrics the results table has for a (platform, channel) selector."""
+    if channel != "all":
+        return "channel", CHANNEL_METRICS
+    return ("market", MARKET_METRICS) if platform == "all" else ("platform", PLATFORM_METRICS)
 
 
 class Expectation(_Strict):
@@ -200,10 +229,10 @@ class Quick(_Strict):
     into a shorter run).
     """
 
-    replicates: int | None = Field(default=None, ge=1)
-    consumers: int | None = Field(default=None, ge=2)
-    days: int | None = Field(default=None, ge=1)
-    samples: int | None = Field(default=None, ge=1)
+    replicates: int | None = Field(default=None, ge=1, strict=True)
+    consumers: int | None = Field(default=None, ge=2, strict=True)
+    days: int | None = Field(default=None, ge=1, strict=True)
+    samples: int | None = Field(default=None, ge=1, strict=True)
     overrides: list[str] = []
     factors: dict[str, Factor] = {}
 
@@ -236,30 +265,44 @@ class Experiment(_Strict):
     expected: str = ""
     scenario: str = "minimal"
     overrides: list[str] = []
-    consumers: int | None = Field(default=None, ge=2)
-    days: int | None = Field(default=None, ge=1)
+    consumers: int | None = Field(default=None, ge=2, strict=True)
+    days: int | None = Field(default=None, ge=1, strict=True)
     factors: dict[str, Factor] = {}
     design: Literal["grid", "lhs", "sobol", "morris"] = "grid"
-    samples: int = Field(default=16, ge=1)
-    morris_levels: int = Field(default=4, ge=2)
+    samples: int = Field(default=16, ge=1, strict=True)
+    morris_levels: int = Field(default=4, ge=2, strict=True)
     sobol_second_order: bool = False
-    replicates: int = Field(default=1, ge=1)
-    root_seed: int = Field(default=0, ge=0, lt=2**63)
+    replicates: int = Field(default=1, ge=1, strict=True)
+    root_seed: int = Field(default=0, ge=0, lt=2**63, strict=True)
     common_random_numbers: bool = False
     metrics: list[MetricSpec] = Field(min_length=1)
     expect: list[Expectation] = []
     quick: Quick | None = None
     base_dir: Annotated[str, Field(exclude=True)] = "."
 
+    def __init__(self, **data: Any) -> None:
+        """Validate the fields; a problem is a :class:`ConfigError` naming the field."""
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise ConfigError(f"{data.get('name', 'experiment')}: {describe(err)}") from None
+
     @field_validator("name")
     @classmethod
     def _name_ok(cls, v: str) -> str:
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", v):
-            raise ValueError("name: letters, digits, '-', '_' and '.' only")
+            raise ValueError("letters, digits, '-', '_' and '.' only")
         return v
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Experiment:
+        source = self.scenario_source()
+        if self.scenario not in builtin_scenarios() and not Path(source).is_file():
+            raise ValueError(
+                f"scenario: {self.scenario!r} is neither a built-in scenario nor a .toml file "
+                f"(accepted: {builtin_scenarios()} or a path ending in .toml, relative to the "
+                f"spec; looked for {source})"
+            )
         for name in self.factors:
             if not _NAME.match(name) or name in RESERVED_COLUMNS:
                 raise ValueError(f"factors.{name}: must be an identifier and not one of {RESERVED_COLUMNS}")
@@ -378,6 +421,8 @@ class Experiment(_Strict):
             key = tuple(overrides)
             if validate and key not in seen and len(seen) < VALIDATE_POINTS:
                 seen[key] = self.resolve(overrides)
+                if len(seen) == 1:  # as the pilot run: a point of another length may still fail
+                    self._check_metrics(seen[key])
             for r in range(self.replicates):
                 seed_point = 0 if self.common_random_numbers else index
                 ident = {
@@ -390,6 +435,30 @@ class Experiment(_Strict):
         if len(set(ids)) != len(ids):
             raise ConfigError(f"{self.name}: two design points are the same run (identical overrides and seed)")
         return Plan(self, runs, scenario_sha, mv)
+
+    def _check_metrics(self, config) -> None:
+        """Each metric names a platform of the scenario and a window that overlaps the run.
+
+        Checked on the first design point, before anything is written; a metric whose window
+        misses only some points' runs (``days`` as a factor) fails those runs.
+        """
+        platforms = ["all", "*", *config.platforms]
+        end = config.start_date + dt.timedelta(days=config.days)
+        for m in self.metrics:
+            if m.platform not in platforms:
+                raise ConfigError(
+                    f"{self.name}: metric {m.name}: unknown platform {m.platform!r}; "
+                    f"accepted: {platforms}"
+                )
+            if m.window is not None:
+                steps = isinstance(m.window[0], int)
+                first, stop = (0, config.days) if steps else (config.start_date, end)
+                if not (m.window[0] < stop and m.window[1] > first):
+                    raise ConfigError(
+                        f"{self.name}: metric {m.name}: window [{m.window[0]}, {m.window[1]}) "
+                        "is outside the run; "
+                        f"accepted: a window overlapping [{first}, {stop})"
+                    )
 
     def resolve(self, overrides: list[str]):
         """The validated scenario config of a run with these overrides."""
@@ -479,12 +548,7 @@ def _scenario_sha256(source: str) -> str:
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment TOML file; raise :class:`ConfigError` naming every problem."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: malformed TOML: {err}") from None
+    data = read_toml_file(path, "experiment file")
     data.setdefault("name", path.stem)
     try:
         return Experiment.model_validate(data | {"base_dir": str(path.parent)})
@@ -493,12 +557,5 @@ def load_experiment(path: str | Path) -> Experiment:
 
 
 def describe(err: ValidationError) -> str:
-    """One line per problem: dotted field, message, rejected input."""
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        lines.append(f"{loc}: {msg} (got {e.get('input')!r})" if loc else msg)
-    return "; ".join(lines)
+    """One line per problem: dotted field, message (or the accepted fields), rejected input."""
+    return _describe(err, root=Experiment)
