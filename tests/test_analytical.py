@@ -141,8 +141,12 @@ def _expected_channel_probabilities(model, c, wallet_video=True, wallet_mall=Tru
         + beh.consider_impulsivity * 0.4
     )
     p_consider = 1.0 / (1.0 + math.exp(-z))
-    plat_video = beh.util_trust_platform * 0.5 - beh.wallet_friction * (not wallet_video)
-    plat_mall = beh.util_trust_platform * 0.75 - beh.wallet_friction * (not wallet_mall)
+    # trust acted on: the platform's guarantee covers a share of the remaining risk (ODD)
+    pi = {name: model.platforms[name].config.protection for name in ("video", "mall")}
+    acted_video = 1.0 - (1.0 - 0.5) * (1.0 - beh.protection_assurance * pi["video"])
+    acted_mall = 1.0 - (1.0 - 0.75) * (1.0 - beh.protection_assurance * pi["mall"])
+    plat_video = beh.util_trust_platform * acted_video - beh.wallet_friction * (not wallet_video)
+    plat_mall = beh.util_trust_platform * acted_mall - beh.wallet_friction * (not wallet_mall)
     common = (
         beh.util_trust_streamer * t_streamer
         + beh.util_trust_brand * t_brand
