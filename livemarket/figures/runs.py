@@ -25,8 +25,8 @@ from livemarket.figures.data import (
     metric_label,
     metric_unit,
     nice,
-    wrap_label,
     replicate_column,
+    wrap_label,
 )
 
 __all__ = [
