@@ -208,6 +208,17 @@ def test_disk_full_stops_the_sweep_cleanly_and_the_same_command_resumes(tmp_path
     assert _rows(out).equals(_rows(tmp_path / "local"))
 
 
+def test_disk_full_in_process_stops_too(tmp_path):
+    _disk_full([0])
+    try:
+        report = run_sweep(_spec(replicates=1), tmp_path, workers=0, progress=False, chunk_size=2)
+    finally:
+        _disk_full(None)
+    assert not report.complete and report.errors == ["chunk 0 could not be written: [Errno 28] No space left on device"]
+    assert len(report.check["missing"]) == 4 and not store.done_chunks(tmp_path) and not list(tmp_path.rglob("*.tmp"))
+    assert run_sweep(_spec(replicates=1), tmp_path, workers=0, progress=False).complete
+
+
 def _wait_idle(client) -> None:
     while any(client.run(lambda dask_worker: len(dask_worker.state.executing)).values()):
         time.sleep(0.05)
@@ -265,7 +276,9 @@ def test_driver_killed_repeatedly_resumes_to_exactly_once(tmp_path):
     print(f"\nsurvived {KILL_CYCLES} driver kills in {time.monotonic() - started:.1f} s (seed {seed}); chunks written "
           f"per cycle {' '.join(moments)}; {written} of 70 before the last run")  # fmt: skip
     assert written < 70, "the sweep finished during the kills: make it longer"
+    final_started = time.monotonic()
     final = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    print(f"last run (to the end): {time.monotonic() - final_started:.1f} s")
     assert final.returncode == 0, final.stdout + final.stderr
     assert "70 runs" in final.stdout and "complete" in final.stdout
     check = store.verify(out)

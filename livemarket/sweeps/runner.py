@@ -6,6 +6,12 @@ yet. A worker runs its chunk's runs one by one, catches each run's error, writes
 Parquet file (temporary name, then rename) and returns only a few counts. Re-running the
 same command resumes; a changed spec or model is refused.
 
+Faults: a killed worker's chunk is retried elsewhere; a chunk whose workers keep dying is
+recorded as failed runs. With a per-run time limit, workers report each run's start and
+result (Dask events); a run past its limit is recorded as failed by the driver, which
+restarts that worker and runs the rest of the chunk one run per task. A chunk file that
+cannot be written (disk full) stops the sweep with its runs missing, ready to resume.
+
 Where the work runs:
 
 * default: a ``LocalCluster`` started and stopped here (one process per core);
@@ -52,7 +58,8 @@ from livemarket.sweeps import store
 from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, MetricSpec, Plan, Run
 from livemarket.sweeps.version import model_version
 
-__all__ = ["ChunkTask", "SlurmOptions", "SweepError", "SweepReport", "default_workers", "run_chunk", "run_sweep"]
+__all__ = ["ChunkTask", "RunTimeLimitExceeded", "SlurmOptions", "SweepError", "SweepReport", "default_workers",
+           "run_chunk", "run_rows", "run_sweep"]
 
 TARGET_CHUNK_SECONDS = 5.0  # long enough that Dask's per-task cost (milliseconds) is noise
 CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, for load balance
