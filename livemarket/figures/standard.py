@@ -53,6 +53,9 @@ def draw_standard(
 ) -> list[Path]:
     """Draw the standard figures of a run or a sweep into ``out`` and return the files.
 
+    File names keep only letters, digits and ``_`` of the names they come from (a platform,
+    a factor), so a run folder cannot make a figure land outside ``out``.
+
     Args:
         source: run folder, sweep folder, Parquet file, polars frame, or :class:`Results`.
         out: output folder.
@@ -72,7 +75,7 @@ def draw_standard(
     out = Path(out)
     written: list[Path] = []
     for name, draw in tqdm(jobs, desc="figures", disable=not progress):
-        written += save(draw(), out / name, formats)
+        written += save(draw(), out / _slug(name), formats)
     return written
 
 

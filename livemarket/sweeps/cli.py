@@ -1,7 +1,8 @@
 """Command line of the sweeps: ``livemarket sweep``, ``livemarket sensitivity``, ``livemarket experiments``.
 
 Registered on the main typer app by :func:`register`. Bad input (unknown spec, invalid
-field, a changed spec in an existing folder) prints one clear message and exits with 2.
+field, a changed spec in an existing folder) prints one clear message and exits with 2; a
+sweep that ends with runs missing (a chunk that could not be written) exits with 1.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ Workers = Annotated[int | None, typer.Option(help="Local worker processes (defau
 Scheduler = Annotated[str | None, typer.Option(help="Attach to a running Dask scheduler, e.g. tcp://host:8786.")]
 Slurm = Annotated[bool, typer.Option(help="Start workers as SLURM jobs (dask-jobqueue).")]
 Quick = Annotated[bool, typer.Option(help="Use the spec's small quick size (runs in under a minute).")]
+TimeLimit = Annotated[float | None, typer.Option(metavar="SECONDS", help=(
+    "Per-run time limit (overrides the spec's run_time_limit_s): a run that takes longer is recorded "
+    "as failed and its worker restarted. With --workers 0: SIGALRM."))]  # fmt: skip
 
 
 def experiments_dir() -> Path:
@@ -71,15 +75,20 @@ def sweep(
     quick: Quick = False,
     chunk_size: Annotated[int | None, typer.Option(help="Runs per task (default: about 5 s of work).")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run failed runs again.")] = False,
+    time_limit: TimeLimit = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Run (or resume) a sweep: scenario x factors x replicates, one Parquet file per chunk."""
+    """Run (or resume) a sweep: scenario x factors x replicates, one Parquet file per chunk.
+
+    Re-running the same command resumes. A chunk that cannot be written (disk full) stops
+    the sweep with exit code 1; free space and re-run the same command.
+    """
     _run(spec, out, workers, scheduler, _slurm_options(slurm, queue, account, walltime, cores, memory, jobs),
-         quick, chunk_size, retry_failed, progress)  # fmt: skip
+         quick, chunk_size, retry_failed, progress, time_limit)  # fmt: skip
 
 
 def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_failed, progress,
-         check=None):  # fmt: skip
+         time_limit=None, check=None):  # fmt: skip
     from livemarket.sweeps import checks, runner, store
     from livemarket.sweeps.spec import default_out, load_experiment
 
@@ -91,10 +100,15 @@ def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_fai
             check(spec)
         folder = out or default_out(spec, quick)
         report = runner.run_sweep(spec, folder, workers=workers, scheduler=scheduler, slurm=slurm,
-                                  progress=progress, chunk_size=chunk_size, retry_failed=retry_failed)  # fmt: skip
+                                  progress=progress, chunk_size=chunk_size, retry_failed=retry_failed,
+                                  run_time_limit_s=time_limit)  # fmt: skip
     except ConfigError as err:
         _fail(str(err))
     typer.echo(str(report))
+    if not report.complete:
+        missing = len(report.check["missing"])
+        typer.secho(f"{missing} runs missing: re-run the same command to resume", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
     frame = store.results(folder)
     if spec.expect and frame.height:
         typer.echo(f"expected: {spec.expected}" if spec.expected else "expected directions:")

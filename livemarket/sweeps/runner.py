@@ -6,6 +6,12 @@ yet. A worker runs its chunk's runs one by one, catches each run's error, writes
 Parquet file (temporary name, then rename) and returns only a few counts. Re-running the
 same command resumes; a changed spec or model is refused.
 
+Faults: a killed worker's chunk is retried elsewhere; a chunk whose workers keep dying is
+recorded as failed runs. With a per-run time limit, workers report each run's start and
+result (Dask events); a run past its limit is recorded as failed by the driver, which
+restarts that worker and runs the rest of the chunk one run per task. A chunk file that
+cannot be written (disk full) stops the sweep with its runs missing, ready to resume.
+
 Where the work runs:
 
 * default: a ``LocalCluster`` started and stopped here (one process per core);
@@ -23,13 +29,18 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import functools
 import json
 import math
 import os
+import queue
+import signal
 import socket
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -44,13 +55,17 @@ from tqdm.auto import tqdm
 from livemarket.config import ConfigError
 from livemarket.provenance import git_commit, versions
 from livemarket.sweeps import store
-from livemarket.sweeps.spec import Experiment, MetricSpec, Plan, Run
+from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, MetricSpec, Plan, Run
 from livemarket.sweeps.version import model_version
 
-__all__ = ["ChunkTask", "SlurmOptions", "SweepError", "SweepReport", "default_workers", "run_chunk", "run_sweep"]
+__all__ = ["ChunkTask", "RunTimeLimitExceeded", "SlurmOptions", "SweepError", "SweepReport", "default_workers",
+           "run_chunk", "run_rows", "run_sweep"]
 
 TARGET_CHUNK_SECONDS = 5.0  # long enough that Dask's per-task cost (milliseconds) is noise
 CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, for load balance
+HANG_GRACE_S = 2.0  # a run is taken as hung this long after its time limit (its report may be on its way)
+POLL_S = 0.5  # how often the driver looks for hung runs
+PROGRESS_TOPIC = "livemarket-sweep-progress"  # Dask event topic: a run started, a run finished
 
 
 class SweepError(ConfigError):
@@ -109,6 +124,7 @@ class ChunkTask:
     columns: dict[str, pl.DataType]
     model_version: str
     retry_failed: bool = False
+    run_time_limit_s: float | None = None
 
 
 @dataclass
@@ -124,20 +140,42 @@ class SweepReport:
     chunk_size: int
     workers: int
     check: dict[str, Any]
+    errors: list[str] = field(default_factory=list)  # why the sweep stopped early (a chunk not written)
+
+    @property
+    def complete(self) -> bool:
+        """Every run of the plan is in the folder exactly once (ok or failed)."""
+        return not self.check["missing"] and not self.check["duplicated"]
 
     def __str__(self) -> str:
         c = self.check
-        state = "complete" if not c["missing"] and not c["duplicated"] else "INCOMPLETE"
-        return (
+        text = (
             f"{self.runs} runs ({self.skipped} already done): {self.ok} ok, {self.failed} failed; "
-            f"{len(c['missing'])} missing, {len(c['duplicated'])} duplicated -> {state} "
+            f"{len(c['missing'])} missing, {len(c['duplicated'])} duplicated -> "
+            f"{'complete' if self.complete else 'INCOMPLETE'} "
             f"[{self.seconds:.1f} s, {self.workers} workers, {self.chunk_size} runs per chunk] {self.out}"
         )
+        return "\n".join([text, *(f"stopped: {e}" for e in self.errors)])
 
 
 # ---------------------------------------------------------------------- worker side
+class RunTimeLimitExceeded(Exception):
+    """A run took longer than the sweep's time limit."""
+
+    def __init__(self, limit_s: float):
+        super().__init__(f"exceeded the time limit of {limit_s:g} s")
+
+
 def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _check_model_version(task: ChunkTask) -> None:
+    if model_version() != task.model_version:
+        raise SweepError(
+            f"worker {_worker_name()} runs model {model_version()} but the sweep was planned with "
+            f"{task.model_version}: install the same livemarket on the driver and every worker"
+        )
 
 
 @functools.lru_cache(maxsize=32)
@@ -152,23 +190,108 @@ def _scenario(scenario: str, overrides: tuple[str, ...], consumers: int | None, 
     return load_scenario(scenario, list(overrides), consumers=consumers, days=days)
 
 
+@contextlib.contextmanager
+def _alarm(limit_s: float | None) -> Iterator[None]:
+    """Raise :class:`RunTimeLimitExceeded` after ``limit_s`` (SIGALRM: main thread only, else no-op).
+
+    On Dask workers runs execute in other threads: there the driver enforces the limit.
+    """
+    if not limit_s or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise RunTimeLimitExceeded(limit_s)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _failure(err: BaseException, metrics: list[MetricSpec]) -> dict[str, Any]:
+    """Return the cells of a failed run: its error, traceback and empty metrics."""
+    cells = {"status": "failed", "error": f"{type(err).__name__}: {err}",
+             "traceback": "".join(traceback.format_exception(err))}  # fmt: skip
+    return cells | {m.name: None for m in metrics}
+
+
 def _one_run(task: ChunkTask, run: Run) -> dict[str, Any]:
-    """Run one simulation and reduce it to the spec's metrics (errors are returned, not raised)."""
+    """Run one simulation and reduce it to the spec's metrics (errors are returned, not raised).
+
+    A run that finishes but took longer than the time limit fails too, so that the result
+    does not depend on how fast the limit was noticed.
+    """
     from livemarket.models.market import LiveCommerceModel
 
     row: dict[str, Any] = {"status": "ok", "error": None, "traceback": None}
-    started = time.perf_counter()
+    started, limit_s = time.perf_counter(), task.run_time_limit_s
     try:
-        stamp = os.stat(task.scenario).st_mtime_ns if task.scenario.endswith(".toml") else None
-        config = _scenario(task.scenario, tuple(run.overrides), task.consumers, task.days, stamp).model_copy(deep=True)
-        seed = np.random.SeedSequence(task.root_seed, spawn_key=run.spawn_key)
-        model = LiveCommerceModel(config, rng=seed, run_id=run.run_id)
-        row |= store.summarize(model.run(config.days), task.metrics)
+        with _alarm(limit_s):
+            stamp = os.stat(task.scenario).st_mtime_ns if task.scenario.endswith(".toml") else None
+            config = _scenario(task.scenario, tuple(run.overrides), task.consumers, task.days, stamp)
+            config = config.model_copy(deep=True)
+            seed = np.random.SeedSequence(task.root_seed, spawn_key=run.spawn_key)
+            model = LiveCommerceModel(config, rng=seed, run_id=run.run_id)
+            row |= store.summarize(model.run(config.days), task.metrics)
+        if limit_s and time.perf_counter() - started > limit_s:
+            raise RunTimeLimitExceeded(limit_s)
     except Exception as err:  # a failing run is recorded and does not sink its chunk
-        row |= {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
-        row |= {m.name: None for m in task.metrics}
+        row |= _failure(err, task.metrics)
     row["seconds"] = time.perf_counter() - started
     return row
+
+
+def _identity(task: ChunkTask, run: Run, worker: str) -> dict[str, Any]:
+    """Return the cells of a row that say which run it is: identity, seed, factor values, worker."""
+    row = {"run_id": run.run_id, "chunk": task.chunk, "point": run.point, "replicate": run.replicate,
+           "seed_entropy": task.root_seed, "seed_spawn_key": list(run.spawn_key), "worker": worker}  # fmt: skip
+    return row | {k: store.factor_cell(v, task.columns[k]) for k, v in run.values.items()}
+
+
+def _progress_reporter(task: ChunkTask):
+    """``report(run_id, result=None)``: tell the driver a run started (or what it gave).
+
+    Only with a time limit on a Dask worker, where the driver watches for hung runs;
+    otherwise it does nothing.
+    """
+    try:
+        from distributed import get_worker
+
+        worker = get_worker() if task.run_time_limit_s else None
+    except (ImportError, ValueError):  # not on a Dask worker
+        worker = None
+    if worker is None:
+        return lambda run_id, result=None: None
+    key, name = worker.get_current_task(), _worker_name()
+
+    def report(run_id: str, result: dict[str, Any] | None = None) -> None:
+        worker.log_event(PROGRESS_TOPIC, {"key": key, "run_id": run_id, "address": worker.address,
+                                          "name": name, "result": result})  # fmt: skip
+
+    return report
+
+
+def run_rows(task: ChunkTask, previous: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Run a task's runs one by one and return their rows (``previous`` rows are kept, not run)."""
+    _check_model_version(task)
+    _warm_up()  # imports are not part of a run's time
+    previous, worker, report = previous or {}, _worker_name(), _progress_reporter(task)
+    rows = []
+    for run in task.runs:
+        if run.run_id in previous:
+            rows.append(previous[run.run_id])
+            continue
+        report(run.run_id)
+        result = _one_run(task, run)
+        report(run.run_id, result)
+        rows.append(_identity(task, run, worker) | result)
+    return rows
 
 
 def run_chunk(task: ChunkTask) -> dict[str, Any]:
@@ -176,13 +299,11 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
 
     A chunk whose file is already in place is not run again (a retried task after its
     worker died between writing and reporting). With ``retry_failed``, only the failed
-    runs of an existing file are run again and the file is replaced.
+    runs of an existing file are run again and the file is replaced. A file that cannot
+    be written (disk full) is reported in the counts' ``write_error``, not raised: its runs
+    are not done, and running them again on another worker would not help.
     """
-    if model_version() != task.model_version:
-        raise SweepError(
-            f"worker {_worker_name()} runs model {model_version()} but the sweep was planned with "
-            f"{task.model_version}: install the same livemarket on the driver and every worker"
-        )
+    _check_model_version(task)
     out, started = Path(task.out), time.perf_counter()
     path = store.chunk_path(out, task.chunk)
     previous: dict[str, dict[str, Any]] = {}
@@ -190,25 +311,29 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         old = pl.read_parquet(path)
         if not task.retry_failed or old.filter(pl.col("status") != "ok").is_empty():
             return _counts(task.chunk, old, 0.0, cached=True)
-        previous = {r["run_id"]: r for r in old.iter_rows(named=True) if r["status"] == "ok"}
-    rows, worker = [], _worker_name()
-    for run in task.runs:
-        if run.run_id in previous:
-            rows.append(previous[run.run_id])
-            continue
-        base = {"run_id": run.run_id, "chunk": task.chunk, "point": run.point, "replicate": run.replicate,
-                "seed_entropy": task.root_seed, "seed_spawn_key": list(run.spawn_key), "worker": worker}  # fmt: skip
-        factors = {k: store.factor_cell(v, task.columns[k]) for k, v in run.values.items()}
-        rows.append(base | factors | _one_run(task, run))
-    frame = pl.DataFrame(rows, schema=task.columns)
-    store.write_chunk(out, task.chunk, frame)
-    return _counts(task.chunk, frame, time.perf_counter() - started)
+        previous = _ok_rows(old)
+    frame = pl.DataFrame(run_rows(task, previous), schema=task.columns)
+    return _counts(task.chunk, frame, time.perf_counter() - started, write_error=_write(out, task.chunk, frame))
 
 
-def _counts(chunk: int, frame: pl.DataFrame, seconds: float, cached: bool = False) -> dict[str, Any]:
+def _ok_rows(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    return {r["run_id"]: r for r in frame.iter_rows(named=True) if r["status"] == "ok"}
+
+
+def _write(out: Path, chunk: int, frame: pl.DataFrame) -> str | None:
+    """Write a chunk's file; return the error (disk full, read-only...) instead of raising it."""
+    try:
+        store.write_chunk(out, chunk, frame)
+    except OSError as err:
+        return str(err)
+    return None
+
+
+def _counts(chunk: int, frame: pl.DataFrame, seconds: float, cached: bool = False,
+            write_error: str | None = None) -> dict[str, Any]:  # fmt: skip
     failed = int((frame["status"] != "ok").sum())
     return {"chunk": chunk, "ok": frame.height - failed, "failed": failed, "seconds": seconds,
-            "worker": _worker_name(), "cached": cached}  # fmt: skip
+            "worker": _worker_name(), "cached": cached, "write_error": write_error}  # fmt: skip
 
 
 def pilot(spec: Experiment, run: Run) -> dict[str, Any]:
@@ -330,7 +455,7 @@ def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Pat
         )
     if manifest["fingerprint"] != spec.fingerprint() or manifest["scenario_sha256"] != plan.scenario_sha256:
         old, new = _flatten(manifest["spec"]), _flatten(json.loads(spec.model_dump_json()))
-        ignore = ("question", "strategy", "expected", "expect", "quick")
+        ignore = NOT_FINGERPRINTED
         diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
                 for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and not k.startswith(ignore)]  # fmt: skip
         if manifest["scenario_sha256"] != plan.scenario_sha256:
@@ -364,7 +489,7 @@ def _manifest(spec: Experiment, plan: Plan, chunk_size: int, columns: dict, esti
 
 
 class _Status:
-    """Appends one JSON line per event to ``status.jsonl`` and drives the progress bar."""
+    """Appends one JSON line per event to ``status.jsonl``, drives the progress bar, prints problems."""
 
     def __init__(self, out: Path, total: int, done: int, failed: int, name: str, progress: bool):
         self.path, self.total, self.done, self.failed = out / store.STATUS, total, done, failed
@@ -379,15 +504,29 @@ class _Status:
         line = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "event": event,
                 "runs_done": self.done, "runs_failed": self.failed, "runs_total": self.total,
                 "elapsed_s": round(elapsed, 2), "eta_s": None if eta is None else round(eta, 1)} | fields  # fmt: skip
-        with open(self.path, "a") as f:
-            f.write(json.dumps(line, default=str) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(line, default=str) + "\n")
+        except OSError as err:  # a full disk must not stop the sweep from reporting
+            tqdm.write(f"livemarket: cannot append to {self.path}: {err}", file=sys.stderr)
 
-    def chunk_done(self, counts: dict[str, Any]) -> None:
+    def warn(self, event: str, message: str, **fields: Any) -> str:
+        """Log a problem, print it above the progress bar, and return it."""
+        tqdm.write(f"livemarket: {message}", file=sys.stderr)
+        self.log(event, message=message, **fields)
+        return message
+
+    def chunk_done(self, counts: dict[str, Any]) -> str | None:
+        """Count a written chunk; return the error of a chunk that could not be written (its runs are not done)."""
+        if counts["write_error"]:
+            message = f"chunk {counts['chunk']} could not be written: {counts['write_error']}"
+            return self.warn("chunk_write_error", message, chunk=counts["chunk"])
         self.done += counts["ok"] + counts["failed"]
         self.failed += counts["failed"]
         self.bar.update(counts["ok"] + counts["failed"])
         self.bar.set_postfix(failed=self.failed)
         self.log("chunk", **counts)
+        return None
 
     def close(self) -> None:
         self.bar.close()
@@ -404,6 +543,7 @@ def run_sweep(
     progress: bool = True,
     chunk_size: int | None = None,
     retry_failed: bool = False,
+    run_time_limit_s: float | None = None,
 ) -> SweepReport:
     """Run the sweep of ``spec`` into folder ``out``, or resume it there.
 
@@ -418,11 +558,25 @@ def run_sweep(
         chunk_size: runs per task (default: chosen so a task lasts about five seconds);
             fixed when the sweep starts.
         retry_failed: run failed runs again.
+        run_time_limit_s: per-run time limit, instead of the spec's ``run_time_limit_s``. A
+            run past it is recorded as failed. On Dask, the driver notices it (within
+            ``HANG_GRACE_S`` + ``POLL_S``), restarts that worker and runs the rest of the
+            chunk as one task per run; with ``workers=0``, SIGALRM stops the run (main thread only).
+
+    A chunk file that cannot be written (disk full) stops the sweep: its runs stay missing,
+    the report says why, and running the same call again resumes.
 
     Raises:
-        SweepError: the folder holds a sweep of another spec or model, or is in use.
+        SweepError: the folder holds a sweep of another spec or model, or is in use; a time
+            limit that is not positive.
     """
     out = Path(out)
+    limit_s = spec.run_time_limit_s if run_time_limit_s is None else run_time_limit_s
+    if limit_s is not None and not limit_s > 0:
+        raise SweepError(f"the run time limit must be more than 0 s (got {limit_s:g})")
+    in_process = workers == 0 and scheduler is None and slurm is None and client is None
+    if in_process and limit_s and threading.current_thread() is not threading.main_thread():
+        raise SweepError("a run time limit with workers=0 needs the main thread (SIGALRM); use workers >= 1")
     started = time.perf_counter()
     plan = spec.plan()  # validates every run's scenario: bad input writes nothing
     out.mkdir(parents=True, exist_ok=True)
@@ -431,7 +585,6 @@ def run_sweep(
         if manifest is not None:
             _check_same(manifest, spec, plan, out)
         store.remove_temporary(out)
-        in_process = workers == 0 and scheduler is None and slurm is None and client is None
         with contextlib.nullcontext(None) if in_process else open_client(workers, scheduler, slurm, client) as c:
             expected = slurm.jobs * slurm.cores if slurm is not None else 1  # SLURM jobs start one by one
             n_workers = 1 if c is None else max(len(c.nthreads()), expected)
@@ -441,7 +594,7 @@ def run_sweep(
                 columns = store.schema(spec, spec.points())
                 manifest = _manifest(spec, plan, size, columns, estimate)
                 store.write_json_atomic(out / store.MANIFEST, manifest)
-            return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, started)
+            return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started)
 
 
 def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:
@@ -450,7 +603,7 @@ def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:
     return min(by_time, by_balance)
 
 
-def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_failed, started) -> SweepReport:
+def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_failed, limit_s, started) -> SweepReport:
     size = manifest["chunk_size"]
     columns = {k: store._dtype(v) for k, v in manifest["schema"].items()}
     chunks = [plan.runs[i : i + size] for i in range(0, len(plan.runs), size)]
@@ -462,67 +615,174 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
     todo = [i for i in range(len(chunks)) if i not in done or i in redo]
     skipped = before["ok"] + before["failed"] - sum(len(chunks[i]) for i in redo)
     status = _Status(out, len(plan.runs), skipped, before["failed"] if not redo else 0, spec.name, progress)
-    status.log("start", chunks_todo=len(todo), chunk_size=size, workers=n_workers, model_version=plan.model_version)
+    status.log("start", chunks_todo=len(todo), chunk_size=size, workers=n_workers, model_version=plan.model_version,
+               run_time_limit_s=limit_s)  # fmt: skip
 
     def task(i: int) -> ChunkTask:
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,
-                         spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo)  # fmt: skip
+                         spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo, limit_s)  # fmt: skip
 
+    errors: list[str] = []
     try:
         if client is None:
             for i in todo:
-                status.chunk_done(run_chunk(task(i)))
+                error = status.chunk_done(run_chunk(task(i)))
+                if error:
+                    errors.append(error)
+                    break
         else:
-            _run_on_dask(client, [task(i) for i in todo], manifest["fingerprint"], status, out, columns)
+            errors = _DaskSweep(client, status, out, columns, limit_s, manifest["fingerprint"]).run(map(task, todo))
     except BaseException as err:
         status.log("stopped", error=f"{type(err).__name__}: {err}")
         raise
     finally:
         status.close()
     check = store.verify(out)
-    status.log("done", check={k: (len(v) if isinstance(v, list) else v) for k, v in check.items()})
+    status.log("done", check={k: (len(v) if isinstance(v, list) else v) for k, v in check.items()}, errors=errors)
     return SweepReport(out, len(plan.runs), check["ok"], check["failed"], skipped, time.perf_counter() - started,
-                       size, n_workers, check)  # fmt: skip
+                       size, n_workers, check, errors)  # fmt: skip
 
 
-def _run_on_dask(client, tasks: list[ChunkTask], fingerprint: str, status: _Status, out: Path, columns) -> None:
-    """Submit every chunk; a chunk whose workers keep dying is recorded as failed runs."""
-    from distributed import as_completed
+@dataclass
+class _Running:
+    """A submitted task, and what its worker reported: the run in progress, the runs finished."""
 
-    by_key = {}
-    for t in tasks:
-        key = f"livemarket-{fingerprint[:12]}-chunk-{t.chunk:06d}"
-        by_key[key] = t
-    futures = [client.submit(run_chunk, t, key=k, pure=False, retries=2) for k, t in by_key.items()]
-    try:
-        for fut in as_completed(futures):
-            t = by_key[fut.key]
-            try:
-                counts = fut.result()
-            except SweepError:
-                raise
-            except Exception as err:  # the chunk's workers died (KilledWorker) or it kept raising
-                status.log("chunk_error", chunk=t.chunk, error=f"{type(err).__name__}: {err}")
-                counts = _record_lost_chunk(t, err, out, columns)
-            status.chunk_done(counts)
-            fut.release()  # done: the scheduler may forget it (no recompute if its worker dies later)
-    except BaseException:
-        for fut in futures:
-            fut.cancel()
-        raise
+    future: Any
+    task: ChunkTask  # the runs of this task
+    chunk: ChunkTask  # the whole chunk (``task`` itself, or the chunk of a one-run task)
+    run_id: str | None = None  # the run in progress ...
+    since: float = 0.0  # ... since then (this process's monotonic clock) ...
+    address: str = ""  # ... on this worker
+    worker: str = ""  # its name in the rows (host:pid)
+    finished: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # run_id -> (worker, result)
 
 
-def _record_lost_chunk(t: ChunkTask, err: BaseException, out: Path, columns) -> dict[str, Any]:
-    """Write a chunk whose task could not finish as failed runs (``--retry-failed`` runs them again)."""
-    text = f"{type(err).__name__}: {err}"
-    rows = []
-    for run in t.runs:
-        row = dict.fromkeys(columns)
-        row |= {"run_id": run.run_id, "chunk": t.chunk, "point": run.point, "replicate": run.replicate,
-                "seed_entropy": t.root_seed, "seed_spawn_key": list(run.spawn_key), "status": "failed",
-                "error": text, "traceback": "".join(traceback.format_exception(err)), "seconds": None,
-                "worker": "driver"}  # fmt: skip
-        row |= {k: store.factor_cell(v, columns[k]) for k, v in run.values.items()}
-        rows.append(row)
-    store.write_chunk(out, t.chunk, pl.DataFrame(rows, schema=columns))
-    return {"chunk": t.chunk, "ok": 0, "failed": len(rows), "seconds": 0.0, "worker": "driver", "cached": False}
+class _DaskSweep:
+    """The chunks on Dask: submit, collect, record lost chunks; with a time limit, recover hung runs.
+
+    A chunk task writes its own file. Chunks the driver puts together (a lost task, a hung
+    run) are collected in ``partial`` (run_id -> row) and written here once every run is in.
+    """
+
+    def __init__(self, client, status: _Status, out: Path, columns, limit_s: float | None, fingerprint: str):
+        from distributed import as_completed
+
+        self.client, self.status, self.out, self.columns, self.limit_s = client, status, out, columns, limit_s
+        self.prefix = f"livemarket-{fingerprint[:12]}-chunk"
+        self.running: dict[str, _Running] = {}
+        self.partial: dict[int, dict[str, dict[str, Any]]] = {}
+        self.reports: queue.SimpleQueue = queue.SimpleQueue()
+        self.completed = as_completed()
+        self.errors: list[str] = []
+
+    def run(self, tasks) -> list[str]:
+        """Run the chunk tasks; return the write errors (the first one stops the sweep)."""
+        if self.limit_s:
+            self.client.subscribe_topic(PROGRESS_TOPIC, lambda ev: self.reports.put((time.monotonic(), ev[1])))
+        try:
+            for t in tasks:
+                self.submit(t, t, f"{self.prefix}-{t.chunk:06d}")
+            while self.running and not self.errors:
+                for fut in self.completed.next_batch(block=not self.limit_s):
+                    if fut.key in self.running:
+                        self.collect(self.running.pop(fut.key))
+                    fut.release()  # done: the scheduler may forget it (no recompute if its worker dies later)
+                self.read_reports()
+                for key in self.hung():
+                    self.recover(self.running.pop(key))
+                if self.limit_s:
+                    time.sleep(POLL_S)
+        finally:
+            for r in self.running.values():
+                r.future.cancel()
+            if self.limit_s:
+                self.client.unsubscribe_topic(PROGRESS_TOPIC)
+        return self.errors
+
+    def submit(self, task: ChunkTask, chunk: ChunkTask, key: str) -> None:
+        """Submit a task: a chunk task writes its file, a one-run task (after a hung run) returns its row."""
+        fut = self.client.submit(run_chunk if task is chunk else run_rows, task, key=key, pure=False, retries=2)
+        self.running[key] = _Running(fut, task, chunk)
+        self.completed.add(fut)
+
+    def collect(self, r: _Running) -> None:
+        try:
+            result = r.future.result()
+        except SweepError:
+            raise
+        except Exception as err:  # its workers died (KilledWorker) or it kept raising: its runs fail
+            self.status.log("chunk_error", chunk=r.chunk.chunk, error=f"{type(err).__name__}: {err}")
+            lost = [_identity(r.chunk, run, "driver") | _failure(err, r.chunk.metrics) for run in r.task.runs]
+            self.put(r.chunk, [*self.finished_rows(r), *lost])  # the runs it reported finished are kept
+        else:
+            if r.task is not r.chunk:
+                self.put(r.chunk, result)
+            elif error := self.status.chunk_done(result):
+                self.errors.append(error)
+
+    def read_reports(self) -> None:
+        """Take in the workers' reports: which run each task is on, since when; the runs it finished."""
+        while not self.reports.empty():
+            at, msg = self.reports.get()
+            r = self.running.get(msg["key"])
+            if r is None:  # a task already collected or given up
+                continue
+            if msg["result"] is None:
+                r.run_id, r.since, r.address, r.worker = msg["run_id"], at, msg["address"], msg["name"]
+            else:
+                r.finished[msg["run_id"]], r.run_id = (msg["name"], msg["result"]), None
+
+    def hung(self) -> list[str]:
+        """Keys of the tasks whose run in progress is past the time limit, on the worker it started on."""
+        now = time.monotonic()
+        late = [k for k, r in self.running.items() if r.run_id and now - r.since > self.limit_s + HANG_GRACE_S]
+        processing = self.client.processing() if late else {}
+        for k in late:
+            r = self.running[k]
+            if k not in processing.get(r.address, ()):  # that worker died: the task starts again and reports again
+                r.run_id = None
+        return [k for k in late if self.running[k].run_id]
+
+    def recover(self, r: _Running) -> None:
+        """Fail a hung run, restart its worker, keep the runs it finished and give each other run its own task."""
+        r.future.cancel()
+        restarted = self.client.restart_workers([r.address], raise_for_error=False)  # a thread cannot be stopped
+        # (a worker without a nanny cannot be restarted: the warning says so, and its thread stays busy)
+        self.status.warn("run_time_limit", f"run {r.run_id} of chunk {r.chunk.chunk} exceeded the time limit of "
+                         f"{self.limit_s:g} s; its worker {r.worker} was restarted ({restarted.get(r.address)})",
+                         chunk=r.chunk.chunk, run_id=r.run_id)  # fmt: skip
+        hung = next(run for run in r.task.runs if run.run_id == r.run_id)
+        failed = _identity(r.chunk, hung, r.worker) | _failure(RunTimeLimitExceeded(self.limit_s), r.chunk.metrics)
+        have = self.put(r.chunk, [*self.finished_rows(r), failed | {"seconds": time.monotonic() - r.since}])
+        for run in r.task.runs:
+            if run.run_id not in have:
+                one = dataclasses.replace(r.chunk, runs=[run])
+                self.submit(one, r.chunk, f"{self.prefix}-{r.chunk.chunk:06d}-run-{run.run_id}")
+
+    def finished_rows(self, r: _Running) -> list[dict[str, Any]]:
+        """Return the rows of the runs a task reported finished."""
+        return [_identity(r.chunk, run, r.finished[run.run_id][0]) | r.finished[run.run_id][1]
+                for run in r.task.runs if run.run_id in r.finished]  # fmt: skip
+
+    def put(self, chunk: ChunkTask, rows: list[dict[str, Any]]) -> set[str]:
+        """Add rows to a chunk put together here (first row of a run wins); write it once complete.
+
+        Returns the runs the chunk has now.
+        """
+        if chunk.chunk not in self.partial:
+            self.partial[chunk.chunk] = self._kept(chunk)
+        have = self.partial[chunk.chunk]
+        for row in rows:
+            have.setdefault(row["run_id"], row)
+        if all(run.run_id in have for run in chunk.runs):
+            del self.partial[chunk.chunk]
+            frame = pl.DataFrame([have[run.run_id] for run in chunk.runs], schema=self.columns)
+            counts = _counts(chunk.chunk, frame, 0.0, write_error=_write(self.out, chunk.chunk, frame))
+            if error := self.status.chunk_done(counts):
+                self.errors.append(error)
+        return set(have)
+
+    def _kept(self, chunk: ChunkTask) -> dict[str, dict[str, Any]]:
+        """Return the ok rows a ``retry_failed`` chunk keeps from its file (they are not run again)."""
+        path = store.chunk_path(self.out, chunk.chunk)
+        return _ok_rows(pl.read_parquet(path)) if chunk.retry_failed and path.exists() else {}

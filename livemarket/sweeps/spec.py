@@ -50,6 +50,8 @@ RESERVED_COLUMNS = (
     "run_id", "chunk", "point", "replicate", "sample", "seed_entropy", "seed_spawn_key",
     "status", "error", "traceback", "seconds", "worker",
 )  # fmt: skip
+#: Fields that do not decide the runs or what is kept: changing them does not change a sweep.
+NOT_FINGERPRINTED = ("question", "strategy", "expected", "expect", "quick", "run_time_limit_s")
 VALIDATE_POINTS = 500  # design points validated on the driver before a sweep starts
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -257,6 +259,8 @@ class Experiment(_Strict):
         metrics: per-run summaries to keep (:class:`MetricSpec` or its shorthand).
         expect: expected directions, checked after the sweep.
         quick: the ``--quick`` size.
+        run_time_limit_s: a run that takes longer fails with "exceeded the time limit of N s"
+            (default: no limit). It does not change the runs: a sweep may resume with another.
     """
 
     name: str
@@ -278,6 +282,7 @@ class Experiment(_Strict):
     metrics: list[MetricSpec] = Field(min_length=1)
     expect: list[Expectation] = []
     quick: Quick | None = None
+    run_time_limit_s: float | None = Field(default=None, gt=0)
     base_dir: Annotated[str, Field(exclude=True)] = "."
 
     def __init__(self, **data: Any) -> None:
@@ -354,7 +359,7 @@ class Experiment(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the runs and what is kept (not the header text)."""
-        keep = self.model_dump(mode="json", exclude={"question", "strategy", "expected", "expect", "quick"})
+        keep = self.model_dump(mode="json", exclude=set(NOT_FINGERPRINTED))
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
     # ------------------------------------------------------------------ design

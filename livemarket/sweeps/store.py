@@ -142,7 +142,11 @@ def chunk_path(out: Path, chunk: int) -> Path:
 
 
 def write_chunk(out: Path, chunk: int, frame: pl.DataFrame) -> Path:
-    """Write a chunk's rows to a temporary file, flush it to disk, rename it into place."""
+    """Write a chunk's rows to a temporary file, flush it to disk, rename it into place.
+
+    On any error (disk full) the temporary file is removed and the error raised: the chunk
+    then has no file, and its runs are not done.
+    """
     final = chunk_path(out, chunk)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
@@ -157,10 +161,13 @@ def write_chunk(out: Path, chunk: int, frame: pl.DataFrame) -> Path:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON through a temporary file and an atomic rename."""
+    """Write JSON through a temporary file and an atomic rename (no temporary file left on error)."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=1, default=str))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def remove_temporary(out: Path) -> int:
