@@ -2,7 +2,9 @@
 
 Runs N runs of the ``minimal`` scenario three ways and prints wall times:
 
-* ``loop``: ``LiveCommerceModel(config, rng=seed).run(days)`` for every run, nothing else;
+* ``loop``: ``LiveCommerceModel(config, rng=seed).run(days)`` for every run, reduced to the
+  spec's metrics (``store.summarize``) and collected in one frame: the same results, with no
+  Dask, no files and no bookkeeping;
 * ``dask x1``: ``run_sweep`` on a LocalCluster with one worker process (pilot, chunking,
   summaries, Parquet writes, status log all included; the cluster start-up is timed apart);
 * ``dask x2``: the same with two workers (speed-up against the loop).
@@ -31,11 +33,12 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
 
 from livemarket import LiveCommerceModel  # noqa: E402
 from livemarket.sweeps.runner import local_cluster, run_sweep  # noqa: E402
 from livemarket.sweeps.spec import Experiment  # noqa: E402
-from livemarket.sweeps.store import results  # noqa: E402
+from livemarket.sweeps.store import results, summarize  # noqa: E402
 
 
 def make_spec(runs: int, days: int, consumers: int) -> Experiment:
@@ -47,13 +50,17 @@ def make_spec(runs: int, days: int, consumers: int) -> Experiment:
 
 
 def loop(spec: Experiment) -> tuple[float, float]:
-    """(wall s, CPU s) of the plain loop over every run of the spec."""
+    """(wall s, CPU s) of the plain loop over every run of the spec, producing the same rows."""
     plan = spec.plan()
     configs = {tuple(r.overrides): spec.resolve(r.overrides) for r in plan.runs}
     wall, cpu = time.perf_counter(), time.process_time()
+    rows = []
     for r in plan.runs:
         config = configs[tuple(r.overrides)]
-        LiveCommerceModel(config, rng=np.random.SeedSequence(spec.root_seed, spawn_key=r.spawn_key)).run(config.days)
+        seed = np.random.SeedSequence(spec.root_seed, spawn_key=r.spawn_key)
+        table = LiveCommerceModel(config, rng=seed).run(config.days)
+        rows.append({"run_id": r.run_id} | summarize(table, spec.metrics))
+    pl.DataFrame(rows)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
