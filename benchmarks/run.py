@@ -136,12 +136,22 @@ def main() -> None:
     size = np.array([r["consumers"] + r["edges"] for r in results], dtype=float)
     per_step = np.array([r["run_s"] / r["days"] for r in results])
     slope, _ = np.polyfit(np.log(size), np.log(per_step), 1)
-    lines += ["", f"scaling: time per step ~ (consumers + edges)^{slope:.2f} over {len(results)} sizes (<= 1: no worse than linear)"]
+    lines += [
+        "",
+        f"scaling: time per step ~ (consumers + edges)^{slope:.2f} over {len(results)} sizes"
+        " (<= 1: no worse than linear)",
+    ]
     g = _child("graph", str(1_000_000 if not args.quick else 50_000))
-    lines += [f"graph construction (SBM, {g['consumers']:,} consumers, {g['edges']:,} edges): {g['graph_s']:.2f} s (target < 5 s)"]
+    lines += [
+        f"graph construction (SBM, {g['consumers']:,} consumers, {g['edges']:,} edges): "
+        f"{g['graph_s']:.2f} s (target < 5 s)"
+    ]
     print("\n".join(lines[-2:]), flush=True)
     if not args.quick:
-        (HERE / "results.md").write_text("# Benchmark results\n\n```\n" + "\n".join(lines) + "\n```\n\nReproduce: `make bench` (add `--big` via `python benchmarks/run.py --big` for 10M).\n")
+        (HERE / "results.md").write_text(
+            "# Benchmark results\n\n```\n" + "\n".join(lines) + "\n```\n\n"
+            "Reproduce: `make bench` (add `--big` via `python benchmarks/run.py --big` for 10M).\n"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""Command line: ``livemarket run``, ``scenarios``; the commands of the other subjects
-(sweeps and experiments, figures and explorer, validation and calibration) are defined in
-their own modules and registered at the end of this one.
+"""Command line: ``livemarket run`` and ``scenarios``.
+
+The commands of the other subjects (sweeps and experiments, figures and explorer,
+validation and calibration) are defined in their own modules and registered at the end
+of this one.
 
 Bad input (unknown scenario, bad override, out-of-range value) prints one clear message
 and exits with code 2, before any simulation starts.
@@ -35,7 +37,9 @@ def run(
     consumers: Annotated[int | None, typer.Option(help="Number of consumers.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder for results.parquet and run.json.")] = Path("results/run"),
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override, e.g. platforms.douyin.link_ban=true")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override, e.g. platforms.douyin.link_ban=true")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Run one scenario and write its tidy results (Parquet) and run.json."""

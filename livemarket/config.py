@@ -427,7 +427,7 @@ def read_toml_file(path: str | Path, what: str = "file") -> dict[str, Any]:
 
 
 def _parse_value(text: str) -> Any:
-    """Read an override value as TOML (true, 3, 0.5, [\"a\"], \"x\"); bare words stay strings."""
+    """Read an override value as TOML (true, 3, 0.5, ["a"], "x"); bare words stay strings."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:

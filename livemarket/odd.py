@@ -370,7 +370,11 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "0–1",
         f"{SF}: merchants that broadcast themselves pay less",
     ),
-    "brands.self_broadcast_cost_rmb_per_day": ("RMB/day", "0–20", f"own-account receipts ~1 RMB per broadcast day at 10,000 consumers (china-2019); {ASM}"),
+    "brands.self_broadcast_cost_rmb_per_day": (
+        "RMB/day",
+        "0–20",
+        f"own-account receipts ~1 RMB per broadcast day at 10,000 consumers (china-2019); {ASM}",
+    ),
     "brands.learning_rate": (
         "step per month",
         "0–0.5",
@@ -490,7 +494,9 @@ MEANINGS: dict[str, str] = {
     "brands.count": "number of brands",
     "brands.quality_mean": "mean product quality",
     "brands.quality_sd": "standard deviation of product quality",
-    "brands.self_broadcast_cost_rmb_per_day": "staff cost of a day of self-broadcasting (at 10,000 consumers; scaled with N)",
+    "brands.self_broadcast_cost_rmb_per_day": (
+        "staff cost of a day of self-broadcasting (at 10,000 consumers; scaled with N)"
+    ),
     "streamers.count": "number of hired streamers",
     "streamers.popularity_alpha": "Pareto shape of streamer popularity (follows, room traffic)",
     "streamers.commission": "mean commission rate of hired streamers",
@@ -610,7 +616,8 @@ def render(scenario: str = "china-2019") -> str:
     ]
     for title, cls, prefix in TABLES:
         meaning = _comments(cls)
-        parts += [f"#### {title}", "", f"| Parameter | Meaning | Unit | Default | {scenario} | Allowed | Plausible | Source |",
+        parts += [f"#### {title}", "",
+                  f"| Parameter | Meaning | Unit | Default | {scenario} | Allowed | Plausible | Source |",
                   "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for name, field in cls.model_fields.items():
             path = f"{prefix}{name}"

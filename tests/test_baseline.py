@@ -20,5 +20,7 @@ def test_daily_metrics_equal_recorded_baseline(name):
     expected = pl.read_csv(DATA / f"baseline_{name}.csv", try_parse_dates=True)
     table = LiveCommerceModel(baseline.frozen_config(name)).run(baseline.CASES[name]["days"])
     got = table.drop("run_id", "value_scaled")
-    assert got.select("step", "platform", "channel", "metric").equals(expected.select("step", "platform", "channel", "metric"))
+    assert got.select("step", "platform", "channel", "metric").equals(
+        expected.select("step", "platform", "channel", "metric")
+    )
     np.testing.assert_allclose(got["value"].to_numpy(), expected["value"].to_numpy(), rtol=1e-9, atol=1e-9)

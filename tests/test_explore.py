@@ -101,8 +101,9 @@ def server():
         ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "explore-server.log", "w"
     )  # noqa: SIM115
     env = os.environ | {"LIVEMARKET_QUICK": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
-    proc = subprocess.Popen([sys.executable, "-m", "livemarket.cli", "explore", "--port", str(port), "--host", "127.0.0.1",
-                             "--no-open"], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "livemarket.cli", "explore", "--port", str(port),
+                             "--host", "127.0.0.1", "--no-open"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while time.time() < deadline:

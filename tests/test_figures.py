@@ -177,7 +177,8 @@ def tidy_sweep(days=25, consumers=300, replicates=2) -> pl.DataFrame:
                 "minimal", consumers=consumers, overrides=over, rng=rng, run_id=f"p{point}-r{rep}"
             )
             frames.append(model.run(days).with_columns(point=pl.lit(point), replicate=pl.lit(rep),
-                                                       link_ban=pl.lit(ban), protection=pl.lit(protection)))  # fmt: skip
+                                                       link_ban=pl.lit(ban),
+                                                       protection=pl.lit(protection)))  # fmt: skip
     return pl.concat(frames)
 
 
@@ -199,10 +200,14 @@ def test_figures_command_on_a_tidy_sweep_writes_the_full_set(sweep_frame, tmp_pa
 def store_folder(path, frame: pl.DataFrame, with_indices: bool):
     """The layout of a livemarket.sweeps folder: manifest.json and runs/chunk-*.parquet."""
     metrics = [
-        {"metric": "gmv_share", "platform": "video", "channel": "all", "agg": "mean", "window": None, "scaled": False, "name": "video_gmv_share_mean"},
-        {"metric": "gmv_share", "platform": "mall", "channel": "all", "agg": "mean", "window": None, "scaled": False, "name": "mall_gmv_share_mean"},
-        {"metric": "gmv_rmb", "platform": "all", "channel": "all", "agg": "sum", "window": None, "scaled": True, "name": "gmv_rmb_sum"},
-        {"metric": "gmv_share", "platform": "video", "channel": "all", "agg": "daily", "window": None, "scaled": False, "name": "video_gmv_share_daily"},
+        {"metric": "gmv_share", "platform": "video", "channel": "all", "agg": "mean", "window": None,
+         "scaled": False, "name": "video_gmv_share_mean"},
+        {"metric": "gmv_share", "platform": "mall", "channel": "all", "agg": "mean", "window": None,
+         "scaled": False, "name": "mall_gmv_share_mean"},
+        {"metric": "gmv_rmb", "platform": "all", "channel": "all", "agg": "sum", "window": None,
+         "scaled": True, "name": "gmv_rmb_sum"},
+        {"metric": "gmv_share", "platform": "video", "channel": "all", "agg": "daily", "window": None,
+         "scaled": False, "name": "video_gmv_share_daily"},
     ]  # fmt: skip
     keys = ["run_id", "point", "replicate", "link_ban", "protection"]
     wide = (
@@ -243,8 +248,9 @@ def test_figures_on_a_sweep_folder_of_the_sweeps_package(sweep_frame, tmp_path, 
     runs = runs_table(res, ["gmv_rmb_sum"])
     assert runs["label"][0] == "GMV (bn RMB)" and runs["note"][0] == "total over the run"
     written = F.draw_standard(res, tmp_path / "figures", formats=("png",), progress=False)
-    assert {p.stem for p in written} == {"compare_link_ban", "compare_protection", "series_link_ban",
-                                         "series_protection", "heatmap_link_ban__protection", "sensitivity"}  # fmt: skip
+    assert {p.stem for p in written} == {"compare_link_ban", "compare_protection",
+                                         "series_link_ban", "series_protection",
+                                         "heatmap_link_ban__protection", "sensitivity"}  # fmt: skip
 
 
 def test_before_after_with_counterfactual_and_strategy_comparison(sweep_frame):

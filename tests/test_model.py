@@ -37,7 +37,9 @@ def test_table_is_tidy_and_complete(minimal_run):
 def test_accounting_closes_every_day(minimal_run):
     _, df = minimal_run
     gmv = _market(df, "gmv_rmb")
-    paid = sum(_market(df, m) for m in ("brand_receipts_rmb", "streamer_receipts_rmb", "platform_receipts_rmb", "refunds_rmb"))
+    paid = sum(
+        _market(df, m) for m in ("brand_receipts_rmb", "streamer_receipts_rmb", "platform_receipts_rmb", "refunds_rmb")
+    )
     assert gmv.sum() > 0
     np.testing.assert_allclose(gmv, paid, rtol=1e-9, atol=1e-6)
     # the channel table adds up to the market total, day by day

@@ -18,7 +18,8 @@ def _orders(model, consumer, platform, brand, edge=-1, channel=rules.PLANNED):
         consumer=np.asarray(consumer, np.int64), brand=np.asarray(brand, np.int64),
         platform=np.asarray(platform, np.int64), source=full(-1),
         channel=full(channel), streamer=full(-1), edge=np.asarray(edge) if np.ndim(edge) else full(edge),
-        price_rmb=model.brands.price_rmb[np.asarray(brand, np.int64)], impulsivity=np.zeros(n), splash_views=np.zeros(2),
+        price_rmb=model.brands.price_rmb[np.asarray(brand, np.int64)], impulsivity=np.zeros(n),
+        splash_views=np.zeros(2),
     )
 
 
@@ -117,7 +118,9 @@ def test_scandal_hits_followers_and_host_platform():
 
 
 def test_scheduled_scandal_takes_streamer_off_air():
-    model = LiveCommerceModel("minimal", consumers=300, rng=4, overrides=["scandals=[{date=2019-01-03, streamer_rank=0}]"])
+    model = LiveCommerceModel(
+        "minimal", consumers=300, rng=4, overrides=["scandals=[{date=2019-01-03, streamer_rank=0}]"]
+    )
     model.run(5)
     top = int(np.argmax(np.where(model.streamers.brand < 0, model.streamers.popularity, -1)))
     assert model.streamers.banned_until_step[top] == 2 + model.config.behaviour.scandal_ban_days

@@ -25,9 +25,11 @@ def scenarios(draw):
         platforms[name] = {
             "kind": "shelf" if name in shelf else "content",
             "feed_mode": draw(prob), "ad_load": draw(st.floats(0, 0.5)), "live_share": draw(st.floats(0, 0.4)),
-            "own_shop": draw(st.booleans()), "outbound_links": draw(st.lists(st.sampled_from(shelf), unique=True)) if shelf else [],
-            "link_ban": draw(st.booleans()), "ext_link_fee": draw(st.floats(0, 0.3)), "take_rate": draw(st.floats(0, 0.2)),
-            "own_wallet": draw(st.sampled_from(wallets)), "accepted_wallets": draw(st.lists(st.sampled_from(wallets), unique=True)),
+            "own_shop": draw(st.booleans()),
+            "outbound_links": draw(st.lists(st.sampled_from(shelf), unique=True)) if shelf else [],
+            "link_ban": draw(st.booleans()), "ext_link_fee": draw(st.floats(0, 0.3)),
+            "take_rate": draw(st.floats(0, 0.2)), "own_wallet": draw(st.sampled_from(wallets)),
+            "accepted_wallets": draw(st.lists(st.sampled_from(wallets), unique=True)),
             "logistics_quality": draw(prob), "logistics_partners": draw(st.lists(st.sampled_from(names), unique=True)),
             "protection": draw(prob), "users_share": draw(prob), "minutes_per_day": draw(st.floats(0, 120)),
             "trust_prior": draw(st.floats(0.05, 0.95)), "promotion": draw(st.floats(0, 0.01)),
@@ -53,7 +55,8 @@ def scenarios(draw):
         "brands": {"count": draw(st.integers(1, 25)), "capacity_orders_per_day": draw(st.floats(0.5, 50)),
                    "listing_probability": {s: draw(prob) for s in shelf},
                    "own_shop_probability": {c: draw(prob) for c in content}},
-        "streamers": {"count": n_streamers, "platform_shares": dict(zip(live, (shares / shares.sum()).tolist(), strict=True)),
+        "streamers": {"count": n_streamers,
+                      "platform_shares": dict(zip(live, (shares / shares.sum()).tolist(), strict=True)),
                       "scandal_hazard_per_day": draw(st.floats(0, 0.05))},
         "graph": {"kind": draw(st.sampled_from(GRAPHS)), "mean_degree": draw(st.floats(2, 8))},
         "behaviour": {"forgetting_per_day": draw(st.floats(0, 0.2)), "word_of_mouth": draw(st.floats(0, 1)),
@@ -78,7 +81,9 @@ def test_invariants_hold_for_random_configurations(config):
     values = df["value"].to_numpy()
     assert np.isfinite(values).all()
     # accounting closes every day
-    paid = sum(_market(df, m) for m in ("brand_receipts_rmb", "streamer_receipts_rmb", "platform_receipts_rmb", "refunds_rmb"))
+    paid = sum(
+        _market(df, m) for m in ("brand_receipts_rmb", "streamer_receipts_rmb", "platform_receipts_rmb", "refunds_rmb")
+    )
     np.testing.assert_allclose(_market(df, "gmv_rmb"), paid, rtol=1e-9, atol=1e-6)
     # trust in [0, 1]
     trust = df.filter(pl.col("metric").str.contains("trust"))["value"]
@@ -87,12 +92,18 @@ def test_invariants_hold_for_random_configurations(config):
     assert (snap.trust_a > 0).all() and (snap.trust_b > 0).all()
     assert (snap.minutes >= 0).all()
     # shares sum to one on days with sales; no negative stock, capacity, counts or money
-    shares = df.filter(pl.col("metric") == "gmv_share", pl.col("channel") == "all").group_by("step").agg(pl.col("value").sum())
+    shares = (
+        df.filter(pl.col("metric") == "gmv_share", pl.col("channel") == "all")
+        .group_by("step")
+        .agg(pl.col("value").sum())
+    )
     sold = set(df.filter(pl.col("metric") == "gmv_rmb", pl.col("platform") == "all", pl.col("value") > 0)["step"])
     for step, total in shares.iter_rows():
         assert abs(total - (1.0 if step in sold else 0.0)) < 1e-9
     assert (model.brands.capacity_orders_per_day >= 0).all()
-    nonneg = df.filter(pl.col("metric").is_in(["orders", "users", "gmv_rmb", "refunds_rmb", "returns", "orders_delayed"]))
+    nonneg = df.filter(
+        pl.col("metric").is_in(["orders", "users", "gmv_rmb", "refunds_rmb", "returns", "orders_delayed"])
+    )
     assert nonneg["value"].min() >= 0
     # same seed, same output
     assert LiveCommerceModel(config).run(15).equals(df)

@@ -39,7 +39,9 @@ def test_run_writes_only_inside_its_output_folder(tmp_path):
     base = (PACKAGE / "scenarios" / "minimal.toml").read_text().replace('name = "minimal"', 'name = "../../escape"')
     scenario.write_text(base)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["run", str(scenario), "--days", "3", "--consumers", "200", "--out", str(out), "--no-progress"])
+    result = CliRunner().invoke(
+        app, ["run", str(scenario), "--days", "3", "--consumers", "200", "--out", str(out), "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
     assert written == {Path("in/s.toml"), Path("out/results.parquet"), Path("out/run.json")}

@@ -63,7 +63,9 @@ def test_metric_shorthand_and_windows():
                          {"metric": "gmv_rmb", "agg": "sum", "window": [dt.date(2019, 1, 2), dt.date(2019, 1, 4)],
                           "name": "gmv_early"}])  # fmt: skip
     names = [m.name for m in exp.metrics]
-    assert names == ["hhi_mean", "video_gmv_share_last", "video_live_own_shop_gmv_rmb_daily", "any_returns_sum", "gmv_early"]
+    assert names == [
+        "hhi_mean", "video_gmv_share_last", "video_live_own_shop_gmv_rmb_daily", "any_returns_sum", "gmv_early"
+    ]
 
 
 def test_bad_override_value_is_caught_before_running():

@@ -265,7 +265,9 @@ class ConsumerColumns:
         parts.append(self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx))
 
         # planned needs: search on shelf platforms
-        nn, _ = rules.bernoulli_candidates(self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng)
+        nn, _ = rules.bernoulli_candidates(
+            self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng
+        )
         d = rng.random((len(nn), 3))
         cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
         brand = np.full((len(nn), n_q), -1)
@@ -313,7 +315,9 @@ class ConsumerColumns:
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
         cols = np.arange(self.n_p) if cols is None else cols
-        trust = rules.perceived_trust(self._trust_at(n[:, None], cols[None, :]), ctx.protection[cols][None, :], self.beh)
+        trust = rules.perceived_trust(
+            self._trust_at(n[:, None], cols[None, :]), ctx.protection[cols][None, :], self.beh
+        )
         return self.beh.util_trust_platform * trust - self.beh.wallet_friction * ~wallet_ok[n[:, None], cols[None, :]]
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:

@@ -181,7 +181,8 @@ def graph_sample(
         )
         fig.colorbar(points, ax=ax, shrink=0.7, extend="both" if (lo > 0 or hi < 1) else "neither",
                      label=f"Trust in {nice(name)} (0–1 scale)")  # fmt: skip
-        fig.legend(handles=[Line2D([], [], ls="", marker="o", ms=4, mfc="white", mec="0.5", label=f"not a {nice(name)} user")],
+        fig.legend(handles=[Line2D([], [], ls="", marker="o", ms=4, mfc="white", mec="0.5",
+                                   label=f"not a {nice(name)} user")],
                    loc="outside lower center")  # fmt: skip
     else:
         raise ValueError(f"color_by={color_by!r}: accepted 'loyalty' or 'trust'")

@@ -273,13 +273,16 @@ class LiveCommerceModel(mesa.Model):
         sells = np.where(is_shelf, b.listed, b.own_shop & own_shop)
         listed = b.listed & is_shelf
         rep_s = t.reputation
-        splash = [(idx[q.name], idx[p], r) for q in self.platform_list for p, r in q.config.traffic_bought.items() if r > 0]
+        splash = [
+            (idx[q.name], idx[p], r) for q in self.platform_list for p, r in q.config.traffic_bought.items() if r > 0
+        ]
         return DayContext(
             step=self.day, demand_multiplier=demand, is_shelf=is_shelf,
             feed_mode=arr(lambda c: c.feed_mode), ad_load=arr(lambda c: c.ad_load),
             live_share=arr(lambda c: c.live_share), promotion=arr(lambda c: c.promotion),
-            protection=arr(lambda c: c.protection), minutes_target=target, minutes_cap=self.minutes_cap.copy(),
-            link_allowed=link, link_friction=link_friction, accepts=accepts, primary_wallet=primary, sells_in_room=sells,
+            protection=arr(lambda c: c.protection), minutes_target=target,
+            minutes_cap=self.minutes_cap.copy(), link_allowed=link, link_friction=link_friction,
+            accepts=accepts, primary_wallet=primary, sells_in_room=sells,
             listed=listed, price_rmb=b.price_rmb, brand_trust=b.reputation, brand_category=b.category,
             streamer_trust=rep_s, streamer_category=t.category, streamer_platform=t.platform,
             live=live, product=product,
@@ -295,7 +298,9 @@ class LiveCommerceModel(mesa.Model):
     def logistics_quality(self) -> np.ndarray:
         """Effective logistics quality: the best of own and partners' networks (interoperability)."""
         own = {p.name: p.config.logistics_quality for p in self.platform_list}
-        return np.array([max([own[p.name]] + [own[q] for q in p.config.logistics_partners]) for p in self.platform_list])
+        return np.array(
+            [max([own[p.name]] + [own[q] for q in p.config.logistics_partners]) for p in self.platform_list]
+        )
 
     def _fulfil(self, orders: Orders) -> Outcomes:
         """Capacity-limited shipping, bad outcomes, returns and protection refunds."""
@@ -315,7 +320,9 @@ class LiveCommerceModel(mesa.Model):
         is_live = orders.channel <= rules.LIVE_SEARCH
         rate = np.array(self.config.categories.return_rate)[b.category[orders.brand]]
         protection = np.array([p.config.protection for p in self.platform_list])
-        returned = u[:, 2] < rules.return_probability(rate, bad, orders.impulsivity, is_live, protection[orders.platform], beh)
+        returned = u[:, 2] < rules.return_probability(
+            rate, bad, orders.impulsivity, is_live, protection[orders.platform], beh
+        )
         protected = bad & ~returned & (u[:, 3] < protection[orders.platform])
         return Outcomes(delayed=delayed, bad=bad, returned=returned, protected=protected)
 
@@ -344,7 +351,10 @@ class LiveCommerceModel(mesa.Model):
         return self.results()
 
     def results(self) -> pl.DataFrame:
-        """All recorded days as a tidy long table (run_id, step, date, platform, channel, metric, value, value_scaled)."""
+        """All recorded days as a tidy long table.
+
+        Columns: run_id, step, date, platform, channel, metric, value, value_scaled.
+        """
         return self.recorder.table()
 
     def write_parquet(self, path: str | Path) -> Path:

@@ -117,7 +117,8 @@ class Recorder:
         splash_sold = orders.splash_views * splash_price
         traffic_cost = np.zeros(n_p)
         for q, p, _ in ctx.splash:
-            traffic_cost[q] += orders.splash_views[p] * splash_price[p] / max(sum(1 for x in ctx.splash if x[1] == p), 1)
+            buyers = max(sum(1 for x in ctx.splash if x[1] == p), 1)
+            traffic_cost[q] += orders.splash_views[p] * splash_price[p] / buyers
         revenue = np.stack([
             np.bincount(orders.platform, take, n_p),
             np.bincount(np.maximum(orders.source, 0), link_fee, n_p),
@@ -206,7 +207,9 @@ class Recorder:
         cols: dict[str, list] = {"step": [], "platform": [], "channel": [], "metric": [], "value": []}
         for values, (plats, chs, mets) in parts:
             values = values.reshape(days, len(plats), len(chs), len(mets))
-            d, p, c, k = np.meshgrid(np.arange(days), np.arange(len(plats)), np.arange(len(chs)), np.arange(len(mets)), indexing="ij")
+            d, p, c, k = np.meshgrid(
+                np.arange(days), np.arange(len(plats)), np.arange(len(chs)), np.arange(len(mets)), indexing="ij"
+            )
             cols["step"].append(d.ravel())
             cols["platform"].append(np.array(plats, dtype=object)[p.ravel()])
             cols["channel"].append(np.array(chs, dtype=object)[c.ravel()])

@@ -64,7 +64,9 @@ class Calendar:
         self._by_step: dict[int, list] = {}
         self._by_date: dict[dt.date, list] = {}
         for ev in config.policies:
-            slot = self._by_step.setdefault(ev.step, []) if ev.step is not None else self._by_date.setdefault(ev.date, [])
+            slot = (
+                self._by_step.setdefault(ev.step, []) if ev.step is not None else self._by_date.setdefault(ev.date, [])
+            )
             slot.append((ev.platform, dict(ev.set)))
 
     def policies_on(self, step: int, date: dt.date) -> Iterator[tuple[str, dict]]:

@@ -107,8 +107,10 @@ def perceived_trust(trust, protection, beh):
 
 
 def return_probability(category_return_rate, bad, impulsivity, is_live, protection, beh):
-    """Chance an order is returned: category base rate, bad outcomes, impulse buys in live rooms,
-    all made easier by the platform's protection (return-shipping insurance, no-reason returns).
+    """Chance an order is returned.
+
+    Category base rate, bad outcomes and impulse buys in live rooms, all made easier by the
+    platform's protection (return-shipping insurance, no-reason returns).
     """
     p = category_return_rate + beh.return_bad * bad + beh.return_impulse * impulsivity * is_live
     return np.clip(p * (1.0 + beh.return_protection_lift * protection), 0.0, 1.0)

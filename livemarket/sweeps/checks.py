@@ -1,4 +1,4 @@
-"""Expected directions: does a sweep's result move the way the experiment's header says?
+"""Expected directions: whether a sweep's result moves the way the experiment's header says.
 
 Each ``[[expect]]`` of a spec compares two levels of a factor (paired by replicate and by
 the other factors when possible), the slope along a range factor, or two metrics within
@@ -67,7 +67,11 @@ def _check(spec: Experiment, e: Expectation, frame: pl.DataFrame) -> dict[str, A
         if diff is None:
             a, b = (df.filter(pl.col(e.factor) == factor_cell(v, frame.schema[e.factor])) for v in (low, high))
             va, vb = a[e.metric].to_numpy(), b[e.metric].to_numpy()
-            se = math.sqrt(np.var(va, ddof=1) / len(va) + np.var(vb, ddof=1) / len(vb)) if min(len(va), len(vb)) > 1 else float("nan")
+            se = (
+                math.sqrt(np.var(va, ddof=1) / len(va) + np.var(vb, ddof=1) / len(vb))
+                if min(len(va), len(vb)) > 1
+                else float("nan")
+            )
             return _row(e, comparison, control, treatment, treatment - control, se, len(va) + len(vb))
     se = float(np.std(diff, ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else float("nan")
     return _row(e, comparison, control, treatment, float(np.mean(diff)), se, len(diff))

@@ -101,7 +101,8 @@ class SlurmOptions:
     def cluster_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``dask_jobqueue.SLURMCluster``."""
         kw = {"cores": self.cores, "processes": self.cores, "memory": self.memory, "walltime": self.walltime,
-              "job_extra_directives": list(self.job_extra), "job_script_prologue": list(WORKER_ENV_EXPORTS)}  # fmt: skip
+              "job_extra_directives": list(self.job_extra),
+              "job_script_prologue": list(WORKER_ENV_EXPORTS)}  # fmt: skip
         if self.queue:
             kw["queue"] = self.queue
         if self.account:
@@ -457,7 +458,8 @@ def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Pat
         old, new = _flatten(manifest["spec"]), _flatten(json.loads(spec.model_dump_json()))
         ignore = NOT_FINGERPRINTED
         diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
-                for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and not k.startswith(ignore)]  # fmt: skip
+                for k in sorted(set(old) | set(new))
+                if old.get(k) != new.get(k) and not k.startswith(ignore)]  # fmt: skip
         if manifest["scenario_sha256"] != plan.scenario_sha256:
             diff.append(f"scenario file {spec.scenario} changed")
         raise SweepError(
@@ -589,7 +591,10 @@ def run_sweep(
             expected = slurm.jobs * slurm.cores if slurm is not None else 1  # SLURM jobs start one by one
             n_workers = 1 if c is None else max(len(c.nthreads()), expected)
             if manifest is None:
-                estimate = pilot(spec, plan.runs[0]) if c is None else c.submit(pilot, spec, plan.runs[0], pure=False).result()
+                if c is None:
+                    estimate = pilot(spec, plan.runs[0])
+                else:
+                    estimate = c.submit(pilot, spec, plan.runs[0], pure=False).result()
                 size = chunk_size or _auto_chunk_size(estimate["run_seconds"], len(plan.runs), n_workers)
                 columns = store.schema(spec, spec.points())
                 manifest = _manifest(spec, plan, size, columns, estimate)
@@ -620,7 +625,8 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
 
     def task(i: int) -> ChunkTask:
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,
-                         spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo, limit_s)  # fmt: skip
+                         spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo,
+                         limit_s)  # fmt: skip
 
     errors: list[str] = []
     try:

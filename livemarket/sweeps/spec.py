@@ -354,7 +354,11 @@ class Experiment(_Strict):
             raise ConfigError(f"{self.name}: quick.factors {sorted(unknown)} are not factors of the experiment")
         update = {k: v for k, v in q.model_dump(exclude={"overrides", "factors"}).items() if v is not None}
         factors = self.model_dump()["factors"] | q.model_dump()["factors"]
-        data = self.model_dump() | update | {"overrides": self.overrides + q.overrides, "quick": None, "factors": factors}
+        data = self.model_dump() | update | {
+            "overrides": self.overrides + q.overrides,
+            "quick": None,
+            "factors": factors,
+        }
         return Experiment.model_validate(data | {"base_dir": self.base_dir})
 
     def fingerprint(self) -> str:
@@ -380,7 +384,9 @@ class Experiment(_Strict):
         out = []
         for combo in combos:
             for i, row in enumerate(x):
-                values = {n: (round(v) if self.factors[n].integer else float(v)) for n, v in zip(sampled, row, strict=True)}
+                values = {
+                    n: (round(v) if self.factors[n].integer else float(v)) for n, v in zip(sampled, row, strict=True)
+                }
                 out.append({"sample": i} | dict(zip(grid, combo, strict=True)) | values)
         return [{n: p[n] for n in ["sample", *self.factors]} for p in out]
 

@@ -124,7 +124,9 @@ def schema(spec: Experiment, points: list[dict[str, Any]]) -> dict[str, pl.DataT
         cols[name] = _factor_dtype([p[name] for p in points])
     for m in spec.metrics:
         cols[m.name] = pl.List(pl.Float64) if m.agg == "daily" else pl.Float64
-    cols |= {"status": pl.String, "error": pl.String, "traceback": pl.String, "seconds": pl.Float64, "worker": pl.String}
+    cols |= {
+        "status": pl.String, "error": pl.String, "traceback": pl.String, "seconds": pl.Float64, "worker": pl.String
+    }
     return cols
 
 
