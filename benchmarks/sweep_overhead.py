@@ -126,8 +126,9 @@ def main() -> None:
     print(f"{'loop (one process)':<26}{0:>11.2f}{lp:>14.2f}{lp_cpu:>9.2f}{1000 * lp / n:>9.1f}")
     print(f"{'dask, 1 worker':<26}{s1:>11.2f}{d1:>14.2f}{d1_cpu:>9.2f}{1000 * d1 / n:>9.1f}")
     print(f"{'dask, 2 workers':<26}{s2:>11.2f}{d2:>14.2f}{'':>9}{1000 * d2 / n:>9.1f}")
-    print(f"Dask overhead, 1 worker: {100 * (d1 - lp) / d1:+.1f}% of wall time, {100 * (d1_cpu - lp_cpu) / d1_cpu:+.1f}% "
-          f"of CPU time (cluster start-up, {s1:.1f} s once per sweep, not included; "
+    print(f"Dask overhead, 1 worker: {100 * (d1 - lp) / d1:+.1f}% of wall time, "
+          f"{100 * (d1_cpu - lp_cpu) / d1_cpu:+.1f}% of CPU time "
+          f"(cluster start-up, {s1:.1f} s once per sweep, not included; "
           f"{100 * (s1 + d1 - lp) / (s1 + d1):+.1f}% with it)")  # fmt: skip
     print(f"speed-up with 2 workers: {lp / d2:.2f}x")
     print(f"time outside runs (Dask + sweep bookkeeping), measured inside the sweep: "
