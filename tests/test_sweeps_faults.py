@@ -288,3 +288,23 @@ def test_driver_killed_repeatedly_resumes_to_exactly_once(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"spec.toml", "drivers.log", "out"}
     run_sweep(load_experiment(spec_file), tmp_path / "local", workers=0, progress=False)
     assert _rows(out).equals(_rows(tmp_path / "local"))
+
+
+def test_disk_full_at_start_is_one_clear_error_and_the_same_command_resumes(tmp_path, monkeypatch):
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text('name = "full"\nscenario = "minimal"\ndays = 4\nconsumers = 200\nreplicates = 2\n'
+                         'metrics = ["gmv_rmb:sum"]\n')  # fmt: skip
+    out = tmp_path / "out"
+    cmd = ["sweep", str(spec_file), "--out", str(out), "--workers", "0", "--no-progress"]
+
+    def no_space(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "write_json_atomic", no_space)  # the manifest cannot be written
+        result = CliRunner().invoke(app, cmd)
+    assert result.exit_code == 1 and "No space left on device" in result.output, result.output
+    assert "Traceback" not in result.output and not store.done_chunks(out)
+    result = CliRunner().invoke(app, cmd)
+    assert result.exit_code == 0, result.output
+    assert store.verify(out)["ok"] == 2
