@@ -100,6 +100,35 @@ def dask(spec: Experiment, workers: int) -> tuple[float, float, float, float]:
         shutil.rmtree(out, ignore_errors=True)
 
 
+def wrapper_in_worker(spec: Experiment, rounds: int = 6, block: int = 10) -> tuple[float, float]:
+    """(s plain, s through the sweep's run wrapper) for the same runs, alternating, in one process.
+
+    Runs inside a worker this measures what the sweep adds to each run (config copy, summary,
+    error capture) under the same machine state, which a loop-versus-sweep comparison on a
+    busy machine cannot resolve.
+    """
+    from livemarket.sweeps import runner
+
+    plan = spec.plan()
+    runs = plan.runs[:block]
+    task = runner.ChunkTask("", 0, runs, spec.scenario_source(), spec.consumers, spec.days, spec.root_seed,
+                            list(spec.metrics), {}, plan.model_version)  # fmt: skip
+    configs = {tuple(r.overrides): spec.resolve(r.overrides) for r in runs}
+    plain = wrapped = 0.0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for r in runs:
+            config = configs[tuple(r.overrides)]
+            seed = np.random.SeedSequence(spec.root_seed, spawn_key=r.spawn_key)
+            summarize(LiveCommerceModel(config, rng=seed).run(config.days), spec.metrics)
+        plain += time.perf_counter() - started
+        started = time.perf_counter()
+        for r in runs:
+            runner._one_run(task, r)
+        wrapped += time.perf_counter() - started
+    return plain, wrapped
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=120)
@@ -111,10 +140,11 @@ def main() -> None:
     loop(make_spec(2, 5, args.consumers))  # warm imports
     load = os.getloadavg()[0]
     t_loop, t_d1, t_d2 = [], [], []
-    for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits all three
-        t_loop.append(loop(spec))
-        t_d1.append(dask(spec, 1))
-        t_d2.append(dask(spec, 2))
+    for i in range(args.repeat):  # interleaved, order alternating, so a busy moment hits all three
+        steps = [lambda: t_loop.append(loop(spec)), lambda: t_d1.append(dask(spec, 1)),
+                 lambda: t_d2.append(dask(spec, 2))]  # fmt: skip
+        for step in steps if i % 2 == 0 else steps[::-1]:
+            step()
     n = spec.replicates * 2
     lp, lp_cpu = min(x[0] for x in t_loop), min(x[1] for x in t_loop)
     s1, d1, d1_cpu = min(x[0] for x in t_d1), min(x[1] for x in t_d1), min(x[2] for x in t_d1)
@@ -133,6 +163,12 @@ def main() -> None:
     print(f"speed-up with 2 workers: {lp / d2:.2f}x")
     print(f"time outside runs (Dask + sweep bookkeeping), measured inside the sweep: "
           f"{100 * (1 - busy1):.1f}% with 1 worker, {100 * (1 - busy2):.1f}% with 2 workers")  # fmt: skip
+    from distributed import Client
+
+    with local_cluster(1) as cl, Client(cl) as c:
+        plain, wrapped = c.submit(wrapper_in_worker, spec, pure=False).result()
+    print(f"per-run wrapper of the sweep, A/B inside one worker: {100 * (wrapped - plain) / wrapped:+.1f}% "
+          f"({plain:.2f} s plain, {wrapped:.2f} s wrapped)")  # fmt: skip
     print("all timings (loop wall, CPU; dask start-up, wall, CPU):", {"loop": t_loop, "dask1": t_d1, "dask2": t_d2})
 
 

@@ -434,7 +434,10 @@ def local_cluster(n_workers: int, **kwargs):
     settings = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ,
                 "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "2s",
                 "distributed.worker.memory.monitor-interval": "1s",
-                "distributed.admin.system-monitor.gil.enabled": False}  # fmt: skip
+                "distributed.admin.system-monitor.gil.enabled": False,
+                # tasks are queued on the scheduler (one chunk per free thread): nothing to steal or rebalance
+                "distributed.scheduler.work-stealing": False,
+                "distributed.scheduler.active-memory-manager.start": False}  # fmt: skip
     with dask.config.set(settings):
         return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                             **kwargs)  # fmt: skip
