@@ -22,7 +22,6 @@ NOT_SHOWN = {  # (experiment, expectation label): what the quick run shows inste
         "right sign, z=0.5: own accounts sell too little for either commission",
     ("feed-x-protection", "protection's trust effect is larger under the follow feed (lower at feed 0.9)"):
         "right sign, z=-0.6",
-    ("supply-shock-festival", "lower trust in streamers afterwards"): "right sign, z=-0.7",
 }
 
 

@@ -81,6 +81,7 @@ METRICS: dict[str, tuple[str, str, str, float]] = {
     **{f"trust_{s}": (f"Platform trust ({s.replace('p', 'P')})", *_UNIT_SCALE) for s in ("p10", "p50", "p90")},
     "trust_mean": ("Platform trust (mean)", *_UNIT_SCALE),
     "streamer_trust_mean": ("Streamer trust (mean)", *_UNIT_SCALE),
+    "streamer_reputation_mean": ("Streamers' public reputation (mean)", *_UNIT_SCALE),
     **{f"streamer_trust_{s}": (f"Streamer trust ({s.replace('p', 'P')})", *_UNIT_SCALE) for s in ("p10", "p50", "p90")},
 }  # fmt: skip
 
