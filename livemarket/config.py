@@ -373,18 +373,19 @@ def _describe(err: ValidationError, prefix: str = "", root: type[BaseModel] | No
 
 def _fields_at(loc: tuple, root: type[BaseModel]) -> list[str]:
     """Field names of the table at a validation-error location of ``root`` (for "accepted: ...")."""
+    def table(node: Any) -> Any:  # X | None: the table is X
+        return next(a for a in get_args(node) if a is not type(None)) if type(None) in get_args(node) else node
+
     node: Any = root
     for key in loc:
-        if type(None) in get_args(node):  # X | None: the table is X
-            node = next(a for a in get_args(node) if a is not type(None))
+        node = table(node)
         if get_origin(node) in (list, dict):  # key is a list index or a dict key
             node = get_args(node)[-1]
         elif isinstance(node, type) and issubclass(node, BaseModel) and key in node.model_fields:
             node = node.model_fields[key].annotation
         else:
             return []
-    if type(None) in get_args(node):
-        node = next(a for a in get_args(node) if a is not type(None))
+    node = table(node)
     if not (isinstance(node, type) and issubclass(node, BaseModel)):
         return []
     return sorted(k for k, f in node.model_fields.items() if not f.exclude)
