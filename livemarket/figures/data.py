@@ -77,6 +77,7 @@ METRICS: dict[str, tuple[str, str, str, float]] = {
     "minutes_per_user": ("Time spent", "min/user/day", "value", 1.0),
     "minutes_per_consumer": ("Time spent", "min/consumer/day", "value", 1.0),
     "live_streamers": ("Streamers live", "simulated, per day", "value", 1.0),
+    "brand_accounts_live": ("Brands' own accounts live", "simulated, per day", "value", 1.0),
     "scandals": ("Scandals", "per day", "value", 1.0),
     **{f"trust_{s}": (f"Platform trust ({s.replace('p', 'P')})", *_UNIT_SCALE) for s in ("p10", "p50", "p90")},
     "trust_mean": ("Platform trust (mean)", *_UNIT_SCALE),

@@ -37,7 +37,7 @@ MARKET_METRICS = (
     "return_rate", "orders_delayed", "streamer_gini", "streamer_top1_share", "self_broadcast_share",
     "live_streamers", "scandals", "adopted", "minutes_per_consumer", "streamer_trust_mean",
     "streamer_trust_p10", "streamer_trust_p50", "streamer_trust_p90", "head_streamer_gmv_rmb",
-    "streamer_reputation_mean",
+    "streamer_reputation_mean", "brand_accounts_live",
 )  # fmt: skip
 _EXTENSIVE_WORDS = ("orders", "returns", "users", "churned", "joined", "adopted")
 
@@ -160,6 +160,7 @@ class Recorder:
             len(ctx.scandals), flows["adopted"], minutes.sum() / m.config.consumers, ft.mean(),
             *np.quantile(ft, [0.1, 0.5, 0.9]), v[orders.streamer == self.head_streamer].sum(),
             st.reputation[hired].mean() if hired.any() else m.config.behaviour.trust_prior_streamer,
+            (live & ~hired).sum(),
         ], dtype=np.float64)  # fmt: skip
         self.by_channel.append(chan)
         self.by_platform.append(plat)
