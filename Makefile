@@ -7,7 +7,7 @@ CONSUMERS ?= 10000
 SEED ?= 1
 OUT ?= results/china-2019
 
-.PHONY: run test bench lint clean venv
+.PHONY: run test bench bench-engine bench-sweep lint clean venv
 
 venv: $(STAMP)
 
@@ -24,8 +24,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: bench-engine bench-sweep
+
+bench-engine: $(STAMP)
 	$(PY) benchmarks/run.py
+
+bench-sweep: $(STAMP)
+	$(PY) benchmarks/sweep_overhead.py --runs 200 --repeat 3
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check livemarket tests benchmarks
