@@ -116,7 +116,7 @@ class BehaviourConfig(_Strict):
     splash_consider: Probability = 0.05
     evidence_good: Positive = 1.0
     evidence_bad: Positive = 3.0
-    protection_soften: Probability = 0.7  # share of a refunded bad outcome's weight removed
+    protection_soften: Probability = 0.7  # share of a protection-covered bad outcome's trust weight removed
     protection_assurance: Probability = 0.3  # share of perceived risk a full guarantee removes at choice
     word_of_mouth: NonNegative = 0.1  # evidence passed per neighbour outcome
     forgetting_per_day: Probability = 0.01

@@ -64,13 +64,11 @@ def _orders(model, consumer, platform, brand, edge=-1):
 
 
 def _outcomes(bad, protected=None):
+    """Kept orders: a protected (covered) bad order is refunded and softened."""
     bad = np.asarray(bad, bool)
-    return Outcomes(
-        delayed=np.zeros_like(bad),
-        bad=bad,
-        returned=np.zeros_like(bad),
-        protected=np.zeros_like(bad) if protected is None else np.asarray(protected, bool),
-    )
+    protected = np.zeros_like(bad) if protected is None else np.asarray(protected, bool)
+    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad), protected=protected,
+                    covered=protected)
 
 
 # ----------------------------------------------------------------------------- 1. channel choice
@@ -243,6 +241,31 @@ def test_engine_trust_after_outcomes_matches_beta_evidence(tmp_path):
     a = pa[MALL] + (1 - f) * (a0[3, MALL] + 2 * good - pa[MALL])
     b = pb[MALL] + (1 - f) * (b0[3, MALL] - pb[MALL])
     assert eng.platform_trust()[3, MALL] == pytest.approx(a / (a + b), rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["columns", "reference"])
+def test_protection_softens_covered_bad_orders_returned_or_kept(tmp_path, engine):
+    """A covered bad order weighs (1 - soften) in platform and follow-edge trust, returned or not."""
+    model = LiveCommerceModel("minimal", consumers=50, rng=5, overrides=_isolating_graph(tmp_path),
+                              consumer_engine=engine)  # fmt: skip
+    eng, beh = model.consumers, model.config.behaviour
+    ctx = model._context(1.0, *model._go_live())
+    before = _state(model)
+    c = next(i for i in range(2, 50) if before.follow_indptr[i + 1] > before.follow_indptr[i])
+    edge = int(before.follow_indptr[c])
+    pa, pb = model.trust_prior_evidence()
+    f, bad, soften = beh.forgetting_per_day, beh.evidence_bad, beh.protection_soften
+    # three bad orders of consumer c at mall, all returned: covered (on c's first follow edge), covered, not covered
+    orders = _orders(model, [c, c, c], [MALL] * 3, [0, 1, 2], edge=[edge, -1, -1])
+    yes, no = np.ones(3, bool), np.zeros(3, bool)
+    covered = np.array([True, True, False])
+    eng.learn(ctx, orders, Outcomes(delayed=no, bad=yes, returned=yes, protected=no, covered=covered), model.rng)
+    after = _state(model)
+    b = before.trust_b[c, MALL] + bad * (2 * (1 - soften) + 1)
+    assert after.trust_b[c, MALL] == pytest.approx(pb[MALL] + (1 - f) * (b - pb[MALL]), rel=1e-12)
+    fb_prior = model.streamer_prior_evidence()[1]
+    edge_b = before.follow_b[edge] + bad * (1 - soften)  # the follow edge that sold the first order
+    assert after.follow_b[edge] == pytest.approx(fb_prior + (1 - f) * (edge_b - fb_prior), rel=1e-12)
 
 
 def test_engine_trust_converges_to_the_evidence_fixed_point(tmp_path):

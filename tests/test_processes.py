@@ -24,9 +24,11 @@ def _orders(model, consumer, platform, brand, edge=-1, channel=rules.PLANNED):
 
 
 def _outcomes(bad, protected=None):
+    """Kept orders: a protected (covered) bad order is refunded and softened."""
     bad = np.asarray(bad, bool)
-    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad),
-                    protected=np.zeros_like(bad) if protected is None else np.asarray(protected, bool))
+    protected = np.zeros_like(bad) if protected is None else np.asarray(protected, bool)
+    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad), protected=protected,
+                    covered=protected)
 
 
 def test_word_of_mouth_on_a_hand_built_graph(tmp_path):
@@ -84,8 +86,8 @@ def test_fulfilment_ships_min_of_demand_and_capacity():
     assert on_time[brand == 0].sum() == min(12, 5)
     assert on_time[brand == 1].sum() == min(7, 50)
     # delay makes bad outcomes likelier: the delayed orders' bad probability is higher
-    assert out.protected.sum() <= out.bad.sum()
-    assert not (out.returned & out.protected).any()
+    assert not (out.covered & ~out.bad).any()  # protection covers bad outcomes only
+    assert (out.protected == (out.covered & ~out.returned)).all()  # a covered, kept order is refunded
 
 
 def test_scandal_hits_followers_and_host_platform():

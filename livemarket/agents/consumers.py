@@ -365,7 +365,7 @@ class ConsumerColumns:
         """Trust from outcomes, word of mouth, scandals, forgetting; adoption, minutes, churn."""
         beh, n_p, d = self.beh, self.n_p, self.decay
         good_w = beh.evidence_good * ~out.bad / d
-        bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.protected) / d
+        bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.covered) / d
         ta, tb = self.ta.reshape(-1), self.tb.reshape(-1)  # flat views: fast unbuffered adds
         cell = orders.consumer * n_p + orders.platform
         np.add.at(ta, cell, good_w)
@@ -377,7 +377,7 @@ class ConsumerColumns:
         np.add.at(tb, cell, beh.word_of_mouth * bad_w[owner])
         e = orders.edge >= 0
         np.add.at(self.fa, orders.edge[e], beh.evidence_good * ~out.bad[e] / d)
-        np.add.at(self.fb, orders.edge[e], beh.evidence_bad * out.bad[e] / d)
+        np.add.at(self.fb, orders.edge[e], bad_w[e])
         wallet_ok = self._wallet_ok(ctx)
         lacking = ~wallet_ok[orders.consumer, orders.platform]
         buyers = orders.consumer[lacking]

@@ -243,11 +243,12 @@ class ReferenceConsumers:
         for i in range(len(orders)):
             ag, q, bad = agents[orders.consumer[i]], orders.platform[i], bool(out.bad[i])
             own_good[ag.row][q] += 0.0 if bad else beh.evidence_good
-            own_bad[ag.row][q] += beh.evidence_bad * (1.0 - beh.protection_soften * out.protected[i]) if bad else 0.0
+            bad_w = beh.evidence_bad * (1.0 - beh.protection_soften * out.covered[i]) if bad else 0.0
+            own_bad[ag.row][q] += bad_w
             if orders.edge[i] >= 0:
                 j = orders.edge[i] - ag.first_edge
                 if bad:
-                    ag.follow_b[j] += beh.evidence_bad
+                    ag.follow_b[j] += bad_w
                 else:
                     ag.follow_a[j] += beh.evidence_good
             if not ag.wallet_ok(q, ctx):

@@ -119,3 +119,4 @@ class Outcomes:
     bad: np.ndarray  # bool: quality, logistics or delay problem
     returned: np.ndarray  # bool: sent back and refunded
     protected: np.ndarray  # bool: bad, kept, refunded by platform protection
+    covered: np.ndarray  # bool: bad and covered by platform protection, returned or kept (softens trust)

@@ -323,8 +323,8 @@ class LiveCommerceModel(mesa.Model):
         returned = u[:, 2] < rules.return_probability(
             rate, bad, orders.impulsivity, is_live, protection[orders.platform], beh
         )
-        protected = bad & ~returned & (u[:, 3] < protection[orders.platform])
-        return Outcomes(delayed=delayed, bad=bad, returned=returned, protected=protected)
+        covered = bad & (u[:, 3] < protection[orders.platform])
+        return Outcomes(delayed=delayed, bad=bad, returned=returned, protected=covered & ~returned, covered=covered)
 
     def _update_reputations(self, orders: Orders, out: Outcomes) -> None:
         """Public reputation of brands and streamers: pooled evidence, then forgetting."""
