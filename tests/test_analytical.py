@@ -67,8 +67,7 @@ def _outcomes(bad, protected=None):
     """Kept orders: a protected (covered) bad order is refunded and softened."""
     bad = np.asarray(bad, bool)
     protected = np.zeros_like(bad) if protected is None else np.asarray(protected, bool)
-    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad), protected=protected,
-                    covered=protected)
+    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad), covered=protected)
 
 
 # ----------------------------------------------------------------------------- 1. channel choice
@@ -259,7 +258,7 @@ def test_protection_softens_covered_bad_orders_returned_or_kept(tmp_path, engine
     orders = _orders(model, [c, c, c], [MALL] * 3, [0, 1, 2], edge=[edge, -1, -1])
     yes, no = np.ones(3, bool), np.zeros(3, bool)
     covered = np.array([True, True, False])
-    eng.learn(ctx, orders, Outcomes(delayed=no, bad=yes, returned=yes, protected=no, covered=covered), model.rng)
+    eng.learn(ctx, orders, Outcomes(delayed=no, bad=yes, returned=yes, covered=covered), model.rng)
     after = _state(model)
     b = before.trust_b[c, MALL] + bad * (2 * (1 - soften) + 1)
     assert after.trust_b[c, MALL] == pytest.approx(pb[MALL] + (1 - f) * (b - pb[MALL]), rel=1e-12)

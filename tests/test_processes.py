@@ -27,8 +27,7 @@ def _outcomes(bad, protected=None):
     """Kept orders: a protected (covered) bad order is refunded and softened."""
     bad = np.asarray(bad, bool)
     protected = np.zeros_like(bad) if protected is None else np.asarray(protected, bool)
-    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad), protected=protected,
-                    covered=protected)
+    return Outcomes(delayed=np.zeros_like(bad), bad=bad, returned=np.zeros_like(bad), covered=protected)
 
 
 def test_word_of_mouth_on_a_hand_built_graph(tmp_path):
@@ -87,7 +86,18 @@ def test_fulfilment_ships_min_of_demand_and_capacity():
     assert on_time[brand == 1].sum() == min(7, 50)
     # delay makes bad outcomes likelier: the delayed orders' bad probability is higher
     assert not (out.covered & ~out.bad).any()  # protection covers bad outcomes only
-    assert (out.protected == (out.covered & ~out.returned)).all()  # a covered, kept order is refunded
+
+
+@pytest.mark.parametrize("protection", [0.0, 1.0])
+def test_protection_covers_every_bad_order_or_none(protection):
+    """Full protection covers every bad order, returned or kept; none covers nothing."""
+    overrides = [f"platforms.{name}.protection={protection}" for name in ("video", "mall")]
+    model = LiveCommerceModel("minimal", consumers=300, rng=3, overrides=overrides)
+    model.brands.quality[:] = 0.05  # mostly bad outcomes
+    brand = np.zeros(400, np.int64)
+    out = model._fulfil(_orders(model, np.arange(400) % 300, np.ones(400, int), brand))
+    assert out.bad.sum() > 100 and out.returned[out.bad].any()
+    assert (out.covered == (out.bad if protection else np.zeros_like(out.bad))).all()
 
 
 def test_scandal_hits_followers_and_host_platform():

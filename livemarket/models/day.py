@@ -118,5 +118,9 @@ class Outcomes:
     delayed: np.ndarray  # bool: shipped late because the brand's capacity overflowed
     bad: np.ndarray  # bool: quality, logistics or delay problem
     returned: np.ndarray  # bool: sent back and refunded
-    protected: np.ndarray  # bool: bad, kept, refunded by platform protection
     covered: np.ndarray  # bool: bad and covered by platform protection, returned or kept (softens trust)
+
+    @property
+    def protected(self) -> np.ndarray:
+        """Bad, covered and kept: refunded by platform protection."""
+        return self.covered & ~self.returned

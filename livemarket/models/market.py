@@ -324,7 +324,7 @@ class LiveCommerceModel(mesa.Model):
             rate, bad, orders.impulsivity, is_live, protection[orders.platform], beh
         )
         covered = bad & (u[:, 3] < protection[orders.platform])
-        return Outcomes(delayed=delayed, bad=bad, returned=returned, protected=covered & ~returned, covered=covered)
+        return Outcomes(delayed=delayed, bad=bad, returned=returned, covered=covered)
 
     def _update_reputations(self, orders: Orders, out: Outcomes) -> None:
         """Public reputation of brands and streamers: pooled evidence, then forgetting."""
