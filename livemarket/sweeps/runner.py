@@ -193,6 +193,8 @@ def _scenario(scenario: str, overrides: tuple[str, ...], consumers: int | None, 
 def _alarm(limit_s: float | None) -> Iterator[None]:
     """Raise :class:`RunTimeLimitExceeded` after ``limit_s`` (SIGALRM: main thread only, else no-op).
 
+    The alarm repeats every second until the run ends: an exception raised while Python runs
+    a ``__del__`` or weakref callback is swallowed, and a hung run must still be stopped.
     On Dask workers runs execute in other threads: there the driver enforces the limit.
     """
     if not limit_s or threading.current_thread() is not threading.main_thread():
@@ -203,7 +205,7 @@ def _alarm(limit_s: float | None) -> Iterator[None]:
         raise RunTimeLimitExceeded(limit_s)
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    signal.setitimer(signal.ITIMER_REAL, limit_s, min(limit_s, 1.0))
     try:
         yield
     finally:
