@@ -5,11 +5,9 @@ from __future__ import annotations
 import mesa
 
 from livemarket.config import PlatformConfig
+from livemarket.models.settlement import REVENUE_SOURCES
 
 __all__ = ["Platform"]
-
-#: Revenue sources recorded per platform, in RMB.
-REVENUE_SOURCES = ("commission", "link_fees", "ads", "splash_ads")
 
 
 class Platform(mesa.Agent):

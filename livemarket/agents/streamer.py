@@ -28,6 +28,7 @@ class StreamerTable:
     banned_until_step: np.ndarray  # int: off air until this step (scandal)
     followers: np.ndarray  # int: follow edges pointing at the streamer
     gmv_rmb: np.ndarray  # cumulative GMV sold
+    income_rmb: np.ndarray  # cumulative commission received
 
     def reordered(self, order: np.ndarray) -> StreamerTable:
         """The same streamers with rows permuted (ids sorted by platform keep follow lists grouped)."""

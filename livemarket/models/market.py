@@ -27,6 +27,7 @@ from livemarket.draws import beta_with_mean
 from livemarket.models import graphs, rules
 from livemarket.models.day import DayContext, Orders, Outcomes, WeightedGroups
 from livemarket.models.metrics import Recorder
+from livemarket.models.settlement import settle
 from livemarket.models.policies import Calendar
 
 __all__ = ["LiveCommerceModel"]
@@ -193,6 +194,7 @@ class LiveCommerceModel(mesa.Model):
             carried=np.vstack([carried, np.repeat(own[:, None], carried_k, axis=1)]).astype(np.int64),
             rep_a=np.full(n, mean * prior), rep_b=np.full(n, (1 - mean) * prior),
             banned_until_step=np.zeros(n, np.int64), followers=np.zeros(n, np.int64), gmv_rmb=np.zeros(n),
+            income_rmb=np.zeros(n),
         )  # fmt: skip
         return table.reordered(np.argsort(table.platform, kind="stable"))
 
@@ -228,8 +230,11 @@ class LiveCommerceModel(mesa.Model):
         outcomes = self._fulfil(orders)
         self._update_reputations(orders, outcomes)
         flows = self.consumers.learn(ctx, orders, outcomes, self.rng)
+        stats = self.consumers.stats()
+        # settlement: order values booked into brand, streamer and platform ledgers
+        self.ledger = settle(self, ctx, orders, outcomes, stats["minutes_sum"], live)
         # 8. record
-        self.recorder.record(ctx, orders, outcomes, flows, live)
+        self.recorder.record(ctx, orders, outcomes, self.ledger, stats, flows, live)
         self.datacollector.collect(self)
 
     def _draw_scandals(self) -> None:
