@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from livemarket.agents.brand import Brand, BrandTable
 from livemarket.agents.consumers import ConsumerColumns, init_consumer_state
 from livemarket.agents.platform import Platform
-from livemarket.agents.streamer import Streamer, StreamerTable
+from livemarket.agents.streamer import Streamer, StreamerTable, enter_and_exit
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.draws import beta_with_mean
 from livemarket.models import graphs, rules
@@ -71,6 +71,7 @@ class LiveCommerceModel(mesa.Model):
         self.start_date = config.start_date
         self.calendar = Calendar(config)
         self.scandals_today: list[int] = []
+        self.unfollowed_sales: list[np.ndarray] = []  # (2, n) consumer, streamer: live sales without a follow edge
 
         self.platform_list = [Platform(self, n, i, c) for i, (n, c) in enumerate(config.platforms.items())]
         self.platforms = {p.name: p for p in self.platform_list}
@@ -132,10 +133,10 @@ class LiveCommerceModel(mesa.Model):
         )  # fmt: skip
 
     def build_follows(self, installed: np.ndarray, rng: np.random.Generator):
-        """Follow graph consumer -> streamer, heavy-tailed by streamer popularity."""
+        """Follow graph consumer -> streamer, heavy-tailed by streamer popularity (dormant entrants unfollowed)."""
         t = self.streamers
         return graphs.build_follow_graph(
-            installed.shape[0], t.platform, t.popularity, installed,
+            installed.shape[0], t.platform, t.popularity * t.active, installed,
             self.config.consumer.follows_per_consumer, rng,
         )  # fmt: skip
 
@@ -156,23 +157,28 @@ class LiveCommerceModel(mesa.Model):
             listed[~listed.any(axis=1), best] = True
         own_shop = rng.random((n, p)) < shop_p
         home = np.where(own_shop.any(axis=1), np.argmax(own_shop, axis=1), -1)
+        intensity = np.array([
+            cfg.brands.self_broadcast if q.config.self_broadcast is None else q.config.self_broadcast
+            for q in self.platform_list
+        ])  # fmt: skip
         return BrandTable(
             category=category, quality=quality, price_rmb=price, capacity_orders_per_day=capacity,
             listed=listed, own_shop=own_shop,
-            self_broadcast=np.where(home >= 0, cfg.brands.self_broadcast, 0.0), home_platform=home,
+            self_broadcast=np.where(home >= 0, intensity[np.maximum(home, 0)], 0.0), home_platform=home,
             rep_a=np.full(n, cfg.behaviour.trust_prior_brand * cfg.behaviour.prior_strength),
             rep_b=np.full(n, (1 - cfg.behaviour.trust_prior_brand) * cfg.behaviour.prior_strength),
             receipts_self_rmb=np.zeros(n), receipts_hired_rmb=np.zeros(n), cost_self_rmb=np.zeros(n),
-            receipts_by_platform_rmb=np.zeros((n, p)),
+            receipts_by_platform_rmb=np.zeros((n, p)), base_price_rmb=price.copy(), fees_rmb=np.zeros(n),
+            sales_rmb=np.zeros(n), live_value_by_source_rmb=np.zeros((n, p)),
         )  # fmt: skip
 
     def _init_streamers(self) -> StreamerTable:
         cfg, rng, b = self.config.streamers, self.rng, self.brands
         names = [p.name for p in self.platform_list]
-        h, n_b, carried_k = cfg.count, len(b.category), cfg.brands_carried
+        h, n_b, carried_k = cfg.count + cfg.entry_pool, len(b.category), cfg.brands_carried
         shares = np.array([cfg.platform_shares.get(x, 0.0) for x in names])
         platform = rng.choice(len(names), size=h, p=shares) if h else np.zeros(0, int)
-        category = rng.integers(self.config.categories.count, size=h)
+        category = self._streamer_categories(platform, rng)
         popularity = graphs.pareto_popularity(h + n_b, cfg.popularity_alpha, rng)
         popularity[h:] *= 0.3  # brand accounts start small
         brand_groups = WeightedGroups(b.category, np.ones(n_b), self.config.categories.count)
@@ -186,7 +192,8 @@ class LiveCommerceModel(mesa.Model):
             platform=np.concatenate([platform, np.maximum(b.home_platform, 0)]).astype(np.int64),
             category=np.concatenate([category, b.category]),
             popularity=popularity,
-            commission=np.concatenate([beta_with_mean(rng, cfg.commission, 16, h), np.zeros(n_b)]),
+            commission=np.concatenate([self._platform_commission(platform, beta_with_mean(rng, cfg.commission, 16, h)),
+                                       np.zeros(n_b)]),
             selection_care=np.concatenate([beta_with_mean(rng, cfg.selection_care_mean, 8, h), np.ones(n_b)]),
             scandal_hazard_per_day=np.concatenate([np.full(h, cfg.scandal_hazard_per_day), np.zeros(n_b)]),
             live_probability=np.concatenate([np.full(h, cfg.live_probability), np.zeros(n_b)]),
@@ -194,9 +201,30 @@ class LiveCommerceModel(mesa.Model):
             carried=np.vstack([carried, np.repeat(own[:, None], carried_k, axis=1)]).astype(np.int64),
             rep_a=np.full(n, mean * prior), rep_b=np.full(n, (1 - mean) * prior),
             banned_until_step=np.zeros(n, np.int64), followers=np.zeros(n, np.int64), gmv_rmb=np.zeros(n),
-            income_rmb=np.zeros(n),
+            income_rmb=np.zeros(n), month_gmv_rmb=np.zeros(n), month_income_rmb=np.zeros(n),
+            active=np.concatenate([np.arange(h) < cfg.count, np.ones(n_b, bool)]),
+            entry_step=np.concatenate([np.where(np.arange(h) < cfg.count, 0, -1), np.zeros(n_b, np.int64)]),
         )  # fmt: skip
         return table.reordered(np.argsort(table.platform, kind="stable"))
+
+    def _streamer_categories(self, platform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Category focus of hired streamers: uniform, or each home platform's ``category_weights``."""
+        k = self.config.categories.count
+        weights = [p.config.category_weights for p in self.platform_list]
+        if not any(weights):
+            return rng.integers(k, size=len(platform))
+        mix = np.array([np.asarray(w, float) / sum(w) if w else np.full(k, 1.0 / k) for w in weights])
+        return rules.choose_index(mix[platform], rng.random(len(platform)))
+
+    def _platform_commission(self, platform: np.ndarray, draws: np.ndarray) -> np.ndarray:
+        """Hired streamers' commissions: draws around the global mean, moved to the home platform's mean."""
+        base = self.config.streamers.commission
+        out = draws.copy()
+        for p in self.platform_list:
+            mean, home = p.config.commission, platform == p.index
+            if mean is not None:
+                out[home] = rules.rescale_commission(draws[home], base, mean)
+        return out
 
     # ------------------------------------------------------------------ the day
     @property
@@ -221,7 +249,7 @@ class LiveCommerceModel(mesa.Model):
         if self.day > 0 and self.day % 30 == 0:
             self.agents_by_type[Platform].do("review_month")
             self.agents_by_type[Brand].shuffle_do("review_month")
-            self.brands.reset_month()
+            self._review_market_month()
         live, product = self._go_live()
         # 4. consumers
         ctx = self._context(demand, live, product)
@@ -233,15 +261,33 @@ class LiveCommerceModel(mesa.Model):
         stats = self.consumers.stats()
         # settlement: order values booked into brand, streamer and platform ledgers
         self.ledger = settle(self, ctx, orders, outcomes, stats["minutes_sum"], live)
+        if self.config.streamers.follow_on_purchase > 0:  # buyers may follow the streamer who sold (monthly)
+            new = (orders.streamer >= 0) & (orders.edge < 0)
+            self.unfollowed_sales.append(np.stack([orders.consumer[new], orders.streamer[new]]))
         # 8. record
         self.recorder.record(ctx, orders, outcomes, self.ledger, stats, flows, live)
         self.datacollector.collect(self)
 
+    def _review_market_month(self) -> None:
+        """Monthly market dynamics (each off unless configured): prices, streamer entry and exit, new follows."""
+        cfg = self.config
+        if cfg.brands.price_pass_through > 0:
+            self.brands.reprice(cfg.brands.price_pass_through)
+        enter_and_exit(self)
+        pairs, self.unfollowed_sales = self.unfollowed_sales, []
+        if cfg.streamers.follow_on_purchase > 0 and pairs:
+            consumer, streamer = np.concatenate(pairs, axis=1)
+            keep = self.rng.random(len(consumer)) < cfg.streamers.follow_on_purchase
+            added = self.consumers.add_follows(consumer[keep], streamer[keep])
+            self.streamers.followers += np.bincount(added, minlength=len(self.streamers.platform))
+        self.brands.reset_month()
+        self.streamers.reset_month()
+
     def _draw_scandals(self) -> None:
         t = self.streamers
-        on_air = t.banned_until_step <= self.day
+        on_air = (t.banned_until_step <= self.day) & t.active
         hit = set(np.nonzero(on_air & (self.rng.random(len(t.platform)) < t.scandal_hazard_per_day))[0].tolist())
-        hit |= set(self.calendar.scandal_ranks_on(self.date, t.popularity, t.is_hired))
+        hit |= set(self.calendar.scandal_ranks_on(self.date, t.popularity, t.is_hired & t.active))
         for row in sorted(hit):
             self.streamer_agents[row].suffer_scandal()
 
@@ -253,7 +299,7 @@ class LiveCommerceModel(mesa.Model):
         # brands that broadcast themselves supply hired streamers less; -1: no brand in category
         weight = np.where(t.carried >= 0, 1.0 - b.self_broadcast[t.carried] + 1e-9, 0.0)
         product = t.carried[np.arange(len(u)), rules.choose_index(weight, u[:, 1])]
-        live = (u[:, 0] < chance) & (t.banned_until_step <= self.day) & (product >= 0)
+        live = (u[:, 0] < chance) & (t.banned_until_step <= self.day) & (product >= 0) & t.active
         return live, np.where(live, product, -1)
 
     def _context(self, demand: float, live: np.ndarray, product: np.ndarray) -> DayContext:
@@ -267,7 +313,7 @@ class LiveCommerceModel(mesa.Model):
             link[i, [idx[q] for q in c.effective_outbound if q != self.platform_list[i].name]] = True
             for q, opened in self.platform_list[i].links_opened_step.items():
                 link_friction[i, idx[q]] = rules.new_link_friction(self.day - opened, self.config.behaviour)
-        accepts = np.array([[w in c.accepted_wallets for w in self.wallet_names] for c in cfgs])
+        accepts = self.wallet_accepts()
         primary = arr(lambda c: self.wallet_names.index((c.accepted_wallets or [c.own_wallet])[0])
                       if (c.accepted_wallets or c.own_wallet) else 0)  # fmt: skip
         is_shelf = arr(lambda c: c.kind == "shelf")
@@ -298,7 +344,12 @@ class LiveCommerceModel(mesa.Model):
                 labels=np.repeat(np.arange(len(b.category)), n_p),
             ),
             splash=splash, scandals=list(self.scandals_today), n_categories=k,
+            install_pull=arr(lambda c: c.install_pull),
         )  # fmt: skip
+
+    def wallet_accepts(self) -> np.ndarray:
+        """bool (P, W): wallets each platform's checkout accepts today."""
+        return np.array([[w in p.config.accepted_wallets for w in self.wallet_names] for p in self.platform_list])
 
     def logistics_quality(self) -> np.ndarray:
         """Effective logistics quality: the best of own and partners' networks (interoperability)."""

@@ -49,6 +49,11 @@ DISPLAY = {
     "min/consumer/day": ("min/consumer/day", "value", 1.0),
     "streamers": ("simulated, per day", "value", 1.0),
     "events/day": ("per day", "value", 1.0),
+    "RMB/order": ("RMB", "value", 1.0),
+    "visits/day": ("million/day", "value_scaled", 1e-6),
+    "min/day": ("million min/day", "value_scaled", 1e-6),
+    "brands": ("brands, simulated", "value", 1.0),
+    "follows": ("million", "value_scaled", 1e-6),
 }
 
 
@@ -72,7 +77,7 @@ class Metric:
 
 
 def _m(name, level, unit, label, doc, **kw) -> Metric:
-    scales = unit in ("RMB/day", "orders/day", "consumers/day", "consumers")
+    scales = unit in ("RMB/day", "orders/day", "consumers/day", "consumers", "visits/day", "min/day", "follows")
     return Metric(name, level, unit, label, doc, scales=kw.pop("scales", scales), **kw)
 
 
@@ -107,6 +112,23 @@ REGISTRY: tuple[Metric, ...] = (
     _m("returns", _PL, "orders/day", "Returns", "orders paid here returned"),
     _m("live_room_gmv_rmb", _PL, "RMB/day", "GMV from live rooms", "GMV sent by the platform's live rooms"),
     _m("outbound_link_gmv_rmb", _PL, "RMB/day", "GMV via outbound links", "GMV its live rooms sent by links"),
+    _m("aov_rmb", _PL, "RMB/order", "Average order value", "GMV / orders paid on the platform (0 without orders)"),
+    _m("live_impressions_min", _PL, "min/day", "Live-feed minutes", "minutes on the app x its live share"),
+    _m("live_visits", _PL, "visits/day", "Live-room visits", "adopters entering one of its live rooms"),
+    _m("live_considerations", _PL, "visits/day", "Considerations", "live-room visits where buying was considered"),
+    _m("live_orders", _PL, "orders/day", "Live-room orders", "orders sent by its live rooms (any channel)"),
+    _m("live_conversion_rate", _PL, "share", "Live conversion", "live-room orders / live-room visits"),
+    _m("repeat_order_share_30d", _PL, "share", "Repeat orders (30 days)",
+       "share of today's orders paid here by consumers who also ordered here in the 30 days before"),
+    _m("repeat_order_share_90d", _PL, "share", "Repeat orders (90 days)",
+       "share of today's orders paid here by consumers who also ordered here in the 90 days before"),
+    _m("streamer_income_rmb", _PL, "RMB/day", "Streamer income", "commissions of the streamers homed here"),
+    _m("platform_profit_rmb", _PL, "RMB/day", "Platform profit", "revenue from all sources minus traffic bought"),
+    _m("brand_shops", _PL, "brands", "Brand shops", "brands whose own shop sells in its live rooms"),
+    _m("hired_streamers_active", _PL, "streamers", "Hired streamers", "hired streamers homed here and in the market"),
+    _m("followers", _PL, "follows", "Follows", "follow edges to streamers homed here"),
+    _m("multihoming_share", _PL, "share", "Users on other apps too", "share of its users with two apps or more"),
+    _m("wallet_ok_share", _PL, "share", "Can pay", "share of consumers holding a wallet its checkout accepts"),
     _m("gmv_rmb", _MK, "RMB/day", "GMV", "value of all orders"),
     _m("gmv_net_rmb", _MK, "RMB/day", "GMV net of returns", "kept order value"),
     _m("orders", _MK, "orders/day", "Orders", "all orders"),
@@ -138,6 +160,14 @@ REGISTRY: tuple[Metric, ...] = (
     _m("streamer_reputation_mean", _MK, "trust", "Streamers' public reputation (mean)",
        "hired streamers' public reputation, mean"),
     _m("brand_accounts_live", _MK, "streamers", "Brands' own accounts live", "brand accounts on air today"),
+    _m("experienced_surplus_rmb", _MK, "RMB/day", "Experienced consumer surplus",
+       "decision surplus minus the price share lost on bad orders kept unrefunded and the hassle of returns"),
+    _m("producer_surplus_rmb", _MK, "RMB/day", "Brand producer surplus",
+       "brand receipts minus production cost of kept orders and self-broadcast staff cost"),
+    _m("platform_profit_rmb", _MK, "RMB/day", "Platform profit", "platforms' revenue minus traffic bought"),
+    _m("total_welfare_rmb", _MK, "RMB/day", "Total welfare",
+       "experienced consumer surplus + producer surplus + platform profit + streamer receipts"),
+    _m("price_index", _MK, "index", "Price index", "mean over brands of price / base price (1: no pass-through)"),
 )  # fmt: skip
 
 CHANNEL_METRICS = tuple(m.name for m in REGISTRY if m.level == _CH)
@@ -196,8 +226,9 @@ class Recorder:
         self.by_channel: list[np.ndarray] = []  # (P, C, len(CHANNEL_METRICS))
         self.by_platform: list[np.ndarray] = []  # (P, len(PLATFORM_METRICS))
         self.market: list[np.ndarray] = []  # (len(MARKET_METRICS),)
-        ranked = hired_by_popularity(model.streamers.popularity, model.streamers.is_hired)
+        ranked = hired_by_popularity(model.streamers.popularity, model.streamers.is_hired & model.streamers.active)
         self.head_streamer = int(ranked[0]) if len(ranked) else -1  # "streamer_rank = 0" of scandals
+        self.last_order_step = np.full((model.config.consumers, len(self.names)), -(10**6), np.int32)
 
     def record(self, ctx, orders, out, ledger, stats: dict, flows: dict, live: np.ndarray) -> None:
         """Measure the day just simulated from its orders, outcomes, ledger and consumer statistics."""
@@ -223,6 +254,10 @@ class Recorder:
         q10, q50, q90 = np.quantile(trust, [0.1, 0.5, 0.9], axis=0)
         f_trust, f_plat = stats["follow_trust"], stats["follow_platform"]
         f_count = np.bincount(f_plat, minlength=n_p)
+        st = m.streamers
+        hired = st.brand < 0
+        sold = orders.streamer >= 0
+        st_home = st.platform[orders.streamer[sold]]
         plat = {
             "revenue_commission_rmb": revenue[0], "revenue_link_fees_rmb": revenue[1],
             "revenue_ads_rmb": revenue[2], "revenue_splash_ads_rmb": revenue[3],
@@ -236,9 +271,15 @@ class Recorder:
             "returns": chan["returns"].sum(axis=1),
             "live_room_gmv_rmb": np.bincount(src, np.where(live_orders, v, 0.0), n_p + 1)[1:],
             "outbound_link_gmv_rmb": np.bincount(src, np.where(orders.channel == rules.LIVE_LINK, v, 0.0), n_p + 1)[1:],
+            **self._funnel(ctx, orders, minutes, src, live_orders, chan),
+            "streamer_income_rmb": np.bincount(st_home, ledger.commission_rmb[sold], n_p),
+            "platform_profit_rmb": revenue.sum(axis=0) - ledger.traffic_cost_rmb,
+            "brand_shops": (m.brands.own_shop & ctx.sells_in_room).sum(axis=0) * ~ctx.is_shelf,
+            "hired_streamers_active": np.bincount(st.platform[hired & st.active], minlength=n_p),
+            "followers": np.bincount(st.platform, st.followers, n_p),
+            "multihoming_share": stats["multihoming_share"], "wallet_ok_share": stats["wallet_ok_share"],
         }  # fmt: skip
 
-        st = m.streamers
         hired = st.brand < 0
         from_accounts = (orders.streamer >= 0) & (st.brand[np.maximum(orders.streamer, 0)] >= 0)
         live_total = v[live_orders].sum()
@@ -261,10 +302,47 @@ class Recorder:
                 st.reputation[hired].mean() if hired.any() else m.config.behaviour.trust_prior_streamer
             ),
             "brand_accounts_live": (live & ~hired).sum(),
+            **self._welfare(orders, out, ledger, live, hired),
         }  # fmt: skip
         self.by_channel.append(_stack(_CH, chan, CHANNEL_METRICS))
         self.by_platform.append(_stack(_PL, plat, PLATFORM_METRICS))
         self.market.append(_stack(_MK, market, MARKET_METRICS))
+
+    def _funnel(self, ctx, orders, minutes, src, live_orders, chan) -> dict:
+        """Conversion funnel by platform (impressions, visits, considerations, orders) and repeat orders."""
+        n_p = len(self.names)
+        funnel = orders.funnel if orders.funnel is not None else np.zeros((2, n_p))
+        live_n = np.bincount(src, live_orders, n_p + 1)[1:]
+        step = self.model.day
+        before = self.last_order_step[orders.consumer, orders.platform]
+        self.last_order_step[orders.consumer, orders.platform] = step
+        counts = chan["orders"].sum(axis=1)
+        repeat = {
+            f"repeat_order_share_{d}d": np.bincount(orders.platform, step - before <= d, n_p) / np.maximum(counts, 1)
+            for d in (30, 90)
+        }  # fmt: skip
+        return {
+            "aov_rmb": chan["gmv_rmb"].sum(axis=1) / np.maximum(counts, 1), "live_impressions_min": minutes * ctx.live_share,
+            "live_visits": funnel[0], "live_considerations": funnel[1], "live_orders": live_n,
+            "live_conversion_rate": live_n / np.maximum(funnel[0], 1), **repeat,
+        }  # fmt: skip
+
+    def _welfare(self, orders, out, ledger, live, hired) -> dict:
+        """Experienced consumer surplus, brand producer surplus, platform profit and their total (RMB today)."""
+        cfg, b = self.model.config, self.model.brands
+        v = ledger.value_rmb
+        lost = (out.bad & ledger.kept).astype(float) * v * cfg.behaviour.bad_outcome_loss_share
+        hassle = out.returned * v * cfg.behaviour.return_hassle_share
+        experienced = orders.surplus_rmb - lost.sum() - hassle.sum()
+        staff = (live & ~hired).sum() * cfg.brands.self_broadcast_cost_rmb_per_day * cfg.consumers / 10_000
+        cost = cfg.brands.unit_cost_share * b.base_price_rmb[orders.brand] * ledger.kept
+        producer = ledger.brand_receipt_rmb.sum() - cost.sum() - staff
+        profit = ledger.revenue_rmb.sum() - ledger.traffic_cost_rmb.sum()
+        return {
+            "experienced_surplus_rmb": experienced, "producer_surplus_rmb": producer, "platform_profit_rmb": profit,
+            "total_welfare_rmb": experienced + producer + profit + ledger.commission_rmb.sum(),
+            "price_index": float(np.mean(b.price_rmb / b.base_price_rmb)) if len(b.price_rmb) else 1.0,
+        }  # fmt: skip
 
     # ------------------------------------------------------------------ reading
     def last(self, metric: str) -> float:
