@@ -70,10 +70,10 @@ class PlatformConfig(_Strict):
     ad_price_rmb_per_minute: NonNegative = 0.01  # ad revenue per ad minute shown
     splash_price_rmb_per_view: NonNegative = 0.05  # charged to the buyer of splash traffic
     restore_links_below_growth: float | None = None  # adaptive rule threshold (monthly)
-    commission: Probability | None = None  # mean commission of hired streamers homed here (unset: streamers.commission)
-    self_broadcast: Probability | None = None  # self-broadcast intensity of brand accounts homed here (unset: brands.self_broadcast)
-    install_pull: Annotated[float, Field(ge=0.0, le=0.1)] = 0.0  # extra daily install hazard of non-users (content pull, promotion)
-    category_weights: list[NonNegative] = []  # category mix of streamers homed here, set-up only (empty: uniform)
+    commission: Probability | None = None  # mean commission of hired streamers homed here (unset: global)
+    self_broadcast: Probability | None = None  # self-broadcast intensity of brand accounts homed here (unset: global)
+    install_pull: Annotated[float, Field(ge=0.0, le=0.1)] = 0.0  # extra daily install hazard (content pull, promotion)
+    category_weights: list[NonNegative] = []  # category mix of streamers homed here, at set-up (empty: uniform)
 
     @property
     def effective_outbound(self) -> list[str]:
@@ -179,10 +179,10 @@ class BrandsConfig(_Strict):
     self_broadcast: Probability = 0.3  # initial self-broadcast intensity
     self_broadcast_cost_rmb_per_day: NonNegative = 1.0  # at 10,000 consumers; scaled with N
     learning_rate: Probability = 0.2  # monthly step toward the better channel
-    channel_review: Probability = 0.0  # monthly chance a brand re-chooses its content-platform shops on margins (0: off)
+    channel_review: Probability = 0.0  # monthly chance a brand re-chooses its content shops on margins (0: off)
     shop_switch_cost_rmb: NonNegative = 20.0  # cost of opening or closing a shop, RMB at 10,000 consumers
     unit_cost_share: Probability = 0.6  # production cost as a share of the brand's base price
-    price_pass_through: Probability = 0.0  # share of the brand's fee and commission burden passed into its price
+    price_pass_through: Probability = 0.0  # share of the brand's fee and commission burden passed into price
 
 
 class StreamersConfig(_Strict):
@@ -196,12 +196,12 @@ class StreamersConfig(_Strict):
     selection_care_mean: Probability = 0.5
     scandal_hazard_per_day: Probability = 0.0002
     brands_carried: int = Field(default=5, ge=1)
-    entry_pool: int = Field(default=0, ge=0)  # dormant hired streamers who may enter later (split by platform_shares)
+    entry_pool: int = Field(default=0, ge=0)  # dormant hired streamers who may enter later (by platform_shares)
     entry_per_month: NonNegative = 0.0  # top monthly entry rate, share of a platform's active hired streamers
-    entry_income_rmb: Positive = 200.0  # monthly live GMV per active streamer (10,000 consumers) at half the top rate
-    exit_income_rmb: NonNegative = 0.0  # monthly commission income (10,000 consumers) below which a streamer may leave
+    entry_income_rmb: Positive = 200.0  # monthly live GMV per streamer (10,000 consumers) at half the top rate
+    exit_income_rmb: NonNegative = 0.0  # monthly commission (10,000 consumers) below which a streamer may leave
     exit_per_month: Probability = 0.0  # chance per month that a low-income streamer leaves
-    follow_on_purchase: Probability = 0.0  # chance a buyer starts following the unfollowed streamer who sold (monthly batch)
+    follow_on_purchase: Probability = 0.0  # chance a buyer follows the unfollowed streamer who sold (monthly batch)
 
 
 class GraphConfig(_Strict):

@@ -70,7 +70,11 @@ class ConsumerAgent(mesa.Agent):
 
     # ------------------------------------------------------------ shopping
     def live_room(self, p: int, d, ctx: DayContext):
-        """Visit a live room on ``p``: None if no room is seen, (None, None) if not considered, else (order or None, surplus)."""
+        """Visit a live room on ``p``.
+
+        Returns None if no room is seen, (None, None) if buying is not considered, else
+        (order fields or None, surplus).
+        """
         beh, k = self.model.config.behaviour, ctx.n_categories
         if d[0] < ctx.feed_mode[p]:  # interest recommendation
             cat = int(rules.choose_index(self.interest, d[1]))

@@ -26,9 +26,10 @@ from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.draws import beta_with_mean
 from livemarket.models import graphs, rules
 from livemarket.models.day import DayContext, Orders, Outcomes, WeightedGroups
+from livemarket.models.detail import DetailRecorder, check_detail
 from livemarket.models.metrics import Recorder
-from livemarket.models.settlement import settle
 from livemarket.models.policies import Calendar
+from livemarket.models.settlement import settle
 
 __all__ = ["LiveCommerceModel"]
 
@@ -45,6 +46,8 @@ class LiveCommerceModel(mesa.Model):
         rng: seed or generator; defaults to the scenario's ``seed``.
         consumer_engine: ``"columns"`` (fast) or ``"reference"`` (one agent per consumer).
         run_id: label written into every output row.
+        detail: per-entity tables to record (``"brands"``, ``"streamers"``, ``"tiers"``); see
+            :mod:`livemarket.models.detail`.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class LiveCommerceModel(mesa.Model):
         rng=None,
         consumer_engine: str = "columns",
         run_id: str = "run",
+        detail: list[str] | None = None,
     ):
         if isinstance(scenario, ScenarioConfig):
             config = scenario if consumers is None else scenario.model_copy(update={"consumers": consumers})
@@ -65,6 +69,10 @@ class LiveCommerceModel(mesa.Model):
             config = load_scenario(scenario, overrides, consumers=consumers)
         if consumer_engine not in ENGINES:
             raise ValueError(f"consumer_engine {consumer_engine!r}: accepted {ENGINES}")
+        try:
+            detail = check_detail(detail)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         super().__init__(rng=config.seed if rng is None else rng)
         self.config = config
         self.run_id = run_id
@@ -102,7 +110,9 @@ class LiveCommerceModel(mesa.Model):
             self.consumers = ReferenceConsumers(self, state)
         else:
             self.consumers = ConsumerColumns(self, state)
+        self.consumer_tier = state.tier
         self.recorder = Recorder(self)
+        self.detail = DetailRecorder(self, detail)
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "gmv_rmb": lambda m: m.recorder.last("gmv_rmb"),
@@ -266,6 +276,7 @@ class LiveCommerceModel(mesa.Model):
             self.unfollowed_sales.append(np.stack([orders.consumer[new], orders.streamer[new]]))
         # 8. record
         self.recorder.record(ctx, orders, outcomes, self.ledger, stats, flows, live)
+        self.detail.record(orders)
         self.datacollector.collect(self)
 
     def _review_market_month(self) -> None:
@@ -348,7 +359,7 @@ class LiveCommerceModel(mesa.Model):
         )  # fmt: skip
 
     def wallet_accepts(self) -> np.ndarray:
-        """bool (P, W): wallets each platform's checkout accepts today."""
+        """Bool (P, W): wallets each platform's checkout accepts today."""
         return np.array([[w in p.config.accepted_wallets for w in self.wallet_names] for p in self.platform_list])
 
     def logistics_quality(self) -> np.ndarray:
@@ -400,8 +411,16 @@ class LiveCommerceModel(mesa.Model):
         """Own-shop GMV of a platform over the last ``days`` and the ``days`` before."""
         return self.recorder.window_sums("gmv_rmb", platform, rules.LIVE_OWN, days)
 
-    def run(self, days: int | None = None, progress: bool = False) -> pl.DataFrame:
-        """Advance ``days`` days (default: the scenario's) and return the tidy results table."""
+    def run(self, days: int | None = None, progress: bool = False, detail: list[str] | None = None) -> pl.DataFrame:
+        """Advance ``days`` days (default: the scenario's) and return the tidy results table.
+
+        ``detail`` adds per-entity tables from now on (read them with :meth:`detail_tables`).
+        """
+        if detail:
+            try:
+                self.detail.request(detail)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
         for _ in tqdm(range(self.config.days if days is None else days), disable=not progress, desc="days"):
             self.step()
         return self.results()
@@ -412,6 +431,10 @@ class LiveCommerceModel(mesa.Model):
         Columns: run_id, step, date, platform, channel, metric, value, value_scaled.
         """
         return self.recorder.table()
+
+    def detail_tables(self) -> dict[str, pl.DataFrame]:
+        """Per-entity tables requested with ``detail`` (tidy: run_id, step, date, entity, id, metric, value)."""
+        return self.detail.tables()
 
     def write_parquet(self, path: str | Path) -> Path:
         """Write the results table to a Parquet file and return its path."""

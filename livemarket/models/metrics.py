@@ -322,7 +322,8 @@ class Recorder:
             for d in (30, 90)
         }  # fmt: skip
         return {
-            "aov_rmb": chan["gmv_rmb"].sum(axis=1) / np.maximum(counts, 1), "live_impressions_min": minutes * ctx.live_share,
+            "aov_rmb": chan["gmv_rmb"].sum(axis=1) / np.maximum(counts, 1),
+            "live_impressions_min": minutes * ctx.live_share,
             "live_visits": funnel[0], "live_considerations": funnel[1], "live_orders": live_n,
             "live_conversion_rate": live_n / np.maximum(funnel[0], 1), **repeat,
         }  # fmt: skip

@@ -68,13 +68,17 @@ class Ledger:
         return float((self.take_rmb + self.link_fee_rmb).sum())
 
 
-def settle(model, ctx: DayContext, orders: Orders, out: Outcomes, minutes_sum: np.ndarray, live: np.ndarray) -> Ledger:
+def settle(
+    model, ctx: DayContext, orders: Orders, out: Outcomes, minutes_sum: np.ndarray, live: np.ndarray
+) -> Ledger:
     """Split the day's order values and book them into every ledger of ``model``.
 
     Args:
         model: the :class:`~livemarket.models.market.LiveCommerceModel` (its brands,
             streamers and platforms are booked).
-        ctx: today's context; orders, out: today's orders and their outcomes.
+        ctx: today's context.
+        orders: today's orders.
+        out: their outcomes (fulfilment).
         minutes_sum: (P,) total minutes spent on each platform today (ad revenue).
         live: bool (S,) streamers on air today (self-broadcast staff cost).
     """
@@ -105,19 +109,23 @@ def settle(model, ctx: DayContext, orders: Orders, out: Outcomes, minutes_sum: n
         value_rmb=v, kept=kept, take_rmb=take, link_fee_rmb=link_fee, commission_rmb=commission,
         brand_receipt_rmb=brand_receipt, revenue_rmb=revenue, traffic_cost_rmb=traffic_cost,
     )  # fmt: skip
-    _book_brands(model, orders, brand_receipt, live)
-    sold = orders.streamer >= 0
-    st.gmv_rmb += np.bincount(orders.streamer[sold], v[sold], len(st.gmv_rmb))
-    st.income_rmb += np.bincount(orders.streamer[sold], commission[sold], len(st.gmv_rmb))
+    _book_brands(model, orders, ledger, live)
+    sold, n_s = orders.streamer >= 0, len(st.gmv_rmb)
+    gmv = np.bincount(orders.streamer[sold], v[sold], n_s)
+    income = np.bincount(orders.streamer[sold], commission[sold], n_s)
+    st.gmv_rmb += gmv
+    st.income_rmb += income
+    st.month_gmv_rmb += gmv
+    st.month_income_rmb += income
     for pl_ in model.platform_list:
         for source, amounts in zip(REVENUE_SOURCES, revenue, strict=True):
             pl_.revenue_rmb[source] += float(amounts[pl_.index])
     return ledger
 
 
-def _book_brands(model, orders: Orders, receipt: np.ndarray, live: np.ndarray) -> None:
-    """Month-to-date brand ledgers: own-account, hired-streamer and per-platform receipts, staff cost."""
-    b, st = model.brands, model.streamers
+def _book_brands(model, orders: Orders, ledger: Ledger, live: np.ndarray) -> None:
+    """Month-to-date brand ledgers: receipts by seller and platform, staff cost, fees, live demand by room."""
+    b, st, receipt = model.brands, model.streamers, ledger.brand_receipt_rmb
     n_b = len(b.category)
     seller = st.brand[np.maximum(orders.streamer, 0)]  # brand of the selling account, -1: hired host
     account = (orders.streamer >= 0) & (seller >= 0)
@@ -128,3 +136,8 @@ def _book_brands(model, orders: Orders, receipt: np.ndarray, live: np.ndarray) -
     cfg = model.config
     b.cost_self_rmb[st.brand[on_air]] += cfg.brands.self_broadcast_cost_rmb_per_day * cfg.consumers / 10_000
     np.add.at(b.receipts_by_platform_rmb, (orders.brand, orders.platform), receipt)
+    b.fees_rmb += np.bincount(orders.brand, ledger.take_rmb + ledger.link_fee_rmb + ledger.commission_rmb, n_b)
+    b.sales_rmb += np.bincount(orders.brand, ledger.value_rmb * ledger.kept, n_b)
+    live_room = orders.channel <= rules.LIVE_SEARCH
+    room = (orders.brand[live_room], orders.source[live_room])
+    np.add.at(b.live_value_by_source_rmb, room, ledger.value_rmb[live_room])
