@@ -98,10 +98,10 @@ class Brand(mesa.Agent):
         if idle and len(listed) > 1:
             t.listed[r, idle[0]] = False
         unlisted = [q for q in shelf if not t.listed[r, q]]
-        explore = self.model.rng.random()
+        explore = self.model.streams["brands"].random()
         if unlisted and explore < cfg.learning_rate:
-            t.listed[r, unlisted[int(self.model.rng.integers(len(unlisted)))]] = True
-        if cfg.channel_review > 0 and self.model.rng.random() < cfg.channel_review:
+            t.listed[r, unlisted[int(self.model.streams["brands"].integers(len(unlisted)))]] = True
+        if cfg.channel_review > 0 and self.model.streams["brands"].random() < cfg.channel_review:
             self.review_shops()
 
     def shop_gains_rmb(self) -> dict[int, float]:

@@ -90,7 +90,7 @@ def enter_and_exit(model) -> tuple[np.ndarray, np.ndarray]:
     dormant streamers of the entry pool start, where ``A`` is the number of active hired
     streamers there and ``g`` their month's live GMV per head (scaled to 10,000 consumers).
     """
-    cfg, t, rng = model.config.streamers, model.streamers, model.rng
+    cfg, t, rng = model.config.streamers, model.streamers, model.streams["market"]
     scale = 10_000 / model.config.consumers
     hired = t.is_hired
     left = np.zeros(0, np.int64)

@@ -34,6 +34,8 @@ from livemarket.models.settlement import settle
 __all__ = ["LiveCommerceModel"]
 
 ENGINES = ("columns", "reference")
+#: Processes of the day, each with its own random stream per day (see ``LiveCommerceModel.streams``).
+PROCESSES = ("scandals", "brands", "market", "live", "shop", "fulfil", "learn")
 
 
 class LiveCommerceModel(mesa.Model):
@@ -74,6 +76,10 @@ class LiveCommerceModel(mesa.Model):
         except ValueError as err:
             raise ConfigError(str(err)) from None
         super().__init__(rng=config.seed if rng is None else rng)
+        # the day's processes draw from streams spawned from (this entropy, day, process): two runs
+        # sharing a seed keep sharing every process's draws after a policy that does not touch it
+        self.stream_entropy = int(self.rng.integers(2**63))
+        self.streams: dict[str, np.random.Generator] = {}
         self.config = config
         self.run_id = run_id
         self.start_date = config.start_date
@@ -113,6 +119,7 @@ class LiveCommerceModel(mesa.Model):
         self.consumer_tier = state.tier
         self.recorder = Recorder(self)
         self.detail = DetailRecorder(self, detail)
+        self.streams = self.day_streams(0)  # replaced at the start of every step
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "gmv_rmb": lambda m: m.recorder.last("gmv_rmb"),
@@ -247,8 +254,16 @@ class LiveCommerceModel(mesa.Model):
         """Calendar date of the current step."""
         return self.start_date + dt.timedelta(days=max(self.day, 0))
 
+    def day_streams(self, day: int) -> dict[str, np.random.Generator]:
+        """The random stream of each process on ``day``: depends only on the run's seed, the day and the process."""
+        return {
+            name: np.random.default_rng(np.random.SeedSequence(self.stream_entropy, spawn_key=(day, i)))
+            for i, name in enumerate(PROCESSES)
+        }
+
     def step(self) -> None:
         """One day, in the order of MODEL_SPEC.md."""
+        self.streams = self.day_streams(self.day)
         # 1. calendar: policies, festivals, scandals
         self.scandals_today = []
         for name, changes in self.calendar.policies_on(self.day, self.date):
@@ -263,11 +278,11 @@ class LiveCommerceModel(mesa.Model):
         live, product = self._go_live()
         # 4. consumers
         ctx = self._context(demand, live, product)
-        orders = self.consumers.shop(ctx, self.rng)
+        orders = self.consumers.shop(ctx, self.streams["shop"])
         # 5. fulfilment; 6-7. trust, minutes, churn
         outcomes = self._fulfil(orders)
         self._update_reputations(orders, outcomes)
-        flows = self.consumers.learn(ctx, orders, outcomes, self.rng)
+        flows = self.consumers.learn(ctx, orders, outcomes, self.streams["learn"])
         stats = self.consumers.stats()
         # settlement: order values booked into brand, streamer and platform ledgers
         self.ledger = settle(self, ctx, orders, outcomes, stats["minutes_sum"], live)
@@ -288,7 +303,7 @@ class LiveCommerceModel(mesa.Model):
         pairs, self.unfollowed_sales = self.unfollowed_sales, []
         if cfg.streamers.follow_on_purchase > 0 and pairs:
             consumer, streamer = np.concatenate(pairs, axis=1)
-            keep = self.rng.random(len(consumer)) < cfg.streamers.follow_on_purchase
+            keep = self.streams["market"].random(len(consumer)) < cfg.streamers.follow_on_purchase
             added = self.consumers.add_follows(consumer[keep], streamer[keep])
             self.streamers.followers += np.bincount(added, minlength=len(self.streamers.platform))
         self.brands.reset_month()
@@ -297,14 +312,15 @@ class LiveCommerceModel(mesa.Model):
     def _draw_scandals(self) -> None:
         t = self.streamers
         on_air = (t.banned_until_step <= self.day) & t.active
-        hit = set(np.nonzero(on_air & (self.rng.random(len(t.platform)) < t.scandal_hazard_per_day))[0].tolist())
+        draws = self.streams["scandals"].random(len(t.platform))
+        hit = set(np.nonzero(on_air & (draws < t.scandal_hazard_per_day))[0].tolist())
         hit |= set(self.calendar.scandal_ranks_on(self.date, t.popularity, t.is_hired & t.active))
         for row in sorted(hit):
             self.streamer_agents[row].suffer_scandal()
 
     def _go_live(self) -> tuple[np.ndarray, np.ndarray]:
         t, b = self.streamers, self.brands
-        u = self.rng.random((len(t.platform), 2))
+        u = self.streams["live"].random((len(t.platform), 2))
         chance = np.where(t.is_hired, t.live_probability, b.self_broadcast[np.maximum(t.brand, 0)])
         chance = np.where(t.brand >= 0, chance * (b.home_platform[np.maximum(t.brand, 0)] >= 0), chance)
         # brands that broadcast themselves supply hired streamers less; -1: no brand in category
@@ -372,7 +388,7 @@ class LiveCommerceModel(mesa.Model):
     def _fulfil(self, orders: Orders) -> Outcomes:
         """Capacity-limited shipping, bad outcomes, returns and protection refunds."""
         b, beh, n = self.brands, self.config.behaviour, len(orders)
-        u = self.rng.random((n, 4))
+        u = self.streams["fulfil"].random((n, 4))
         capacity = np.floor(b.capacity_orders_per_day * self.calendar.capacity_factor(self.date, b.category))
         order = np.lexsort((u[:, 0], orders.brand))
         first = np.searchsorted(orders.brand[order], orders.brand[order], side="left")
