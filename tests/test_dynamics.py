@@ -215,3 +215,22 @@ def test_cli_detail_flag_writes_tables_and_refuses_unknown_names(tmp_path):
     bad = CliRunner().invoke(app, ["run", "minimal", "--out", str(tmp_path / "x"), "--detail", "tier"])
     assert bad.exit_code == 2 and "accepted" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+#: the entry mechanisms on (hand-set, not calibrated): shops on margins, streamer entry, follows, Douyin's pull
+GROWTH = [
+    "brands.channel_review=0.5", "streamers.entry_pool=600", "streamers.entry_per_month=0.05",
+    "streamers.entry_income_rmb=50", "streamers.follow_on_purchase=0.2", "platforms.douyin.install_pull=0.0005",
+]  # fmt: skip
+
+
+def test_with_entry_on_douyin_gains_shops_streamers_users_and_live_share_over_two_years():
+    # Douyin live share raised to the late-2020 mix (as in experiments 01 and 11) so its rooms sell daily
+    model = LiveCommerceModel("china-2019", consumers=1500, rng=1, overrides=[*GROWTH, "platforms.douyin.live_share=0.05"])
+    table = model.run(731)  # 2019-2020
+    for metric in ("brand_shops", "hired_streamers_active", "users", "live_gmv_share"):
+        series = _series(table, metric, "douyin")
+        assert series[-90:].mean() > series[:90].mean(), metric
+    still = LiveCommerceModel("china-2019", consumers=1500, rng=1).run(120)
+    assert np.ptp(_series(still, "brand_shops", "douyin")) == 0  # off by default: nothing enters
+    assert np.ptp(_series(still, "hired_streamers_active", "douyin")) == 0
