@@ -226,7 +226,8 @@ GROWTH = [
 
 def test_with_entry_on_douyin_gains_shops_streamers_users_and_live_share_over_two_years():
     # Douyin live share raised to the late-2020 mix (as in experiments 01 and 11) so its rooms sell daily
-    model = LiveCommerceModel("china-2019", consumers=1500, rng=1, overrides=[*GROWTH, "platforms.douyin.live_share=0.05"])
+    overrides = [*GROWTH, "platforms.douyin.live_share=0.05"]
+    model = LiveCommerceModel("china-2019", consumers=1500, rng=1, overrides=overrides)
     table = model.run(731)  # 2019-2020
     for metric in ("brand_shops", "hired_streamers_active", "users", "live_gmv_share"):
         series = _series(table, metric, "douyin")
