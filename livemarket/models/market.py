@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 
 import mesa
@@ -36,6 +37,14 @@ __all__ = ["LiveCommerceModel"]
 ENGINES = ("columns", "reference")
 #: Processes of the day, each with its own random stream per day (see ``LiveCommerceModel.streams``).
 PROCESSES = ("scandals", "brands", "market", "live", "shop", "fulfil", "learn")
+
+
+def _last_market(model, metric: str) -> float:
+    return model.recorder.last(metric)
+
+
+def _last_share(model, platform: int) -> float:
+    return model.recorder.last_share(platform)
 
 
 class LiveCommerceModel(mesa.Model):
@@ -120,12 +129,10 @@ class LiveCommerceModel(mesa.Model):
         self.recorder = Recorder(self)
         self.detail = DetailRecorder(self, detail)
         self.streams = self.day_streams(0)  # replaced at the start of every step
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = mesa.DataCollector(  # module-level reporters: the model pickles (save/load)
             model_reporters={
-                "gmv_rmb": lambda m: m.recorder.last("gmv_rmb"),
-                "hhi": lambda m: m.recorder.last("hhi"),
-                "consumer_surplus_rmb": lambda m: m.recorder.last("consumer_surplus_rmb"),
-                **{f"share_{p.name}": (lambda m, i=p.index: m.recorder.last_share(i)) for p in self.platform_list},
+                **{name: partial(_last_market, metric=name) for name in ("gmv_rmb", "hhi", "consumer_surplus_rmb")},
+                **{f"share_{p.name}": partial(_last_share, platform=p.index) for p in self.platform_list},
             }
         )
 
@@ -451,6 +458,45 @@ class LiveCommerceModel(mesa.Model):
     def detail_tables(self) -> dict[str, pl.DataFrame]:
         """Per-entity tables requested with ``detail`` (tidy: run_id, step, date, entity, id, metric, value)."""
         return self.detail.tables()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the full state (random streams included) to a checkpoint file; see :mod:`.checkpoint`."""
+        from livemarket.models import checkpoint
+
+        return checkpoint.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, scenario: str | None = None) -> LiveCommerceModel:
+        """Restore a model saved with :meth:`save`; it continues exactly as the saved run would have."""
+        from livemarket.models import checkpoint
+
+        model = checkpoint.load(path, scenario)
+        if not isinstance(model, cls):
+            raise checkpoint.CheckpointError(f"{path}: holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    def add_policies(self, policies: list[dict]) -> None:
+        """Schedule more dated policy events (``{platform, date | step, set}``) on a running model: branching.
+
+        Each event is validated like the scenario's own; an event dated before today is refused.
+        """
+        from livemarket.config import ScenarioConfig
+
+        data = self.config.model_dump(mode="json")
+        data["policies"] = [*data["policies"], *policies]
+        try:
+            config = ScenarioConfig.model_validate(data)
+        except ValueError as err:
+            raise ConfigError(f"policies: {err}") from None
+        events = config.policies[len(self.config.policies):]
+        for ev in events:
+            when = ev.step if ev.step is not None else (ev.date - self.start_date).days
+            if when < self.steps:
+                raise ConfigError(
+                    f"policies: an event for {ev.platform} on {ev.date or ev.step} is before today ({self.date})"
+                )
+        self.config = self.calendar.config = config
+        self.calendar.add(events)
 
     def write_parquet(self, path: str | Path) -> Path:
         """Write the results table to a Parquet file and return its path."""
