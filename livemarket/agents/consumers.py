@@ -286,6 +286,7 @@ class ConsumerColumns:
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
         n_q = len(shelf)
         link = beh.util_link + common[:, None] + plat[:, shelf] - beh.jump_friction - ctx.link_friction[vp][:, shelf]
+        link -= (ctx.link_markup[vp] * price)[:, None]  # the link fee passed into the checkout price
         search = (
             beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match - price
         )[:, None] + plat[:, shelf] - beh.search_friction  # fmt: skip
@@ -302,7 +303,9 @@ class ConsumerColumns:
         ch = choice[buy]
         pay = np.where(ch == 1, vp[buy], shelf[(ch - 2) % max(n_q, 1)] if n_q else -1)
         channel = np.where(ch == 1, rules.LIVE_OWN, np.where(ch < 2 + n_q, rules.LIVE_LINK, rules.LIVE_SEARCH))
-        parts.append(self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx))
+        live_part = self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx)
+        live_part["price_rmb"] = live_part["price_rmb"] * (1.0 + ctx.link_markup[vp[buy]] * (channel == rules.LIVE_LINK))
+        parts.append(live_part)
 
         # planned needs: search on shelf platforms
         nn, _ = rules.bernoulli_candidates(

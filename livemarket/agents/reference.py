@@ -105,7 +105,8 @@ class ConsumerAgent(mesa.Agent):
             plat = self._platform_terms(q, ctx)
             ok_link = ctx.link_allowed[p, q] and ctx.listed[b, q]
             friction = beh.jump_friction + ctx.link_friction[p, q]
-            links.append(beh.util_link + common + plat - friction if ok_link else -math.inf)
+            markup = ctx.link_markup[p] * price  # the link fee passed into the checkout price
+            links.append(beh.util_link + common + plat - friction - markup if ok_link else -math.inf)
             ok_search = ctx.listed[b, q] and self.installed[q] and q != p
             search = (
                 beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match
@@ -263,7 +264,9 @@ class ReferenceConsumers:
         n, b = cols[:, 0], cols[:, 1]
         return Orders(
             consumer=n, brand=b, platform=cols[:, 2], source=cols[:, 3], channel=cols[:, 4],
-            streamer=cols[:, 5], edge=cols[:, 6], price_rmb=ctx.price_rmb[b].astype(np.float64),
+            streamer=cols[:, 5], edge=cols[:, 6],
+            price_rmb=ctx.price_rmb[b].astype(np.float64)
+            * (1.0 + ctx.link_markup[np.maximum(cols[:, 3], 0)] * (cols[:, 4] == rules.LIVE_LINK)),
             impulsivity=np.array([self.agents[i].impulsivity for i in n], dtype=np.float64),
             surplus_rmb=surplus, splash_views=views, funnel=funnel,
         )  # fmt: skip

@@ -81,6 +81,14 @@ class DayContext:
     scandals: list[int] = field(default_factory=list)  # streamers hit today
     n_categories: int = 1
     install_pull: np.ndarray | None = None  # (P,) extra daily install hazard of non-users (None: zeros)
+    link_markup: np.ndarray | None = None  # (P,) price markup of outbound-link orders from p's rooms (fee pass-through)
+
+    def __post_init__(self) -> None:
+        n_p = len(self.is_shelf)
+        if self.install_pull is None:
+            self.install_pull = np.zeros(n_p)
+        if self.link_markup is None:
+            self.link_markup = np.zeros(n_p)
 
 
 @dataclass

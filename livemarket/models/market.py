@@ -378,8 +378,14 @@ class LiveCommerceModel(mesa.Model):
                 labels=np.repeat(np.arange(len(b.category)), n_p),
             ),
             splash=splash, scandals=list(self.scandals_today), n_categories=k,
-            install_pull=arr(lambda c: c.install_pull),
+            install_pull=arr(lambda c: c.install_pull), link_markup=self.link_markup(),
         )  # fmt: skip
+
+    def link_markup(self) -> np.ndarray:
+        """(P,) markup on outbound-link orders from each platform's rooms: ``s f / (1 - f)`` (pass-through s, fee f)."""
+        s = self.config.brands.price_pass_through
+        fee = np.array([p.config.ext_link_fee for p in self.platform_list])
+        return s * fee / np.maximum(1.0 - fee, 1e-9) if s > 0 else np.zeros(len(fee))
 
     def wallet_accepts(self) -> np.ndarray:
         """Bool (P, W): wallets each platform's checkout accepts today."""
