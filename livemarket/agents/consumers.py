@@ -304,7 +304,8 @@ class ConsumerColumns:
         pay = np.where(ch == 1, vp[buy], shelf[(ch - 2) % max(n_q, 1)] if n_q else -1)
         channel = np.where(ch == 1, rules.LIVE_OWN, np.where(ch < 2 + n_q, rules.LIVE_LINK, rules.LIVE_SEARCH))
         live_part = self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx)
-        live_part["price_rmb"] = live_part["price_rmb"] * (1.0 + ctx.link_markup[vp[buy]] * (channel == rules.LIVE_LINK))
+        markup = ctx.link_markup[vp[buy]] * (channel == rules.LIVE_LINK)  # link fee passed into the price
+        live_part["price_rmb"] = live_part["price_rmb"] * (1.0 + markup)
         parts.append(live_part)
 
         # planned needs: search on shelf platforms
