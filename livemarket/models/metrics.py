@@ -129,6 +129,7 @@ REGISTRY: tuple[Metric, ...] = (
     _m("followers", _PL, "follows", "Follows", "follow edges to streamers homed here"),
     _m("multihoming_share", _PL, "share", "Users on other apps too", "share of its users with two apps or more"),
     _m("wallet_ok_share", _PL, "share", "Can pay", "share of consumers holding a wallet its checkout accepts"),
+    _m("outbound_link_orders", _PL, "orders/day", "Outbound-link orders", "orders its live rooms sent by links"),
     _m("gmv_rmb", _MK, "RMB/day", "GMV", "value of all orders"),
     _m("gmv_net_rmb", _MK, "RMB/day", "GMV net of returns", "kept order value"),
     _m("orders", _MK, "orders/day", "Orders", "all orders"),
@@ -278,6 +279,7 @@ class Recorder:
             "hired_streamers_active": np.bincount(st.platform[hired & st.active], minlength=n_p),
             "followers": np.bincount(st.platform, st.followers, n_p),
             "multihoming_share": stats["multihoming_share"], "wallet_ok_share": stats["wallet_ok_share"],
+            "outbound_link_orders": np.bincount(src, orders.channel == rules.LIVE_LINK, n_p + 1)[1:],
         }  # fmt: skip
 
         hired = st.brand < 0
