@@ -265,3 +265,21 @@ def Orders_concat(days):  # noqa: N802 - one frame of several days' orders
 
     keys = ("consumer", "brand", "platform", "source", "channel", "streamer", "edge", "price_rmb", "impulsivity")
     return Orders(**{k: np.concatenate([getattr(d, k) for d in days]) for k in keys})
+
+
+def test_timeline_scenario_holds_every_dated_event_of_the_seed_facts():
+    from livemarket.config import builtin_scenarios
+
+    assert "china-2019-2024" in builtin_scenarios()
+    cfg = load_scenario("china-2019-2024")
+    assert (cfg.start_date.isoformat(), cfg.days) == ("2019-01-01", 2192)
+    events = {(p.platform, p.date.isoformat()): p.set for p in cfg.policies}
+    assert events[("douyin", "2020-08-01")] == {"ext_link_fee": 0.2}
+    assert events[("douyin", "2020-10-09")] == {"link_ban": True}
+    assert events[("kuaishou", "2022-03-01")] == {"outbound_links": ["pinduoduo"]}
+    assert events[("kuaishou", "2022-10-01")]["outbound_links"] == ["taobao", "jd", "pinduoduo"]
+    assert events[("taobao", "2024-09-27")] == {"accepted_wallets": ["alipay", "wechat_pay"]}
+    assert events[("taobao", "2024-10-16")] == {"logistics_partners": ["jd"]}
+    assert events[("taobao", "2024-10-14")] == {"traffic_bought": {"douyin": 0.02}}
+    model = LiveCommerceModel("china-2019-2024", consumers=400, rng=1)
+    assert model.run(3)["date"].max().isoformat() == "2019-01-03"
