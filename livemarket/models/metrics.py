@@ -169,6 +169,7 @@ REGISTRY: tuple[Metric, ...] = (
     _m("total_welfare_rmb", _MK, "RMB/day", "Total welfare",
        "experienced consumer surplus + producer surplus + platform profit + streamer receipts"),
     _m("price_index", _MK, "index", "Price index", "mean over brands of price / base price (1: no pass-through)"),
+    _m("hhi_revenue", _MK, "index", "HHI of platform revenue", "Herfindahl index of platforms' shares of revenue"),
 )  # fmt: skip
 
 CHANNEL_METRICS = tuple(m.name for m in REGISTRY if m.level == _CH)
@@ -305,6 +306,7 @@ class Recorder:
             ),
             "brand_accounts_live": (live & ~hired).sum(),
             **self._welfare(orders, out, ledger, live, hired),
+            "hhi_revenue": hhi(_share(revenue.sum(axis=0))),
         }  # fmt: skip
         self.by_channel.append(_stack(_CH, chan, CHANNEL_METRICS))
         self.by_platform.append(_stack(_PL, plat, PLATFORM_METRICS))
