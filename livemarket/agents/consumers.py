@@ -236,19 +236,14 @@ class ConsumerColumns:
 
         # d. channel choice: none | own shop | outbound link to q | later search on q
         b = ctx.product[streamer]
-        price = ctx.price_rmb[b] * self.price_sensitivity[vn] / 100.0
-        common = (
-            beh.util_trust_streamer * t_streamer + beh.util_trust_brand * ctx.brand_trust[b]
-            + beh.util_match * match + beh.util_impulsivity * imp - price
-        )  # fmt: skip
+        price = rules.price_utility(ctx.price_rmb[b], self.price_sensitivity[vn])
+        common = rules.live_common_utility(t_streamer, ctx.brand_trust[b], match, imp, price, beh)
         plat = self._platform_terms(vn, wallet_ok, ctx)
-        own = beh.util_own_shop + common + plat[np.arange(len(vn)), vp]
+        own = rules.own_shop_utility(common, plat[np.arange(len(vn)), vp], beh)
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
         n_q = len(shelf)
-        link = beh.util_link + common[:, None] + plat[:, shelf] - beh.jump_friction - ctx.link_friction[vp][:, shelf]
-        search = (
-            beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match - price
-        )[:, None] + plat[:, shelf] - beh.search_friction  # fmt: skip
+        link = rules.link_utility(common[:, None], plat[:, shelf], ctx.link_friction[vp][:, shelf], beh)
+        search = rules.search_utility(ctx.brand_trust[b][:, None], match[:, None], price[:, None], plat[:, shelf], beh)
         listed = ctx.listed[b][:, shelf]
         u = np.full((len(vn), 2 + 2 * n_q), -np.inf)
         u[:, 0] = 0.0
@@ -257,7 +252,7 @@ class ConsumerColumns:
         ok_search = listed & self.installed[vn][:, shelf] & (shelf != vp[:, None])
         u[:, 2 + n_q :] = np.where(ok_search, search, -np.inf)
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 4])
-        surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[vn]))
+        surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[vn])))
         buy = choice > 0
         ch = choice[buy]
         pay = np.where(ch == 1, vp[buy], shelf[(ch - 2) % max(n_q, 1)] if n_q else -1)
@@ -275,14 +270,11 @@ class ConsumerColumns:
             brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
         ok = (brand >= 0) & self.installed[nn][:, shelf]
         bb = np.maximum(brand, 0)
-        util = (
-            beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb]
-            - ctx.price_rmb[bb] * self.price_sensitivity[nn, None] / 100.0
-            + self._platform_terms(nn, wallet_ok, ctx, shelf)
-        )  # fmt: skip
+        price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[nn, None])
+        util = rules.shelf_utility(ctx.brand_trust[bb], price, self._platform_terms(nn, wallet_ok, ctx, shelf), beh)
         u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 2])
-        surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[nn]))
+        surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[nn])))
         buy = choice > 0
         col = choice[buy] - 1
         q = shelf[col]
@@ -300,14 +292,12 @@ class ConsumerColumns:
             cat = rules.choose_from_cumulative(self.interest_cum[sn], d[:, 1])
             brand = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 2])
             bb = np.maximum(brand, 0)
-            util = (
-                beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb] - beh.jump_friction
-                - ctx.price_rmb[bb] * self.price_sensitivity[sn] / 100.0
-                + self._platform_terms(sn, wallet_ok, ctx, np.array([q]))[:, 0]
-            )  # fmt: skip
+            price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[sn])
+            plat = self._platform_terms(sn, wallet_ok, ctx, np.array([q]))[:, 0]
+            util = rules.shelf_utility(ctx.brand_trust[bb], price, plat, beh, friction=beh.jump_friction)
             u = np.column_stack([np.zeros(len(sn)), np.where(brand >= 0, util, -np.inf)])
             choice = rules.choose_index(rules.logit_probabilities(u), d[:, 3])
-            surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[sn]))
+            surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[sn])))
             buy = choice > 0
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
         return Orders.concat(parts, surplus, views)
@@ -315,10 +305,8 @@ class ConsumerColumns:
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
         cols = np.arange(self.n_p) if cols is None else cols
-        trust = rules.perceived_trust(
-            self._trust_at(n[:, None], cols[None, :]), ctx.protection[cols][None, :], self.beh
-        )
-        return self.beh.util_trust_platform * trust - self.beh.wallet_friction * ~wallet_ok[n[:, None], cols[None, :]]
+        trust, ok = self._trust_at(n[:, None], cols[None, :]), wallet_ok[n[:, None], cols[None, :]]
+        return rules.platform_utility(trust, ctx.protection[cols][None, :], ok, self.beh)
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:
         size = len(n)
@@ -331,7 +319,7 @@ class ConsumerColumns:
 
     def _match(self, n: np.ndarray, category: np.ndarray) -> np.ndarray:
         """Interest match in [0, 1]: interest in the category over the consumer's top interest."""
-        return self.interest[n, category] / self.interest_top[n]
+        return rules.interest_match(self.interest[n, category], self.interest_top[n])
 
     def _edge_of(self, n: np.ndarray, streamer: np.ndarray, ctx: DayContext) -> np.ndarray:
         """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
@@ -364,8 +352,8 @@ class ConsumerColumns:
     def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:
         """Trust from outcomes, word of mouth, scandals, forgetting; adoption, minutes, churn."""
         beh, n_p, d = self.beh, self.n_p, self.decay
-        good_w = beh.evidence_good * ~out.bad / d
-        bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.covered) / d
+        good_w, bad_w = rules.evidence_weights(out.bad, out.covered, beh)
+        good_w, bad_w = good_w / d, bad_w / d
         ta, tb = self.ta.reshape(-1), self.tb.reshape(-1)  # flat views: fast unbuffered adds
         cell = orders.consumer * n_p + orders.platform
         np.add.at(ta, cell, good_w)
@@ -373,10 +361,10 @@ class ConsumerColumns:
         # word of mouth: each outcome is told to the buyer's neighbours
         heard, owner = _ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
         cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
-        np.add.at(ta, cell, beh.word_of_mouth * good_w[owner])
-        np.add.at(tb, cell, beh.word_of_mouth * bad_w[owner])
+        np.add.at(ta, cell, rules.word_of_mouth_evidence(good_w[owner], beh))
+        np.add.at(tb, cell, rules.word_of_mouth_evidence(bad_w[owner], beh))
         e = orders.edge >= 0
-        np.add.at(self.fa, orders.edge[e], beh.evidence_good * ~out.bad[e] / d)
+        np.add.at(self.fa, orders.edge[e], good_w[e])
         np.add.at(self.fb, orders.edge[e], bad_w[e])
         wallet_ok = self._wallet_ok(ctx)
         lacking = ~wallet_ok[orders.consumer, orders.platform]
@@ -386,14 +374,15 @@ class ConsumerColumns:
 
         for streamer in ctx.scandals:
             hit = np.nonzero(self.f_streamer == streamer)[0]
-            self.fb[hit] += beh.scandal_evidence / d
             home = ctx.streamer_platform[streamer]
+            on_edge, on_platform, spillover = rules.scandal_evidence(ctx.protection[home], beh)
+            self.fb[hit] += on_edge / d
             followers = np.searchsorted(self.f_ptr, hit, side="right") - 1
-            self.tb[followers, home] += beh.scandal_platform_evidence * (1 - ctx.protection[home]) / d
+            self.tb[followers, home] += on_platform / d
             cell = followers * n_p + home  # the news also taints the followers' other streamers there
             others, _ = _ranges(self.seg_ptr[cell], self.seg_ptr[cell + 1] - self.seg_ptr[cell])
             others = others[self.f_streamer[others] != streamer]
-            self.fb[others] += beh.scandal_spillover * beh.scandal_evidence / d
+            self.fb[others] += spillover / d
         self.decay *= 1.0 - beh.forgetting_per_day
 
         # e. Bass adoption; 7. churn and installs, all from yesterday's adoption and installs
@@ -403,7 +392,7 @@ class ConsumerColumns:
         cand, u = rules.bernoulli_candidates(len(others), p_max, rng)
         cand = others[cand]
         share = self._neighbour_mean(cand, lambda nb, _: self.adopter[nb])
-        p_adopt = self.installed[cand] @ ctx.promotion + q_bass * share
+        p_adopt = rules.adoption_hazard(self.installed[cand] @ ctx.promotion, share, q_bass)
         adopt = cand[u * p_max < p_adopt]
 
         p_max = beh.churn_base_per_day + beh.churn_trust_per_day
@@ -413,11 +402,11 @@ class ConsumerColumns:
         churn = self.installed[cn, cp] & (u * p_max < hazard)
         cn, cp = cn[churn], cp[churn]
 
-        p_max = beh.install_per_day + beh.install_social
+        p_max = rules.install_hazard(1.0, beh)
         cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
         jn, jp = np.divmod(cells, n_p)
         use = self._neighbour_mean(jn, lambda nb, owner: self.installed[nb, jp[owner]])
-        join = ~self.installed[jn, jp] & (u * p_max < beh.install_per_day + beh.install_social * use)
+        join = ~self.installed[jn, jp] & (u * p_max < rules.install_hazard(use, beh))
         jn, jp = jn[join], jp[join]
 
         self.adopter[adopt] = True
