@@ -15,6 +15,7 @@ lazily: evidence is stored as ``prior + decay * offset`` and minutes as
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,9 @@ __all__ = ["ConsumerColumns", "ConsumerState", "init_consumer_state", "stat_samp
 
 _RENORMALISE_BELOW = 1e-150  # fold the lazy decay into the offsets before it underflows
 _TRUST_SAMPLE = 5_000  # consumers (and follow edges) over which trust statistics are taken
+#: Populations from which the compiled kernels (:mod:`livemarket.agents.kernels`) run; the
+#: environment variable ``LIVEMARKET_KERNELS`` = ``on`` or ``off`` forces either path.
+KERNELS_FROM_CONSUMERS = 50_000
 
 
 @dataclass
@@ -85,6 +89,18 @@ def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
     )  # fmt: skip
 
 
+def _load_kernels(consumers: int):
+    """The kernels module when the compiled path runs for this population, else None (the numpy path)."""
+    forced = os.environ.get("LIVEMARKET_KERNELS", "auto").lower()
+    if forced not in ("on", "off", "auto"):
+        raise ValueError(f"LIVEMARKET_KERNELS={forced!r}: accepted on, off, auto")
+    if forced == "off" or (forced == "auto" and consumers < KERNELS_FROM_CONSUMERS):
+        return None
+    from livemarket.agents import kernels
+
+    return kernels
+
+
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated ``arange(start, start + length)``; also the owner index of each element."""
     owner = np.repeat(np.arange(len(starts)), lengths)
@@ -135,6 +151,9 @@ class ConsumerColumns:
         del cell
         self.rows_sample, self.edges_sample = stat_sample(self.n), stat_sample(len(self.f_streamer))
         self._accepts: np.ndarray | None = None
+        self._by_streamer: np.ndarray | None = None  # follow edges by streamer, for scandals
+        self._kernels = _load_kernels(self.n)
+        self._beh_tuple = None if self._kernels is None else self._kernels.behaviour_tuple(self.beh)
 
     # ----------------------------------------------------------------- reading state
     def _trust_at(self, n, p) -> np.ndarray:
@@ -260,25 +279,9 @@ class ConsumerColumns:
         parts.append(self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx))
 
         # planned needs: search on shelf platforms
-        nn, _ = rules.bernoulli_candidates(
-            self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng
-        )
-        d = rng.random((len(nn), 3))
-        cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
-        brand = np.full((len(nn), n_q), -1)
-        for j, q in enumerate(shelf):
-            brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
-        ok = (brand >= 0) & self.installed[nn][:, shelf]
-        bb = np.maximum(brand, 0)
-        price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[nn, None])
-        util = rules.shelf_utility(ctx.brand_trust[bb], price, self._platform_terms(nn, wallet_ok, ctx, shelf), beh)
-        u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
-        choice = rules.choose_index(rules.logit_probabilities(u), d[:, 2])
-        surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[nn])))
-        buy = choice > 0
-        col = choice[buy] - 1
-        q = shelf[col]
-        parts.append(self._fragment(nn[buy], brand[buy, col], q, -1, rules.PLANNED, -1, -1, ctx))
+        part, planned_surplus = self._planned_needs(ctx, rng, wallet_ok, shelf)
+        parts.append(part)
+        surplus += planned_surplus
 
         # splash ads bought by shelf platform q on content platform p
         views = np.zeros(n_p)
@@ -301,6 +304,39 @@ class ConsumerColumns:
             buy = choice > 0
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
         return Orders.concat(parts, surplus, views)
+
+    def _planned_needs(self, ctx: DayContext, rng: np.random.Generator, wallet_ok, shelf) -> tuple[dict, float]:
+        """Planned needs: a category, the brand found on each shelf platform, a logit choice among them.
+
+        Returns the orders (a fragment) and the consumer surplus of all the choices.
+        """
+        nn, _ = rules.bernoulli_candidates(
+            self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng
+        )
+        d = rng.random((len(nn), 3))
+        if self._kernels is not None:
+            g = ctx.shelf_brands
+            brand, u = self._kernels.planned_utilities(
+                nn, d, self.interest_cum, shelf, ctx.n_categories, g.cum, g.base, g.total, g.start, g.end, g.items,
+                g.guide(), self.installed, ctx.brand_trust, ctx.price_rmb, self.price_sensitivity, self.ta, self.tb,
+                self.prior_a, self.prior_b, self.decay, ctx.protection, wallet_ok, self._beh_tuple,
+            )  # fmt: skip
+        else:
+            cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
+            brand = np.full((len(nn), len(shelf)), -1)
+            for j, q in enumerate(shelf):
+                brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
+            ok = (brand >= 0) & self.installed[nn][:, shelf]
+            bb = np.maximum(brand, 0)
+            price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[nn, None])
+            plat = self._platform_terms(nn, wallet_ok, ctx, shelf)
+            util = rules.shelf_utility(ctx.brand_trust[bb], price, plat, self.beh)
+            u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
+        choice, logsum = rules.logit_choice(u, d[:, 2], None if self._kernels is None else self._kernels.logit_pick)
+        surplus = float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[nn], logsum)))
+        buy = choice > 0
+        col = choice[buy] - 1
+        return self._fragment(nn[buy], brand[buy, col], shelf[col], -1, rules.PLANNED, -1, -1, ctx), surplus
 
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
@@ -325,6 +361,8 @@ class ConsumerColumns:
         """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
         if len(self.f_key) == 0:
             return np.full(len(n), -1)
+        if self._kernels is not None:
+            return self._kernels.edge_of(n, streamer, ctx.streamer_platform, self.n_p, self.seg_ptr, self.f_streamer)
         s = np.maximum(streamer, 0)
         key = (n * self.n_p + ctx.streamer_platform[s]) * self.n_streamers + s
         pos = np.minimum(np.searchsorted(self.f_key, key), len(self.f_key) - 1)
@@ -335,6 +373,8 @@ class ConsumerColumns:
         if len(self.f_streamer) == 0:
             none = np.full(len(vn), -1)
             return none, none
+        if self._kernels is not None:
+            return self._kernels.pick_followed(vn, vp, uniform, self.n_p, self.seg_ptr, self.f_streamer, ctx.live)
         cell = vn * self.n_p + vp
         start = self.seg_ptr[cell]
         idx, owner = _ranges(start, self.seg_ptr[cell + 1] - start)
@@ -354,18 +394,7 @@ class ConsumerColumns:
         beh, n_p, d = self.beh, self.n_p, self.decay
         good_w, bad_w = rules.evidence_weights(out.bad, out.covered, beh)
         good_w, bad_w = good_w / d, bad_w / d
-        ta, tb = self.ta.reshape(-1), self.tb.reshape(-1)  # flat views: fast unbuffered adds
-        cell = orders.consumer * n_p + orders.platform
-        np.add.at(ta, cell, good_w)
-        np.add.at(tb, cell, bad_w)
-        # word of mouth: each outcome is told to the buyer's neighbours
-        heard, owner = _ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
-        cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
-        np.add.at(ta, cell, rules.word_of_mouth_evidence(good_w[owner], beh))
-        np.add.at(tb, cell, rules.word_of_mouth_evidence(bad_w[owner], beh))
-        e = orders.edge >= 0
-        np.add.at(self.fa, orders.edge[e], good_w[e])
-        np.add.at(self.fb, orders.edge[e], bad_w[e])
+        self._add_evidence(orders, good_w, bad_w)
         wallet_ok = self._wallet_ok(ctx)
         lacking = ~wallet_ok[orders.consumer, orders.platform]
         buyers = orders.consumer[lacking]
@@ -373,7 +402,7 @@ class ConsumerColumns:
         wallet_ok[buyers] = (self.wallets[buyers].astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
 
         for streamer in ctx.scandals:
-            hit = np.nonzero(self.f_streamer == streamer)[0]
+            hit = self._edges_to(streamer)
             home = ctx.streamer_platform[streamer]
             on_edge, on_platform, spillover = rules.scandal_evidence(ctx.protection[home], beh)
             self.fb[hit] += on_edge / d
@@ -426,6 +455,38 @@ class ConsumerColumns:
             "churned": np.bincount(cp, minlength=n_p),
             "joined": np.bincount(jp, minlength=n_p),
         }
+
+    def _add_evidence(self, orders: Orders, good_w: np.ndarray, bad_w: np.ndarray) -> None:
+        """Outcome evidence (already divided by the decay) to buyers, their neighbours (word of mouth), follow edges."""
+        ta, tb = self.ta.reshape(-1), self.tb.reshape(-1)  # flat views: fast unbuffered adds
+        if self._kernels is not None:
+            self._kernels.scatter_evidence(
+                ta, tb, self.fa, self.fb, self.n_p, orders.consumer, orders.platform, orders.edge, good_w, bad_w,
+                self.nb_ptr, self.nb, self._beh_tuple,
+            )  # fmt: skip
+            return
+        beh, n_p = self.beh, self.n_p
+        cell = orders.consumer * n_p + orders.platform
+        np.add.at(ta, cell, good_w)
+        np.add.at(tb, cell, bad_w)
+        # word of mouth: each outcome is told to the buyer's neighbours
+        heard, owner = _ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
+        cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
+        np.add.at(ta, cell, rules.word_of_mouth_evidence(good_w[owner], beh))
+        np.add.at(tb, cell, rules.word_of_mouth_evidence(bad_w[owner], beh))
+        e = orders.edge >= 0
+        np.add.at(self.fa, orders.edge[e], good_w[e])
+        np.add.at(self.fb, orders.edge[e], bad_w[e])
+
+    def _edges_to(self, streamer: int) -> np.ndarray:
+        """Follow edges to ``streamer``, in increasing order (an index by streamer, built on first use)."""
+        if self._by_streamer is None:
+            small = np.int16 if self.n_streamers < 2**15 else np.int32  # 16-bit keys sort by radix
+            self._by_streamer = np.argsort(self.f_streamer.astype(small), kind="stable")
+            self._by_streamer_ptr = np.searchsorted(
+                self.f_streamer[self._by_streamer], np.arange(self.n_streamers + 1)
+            )
+        return self._by_streamer[self._by_streamer_ptr[streamer] : self._by_streamer_ptr[streamer + 1]]
 
     def _relax_minutes(self, target: np.ndarray) -> None:
         """Minutes on installed apps move a share ``minutes_adjust_per_day`` toward today's target."""

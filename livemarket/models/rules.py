@@ -30,6 +30,7 @@ __all__ = [
     "interest_match",
     "link_utility",
     "live_common_utility",
+    "logit_choice",
     "logit_probabilities",
     "logsum",
     "minutes_target",
@@ -84,6 +85,23 @@ def logit_probabilities(utilities):
     top = u.max(axis=-1, keepdims=True)
     e = np.exp(u - top)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def logit_choice(utilities, uniform, pick=None):
+    """The option picked (as :func:`choose_index` of :func:`logit_probabilities`) and the :func:`logsum`.
+
+    One pass of ``exp`` serves both; the results equal those of the three functions bit for bit.
+    ``pick(e, total, uniform)``: a compiled equivalent of the choice step, for 2-D ``utilities``.
+    """
+    u = np.asarray(utilities, dtype=np.float64)
+    top = u.max(axis=-1, keepdims=True)
+    e = np.exp(u - top)
+    total = e.sum(axis=-1, keepdims=True)
+    if pick is None:
+        choice = choose_index(e / total, uniform)
+    else:
+        choice = pick(e, total[..., 0], np.ascontiguousarray(uniform))
+    return choice, top[..., 0] + np.log(total[..., 0])
 
 
 def logsum(utilities):
@@ -185,9 +203,14 @@ def shelf_utility(brand_trust, price, platform, beh, friction=0.0):
     return beh.util_planned + beh.util_trust_brand * brand_trust - friction - price + platform
 
 
-def surplus_rmb(utilities, price_sensitivity):
-    """Consumer surplus of one choice in RMB: the logit log-sum over utility per RMB."""
-    return logsum(utilities) * 100.0 / price_sensitivity
+def surplus_rmb(utilities, price_sensitivity, logsum_utility=None):
+    """Consumer surplus of one choice in RMB: the logit log-sum over utility per RMB.
+
+    ``logsum_utility``: the log-sum when already computed (by :func:`logit_choice`); then
+    ``utilities`` is not read.
+    """
+    total = logsum(utilities) if logsum_utility is None else logsum_utility
+    return total * 100.0 / price_sensitivity
 
 
 # ---------------------------------------------------------------- evidence

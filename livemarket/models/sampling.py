@@ -32,6 +32,22 @@ class WeightedGroups:
         self.base = before[self.start]
         self.total = before[self.end] - self.base
 
+    def guide(self) -> np.ndarray:
+        """Where a search for a pick may start, for compiled searches (built on first use).
+
+        Each key's weight range is cut into as many equal buckets as the key has items;
+        entry ``start[key] + j`` is the position :meth:`pick` finds at the start of bucket
+        ``j``. A search that starts there and steps to the exact position finds what
+        :meth:`pick` finds, in a step or two instead of a binary search.
+        """
+        if getattr(self, "_guide", None) is None:
+            n = len(self.items)
+            key = np.repeat(np.arange(len(self.start)), self.end - self.start)
+            size = (self.end - self.start)[key]
+            x = self.base[key] + (np.arange(n) - self.start[key]) / np.maximum(size, 1) * self.total[key]
+            self._guide = np.searchsorted(self.cum, x, side="right")
+        return self._guide
+
     def pick(self, key: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """Item (or its label) for each (key, uniform); -1 where the group is empty or weightless."""
         key = np.asarray(key)
