@@ -405,6 +405,12 @@ class ConsumerColumns:
             hit = self._edges_to(streamer)
             home = ctx.streamer_platform[streamer]
             on_edge, on_platform, spillover = rules.scandal_evidence(ctx.protection[home], beh)
+            if self._kernels is not None:
+                self._kernels.scandal(
+                    self.fb, self.tb, hit, streamer, home, self.f_ptr, self.seg_ptr, self.f_streamer,
+                    on_edge / d, on_platform / d, spillover / d,
+                )  # fmt: skip
+                continue
             self.fb[hit] += on_edge / d
             followers = np.searchsorted(self.f_ptr, hit, side="right") - 1
             self.tb[followers, home] += on_platform / d

@@ -23,7 +23,9 @@ from numba.extending import register_jitable
 
 from livemarket.models import rules
 
-__all__ = ["behaviour_tuple", "edge_of", "logit_pick", "pick_followed", "planned_utilities", "scatter_evidence"]
+__all__ = [
+    "behaviour_tuple", "edge_of", "logit_pick", "pick_followed", "planned_utilities", "scandal", "scatter_evidence",
+]  # fmt: skip
 
 for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
               rules.word_of_mouth_evidence):  # fmt: skip
@@ -186,7 +188,40 @@ def logit_pick(e, total, uniform):
     return choice
 
 
-KERNELS = (planned_utilities, scatter_evidence, pick_followed, edge_of, logit_pick)
+@nb.njit(cache=True)
+def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on_platform, spillover):
+    """A scandal's bad evidence on the follow edges ``hit`` (ascending), the home platform, the other edges there.
+
+    The evidence lands on each follow edge to the streamer, on the follower's trust in the
+    streamer's home platform and on the follower's other follow edges there. Each cell gets
+    one addition, as in the numpy path; followers are found by a galloping search over the
+    CSR row pointers (the edges come in increasing order).
+    """
+    n, n_p = len(f_ptr) - 1, tb.shape[1]
+    f = 0
+    for e in hit:
+        lo, hi, step = f, f + 1, 1  # owner: the last row whose first edge is at or before e
+        while hi < n and f_ptr[hi] <= e:
+            lo = hi
+            step *= 2
+            hi = lo + step
+        hi = min(hi, n)
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if f_ptr[mid] <= e:
+                lo = mid
+            else:
+                hi = mid
+        f = lo
+        fb[e] += on_edge
+        tb[f, home] += on_platform
+        cell = f * n_p + home
+        for other in range(seg_ptr[cell], seg_ptr[cell + 1]):
+            if f_streamer[other] != streamer:
+                fb[other] += spillover
+
+
+KERNELS = (scandal, planned_utilities, scatter_evidence, pick_followed, edge_of, logit_pick)
 
 
 def _drop_stale_cache() -> None:
