@@ -68,13 +68,14 @@ def test_guided_pick_in_kernel_equals_weighted_groups_pick():
         assert np.array_equal(brand[:, 0], g.pick(np.zeros(m, np.int64), d[:, 1])), trial
 
 
-def test_logit_choice_equals_probabilities_choice_and_logsum():
-    rng = np.random.default_rng(2)
-    u = rng.normal(size=(500, 5))
+@pytest.mark.parametrize("options", [2, 5, 7, 9])
+def test_logit_choice_equals_probabilities_choice_and_logsum(options):
+    rng = np.random.default_rng(options)
+    u = rng.normal(scale=5.0, size=(5000, options))
     u[rng.random(u.shape) < 0.3] = -np.inf
     u[:, 0] = 0.0
-    x = rng.random(500)
+    x = rng.random(5000)
     expected = rules.choose_index(rules.logit_probabilities(u), x), rules.logsum(u)
-    for pick in (None, kernels.logit_pick):
-        choice, logsum = rules.logit_choice(u, x, pick)
+    for compiled in (None, kernels):
+        choice, logsum = rules.logit_choice(u, x, compiled)
         assert np.array_equal(choice, expected[0]) and np.array_equal(logsum, expected[1])

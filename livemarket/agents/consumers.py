@@ -332,7 +332,7 @@ class ConsumerColumns:
             plat = self._platform_terms(nn, wallet_ok, ctx, shelf)
             util = rules.shelf_utility(ctx.brand_trust[bb], price, plat, self.beh)
             u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
-        choice, logsum = rules.logit_choice(u, d[:, 2], None if self._kernels is None else self._kernels.logit_pick)
+        choice, logsum = rules.logit_choice(u, d[:, 2], self._kernels)
         surplus = float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[nn], logsum)))
         buy = choice > 0
         col = choice[buy] - 1

@@ -24,7 +24,8 @@ from numba.extending import register_jitable
 from livemarket.models import rules
 
 __all__ = [
-    "behaviour_tuple", "edge_of", "logit_pick", "pick_followed", "planned_utilities", "scandal", "scatter_evidence",
+    "behaviour_tuple", "edge_of", "logit_pick", "pick_followed", "planned_utilities", "row_max_shift", "scandal",
+    "scatter_evidence",
 ]  # fmt: skip
 
 for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
@@ -165,19 +166,42 @@ def edge_of(n, streamer, streamer_platform, n_p, seg_ptr, f_streamer):
 
 
 @nb.njit(cache=True)
-def logit_pick(e, total, uniform):
-    """:func:`rules.choose_index` of the logit shares ``e / total`` (``e``: exp of utilities less the row maximum).
+def row_max_shift(u):
+    """Each row's maximum and the row less it (the steps before ``exp`` in :func:`rules.logit_choice`)."""
+    m, k = u.shape
+    top = np.empty(m)
+    shifted = np.empty((m, k))
+    for i in range(m):
+        t = u[i, 0]
+        for j in range(1, k):
+            if u[i, j] > t:
+                t = u[i, j]
+        top[i] = t
+        for j in range(k):
+            shifted[i, j] = u[i, j] - t
+    return top, shifted
 
-    Per row: the running sum of the shares, then the count of running sums at or below
-    ``uniform`` times the last one (the same operations as ``np.cumsum`` and the comparison).
+
+@nb.njit(cache=True)
+def logit_pick(e, uniform):
+    """Row sums of ``e`` (term by term, as numpy sums rows of fewer than 8) and the logit choice.
+
+    The choice is :func:`rules.choose_index` of the shares ``e / sum``: the running sum of the
+    shares, then the count of running sums at or below ``uniform`` times the last one.
+    Returns (choice, sums).
     """
     m, k = e.shape
     choice = np.empty(m, np.int64)
+    total = np.empty(m)
     cum = np.empty(k)
     for i in range(m):
+        s = e[i, 0]
+        for j in range(1, k):
+            s += e[i, j]
+        total[i] = s
         acc = 0.0
         for j in range(k):
-            acc += e[i, j] / total[i]
+            acc += e[i, j] / s
             cum[j] = acc
         x = uniform[i] * cum[k - 1]
         count = 0
@@ -185,7 +209,7 @@ def logit_pick(e, total, uniform):
             if cum[j] <= x:
                 count += 1
         choice[i] = min(count, k - 1)
-    return choice
+    return choice, total
 
 
 @nb.njit(cache=True)
@@ -221,7 +245,7 @@ def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on
                 fb[other] += spillover
 
 
-KERNELS = (scandal, planned_utilities, scatter_evidence, pick_followed, edge_of, logit_pick)
+KERNELS = (scandal, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift, logit_pick)
 
 
 def _drop_stale_cache() -> None:

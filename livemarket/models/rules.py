@@ -87,21 +87,23 @@ def logit_probabilities(utilities):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def logit_choice(utilities, uniform, pick=None):
+def logit_choice(utilities, uniform, compiled=None):
     """The option picked (as :func:`choose_index` of :func:`logit_probabilities`) and the :func:`logsum`.
 
     One pass of ``exp`` serves both; the results equal those of the three functions bit for bit.
-    ``pick(e, total, uniform)``: a compiled equivalent of the choice step, for 2-D ``utilities``.
+    ``compiled``: a module with compiled equivalents of the steps around ``exp`` and ``log``
+    (``row_max_shift``, ``logit_pick``; see :mod:`livemarket.agents.kernels`), used for 2-D
+    utilities of fewer than 8 options (numpy sums such rows term by term, as they do).
     """
     u = np.asarray(utilities, dtype=np.float64)
+    if compiled is not None and u.ndim == 2 and 0 < u.shape[1] < 8:
+        top, shifted = compiled.row_max_shift(u)
+        choice, total = compiled.logit_pick(np.exp(shifted), np.ascontiguousarray(uniform))
+        return choice, top + np.log(total)
     top = u.max(axis=-1, keepdims=True)
     e = np.exp(u - top)
     total = e.sum(axis=-1, keepdims=True)
-    if pick is None:
-        choice = choose_index(e / total, uniform)
-    else:
-        choice = pick(e, total[..., 0], np.ascontiguousarray(uniform))
-    return choice, top[..., 0] + np.log(total[..., 0])
+    return choose_index(e / total, uniform), top[..., 0] + np.log(total[..., 0])
 
 
 def logsum(utilities):
