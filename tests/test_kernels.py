@@ -79,3 +79,20 @@ def test_logit_choice_equals_probabilities_choice_and_logsum(options):
     for compiled in (None, kernels):
         choice, logsum = rules.logit_choice(u, x, compiled)
         assert np.array_equal(choice, expected[0]) and np.array_equal(logsum, expected[1])
+
+
+def test_fulfilment_delays_as_a_full_sort_would():
+    """Sorting only brands over capacity delays the same orders as ranking every order by brand and draw."""
+    from livemarket.models.market import _over_capacity
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n_brands, n = int(rng.integers(1, 40)), int(rng.integers(0, 300))
+        brand, u = rng.integers(0, n_brands, n), rng.random(n)
+        if trial % 3 == 0:
+            u = np.round(u, 1)  # ties: broken by order, as lexsort does
+        capacity = np.floor(rng.random(n_brands) * 12)
+        order = np.lexsort((u, brand))
+        rank = np.empty(n, np.int64)
+        rank[order] = np.arange(n) - np.searchsorted(brand[order], brand[order], side="left")
+        assert np.array_equal(_over_capacity(brand, u, capacity), rank >= capacity[brand]), trial

@@ -370,8 +370,11 @@ def _over_capacity(brand: np.ndarray, u: np.ndarray, capacity: np.ndarray) -> np
     over = np.flatnonzero((np.bincount(brand, minlength=len(capacity)) > capacity)[brand])
     if len(over):
         b = brand[over]
-        order = np.lexsort((u[over], b))
-        first = np.searchsorted(b[order], b[order], side="left")
+        order = np.argsort(u[over], kind="stable")  # then a stable sort by brand: the lexsort order
+        small = np.int16 if len(capacity) < 2**15 else np.int64  # 16-bit keys sort by radix
+        order = order[np.argsort(b[order].astype(small), kind="stable")]
+        starts = np.flatnonzero(np.diff(b[order], prepend=-1))  # where each brand's run begins
+        first = np.repeat(starts, np.diff(starts, append=len(order)))
         rank = np.empty(len(over), np.int64)
         rank[order] = np.arange(len(over)) - first
         delayed[over] = rank >= capacity[b]
