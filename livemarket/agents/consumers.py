@@ -30,7 +30,7 @@ _RENORMALISE_BELOW = 1e-150  # fold the lazy decay into the offsets before it un
 _TRUST_SAMPLE = 5_000  # consumers (and follow edges) over which trust statistics are taken
 #: Populations from which the compiled kernels (:mod:`livemarket.agents.kernels`) run; the
 #: environment variable ``LIVEMARKET_KERNELS`` = ``on`` or ``off`` forces either path.
-KERNELS_FROM_CONSUMERS = 50_000
+KERNELS_FROM_CONSUMERS = 20_000
 
 
 @dataclass
@@ -300,8 +300,8 @@ class ConsumerColumns:
             plat = self._platform_terms(sn, wallet_ok, ctx, np.array([q]))[:, 0]
             util = rules.shelf_utility(ctx.brand_trust[bb], price, plat, beh, friction=beh.jump_friction)
             u = np.column_stack([np.zeros(len(sn)), np.where(brand >= 0, util, -np.inf)])
-            choice = rules.choose_index(rules.logit_probabilities(u), d[:, 3])
-            surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[sn])))
+            choice, logsum = rules.logit_choice(u, d[:, 3], self._kernels)
+            surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[sn], logsum)))
             buy = choice > 0
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
         return Orders.concat(parts, surplus, views)
