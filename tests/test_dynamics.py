@@ -283,3 +283,13 @@ def test_timeline_scenario_holds_every_dated_event_of_the_seed_facts():
     assert events[("taobao", "2024-10-14")] == {"traffic_bought": {"douyin": 0.02}}
     model = LiveCommerceModel("china-2019-2024", consumers=400, rng=1)
     assert model.run(3)["date"].max().isoformat() == "2019-01-03"
+
+
+def test_compiled_kernels_equal_numpy_with_every_mechanism_on(monkeypatch):
+    pytest.importorskip("livemarket.agents.kernels")
+    overrides = [*DYNAMIC, "platforms.taobao.traffic_bought={douyin=0.1}", "streamers.scandal_hazard_per_day=0.01"]
+    runs = {}
+    for path in ("off", "on"):
+        monkeypatch.setenv("LIVEMARKET_KERNELS", path)
+        runs[path] = LiveCommerceModel("china-2019", consumers=800, rng=5, overrides=overrides).run(65)
+    assert runs["on"].equals(runs["off"])  # follows added at two monthly reviews, scandals on grown edges

@@ -403,11 +403,7 @@ class LiveCommerceModel(mesa.Model):
         b, beh, n = self.brands, self.config.behaviour, len(orders)
         u = self.streams["fulfil"].random((n, 4))
         capacity = np.floor(b.capacity_orders_per_day * self.calendar.capacity_factor(self.date, b.category))
-        order = np.lexsort((u[:, 0], orders.brand))
-        first = np.searchsorted(orders.brand[order], orders.brand[order], side="left")
-        rank = np.empty(n, np.int64)
-        rank[order] = np.arange(n) - first
-        delayed = rank >= capacity[orders.brand]
+        delayed = _over_capacity(orders.brand, u[:, 0], capacity)
         care = np.where(orders.streamer >= 0, self.streamers.selection_care[np.maximum(orders.streamer, 0)], 0.0)
         p_bad = rules.bad_outcome_probability(
             b.quality[orders.brand], self.logistics_quality()[orders.platform], delayed, care, beh
@@ -510,3 +506,23 @@ class LiveCommerceModel(mesa.Model):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.results().write_parquet(path)
         return path
+
+
+def _over_capacity(brand: np.ndarray, u: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Orders shipped late: each brand ships its orders in the order of ``u`` up to its capacity.
+
+    Only brands with more orders than capacity can delay, so only their orders are sorted.
+    """
+    delayed = np.zeros(len(brand), bool)
+    over = np.flatnonzero((np.bincount(brand, minlength=len(capacity)) > capacity)[brand])
+    if len(over):
+        b = brand[over]
+        order = np.argsort(u[over], kind="stable")  # then a stable sort by brand: the lexsort order
+        small = np.int16 if len(capacity) < 2**15 else np.int64  # 16-bit keys sort by radix
+        order = order[np.argsort(b[order].astype(small), kind="stable")]
+        starts = np.flatnonzero(np.diff(b[order], prepend=-1))  # where each brand's run begins
+        first = np.repeat(starts, np.diff(starts, append=len(order)))
+        rank = np.empty(len(over), np.int64)
+        rank[order] = np.arange(len(over)) - first
+        delayed[over] = rank >= capacity[b]
+    return delayed
