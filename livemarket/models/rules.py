@@ -189,8 +189,10 @@ def own_shop_utility(common, platform, beh):
 
 
 def link_utility(common, platform, link_friction, beh, markup=0.0):
-    """Following the room's outbound link to a shelf platform: jump friction, any new-link friction, and the
-    price markup of the link fee passed into the checkout price (``markup`` in utility: markup share x price).
+    """Following the room's outbound link to a shelf platform.
+
+    Jump friction, any new-link friction, and ``markup``: the link fee passed into the checkout
+    price, in utility (markup share x price utility).
     """
     return beh.util_link + common + platform - beh.jump_friction - link_friction - markup
 
