@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 from livemarket.provenance import git_commit, versions
 from livemarket.sweeps import store
 from livemarket.sweeps.cluster import SlurmOptions, default_workers, local_cluster, open_client
+from livemarket.sweeps.modelclass import DEFAULT_MODEL
 from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, Plan
 from livemarket.sweeps.tasks import ChunkTask, RunTimeLimitExceeded, SweepError, pilot, run_chunk, run_rows
 
@@ -114,8 +115,16 @@ def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Pat
             f"{out} was started with model {manifest['model_version']}, this is {plan.model_version}; "
             "results of two model versions would mix. Use a new --out folder."
         )
+    same_spec = manifest["fingerprint"] == spec.fingerprint()
+    if same_spec and manifest.get("model_source_sha256") != plan.model_source_sha256:
+        raise SweepError(
+            f"{out} was started with another source of the model class {spec.model} "
+            f"(sha256 {str(manifest.get('model_source_sha256'))[:12]}, now {str(plan.model_source_sha256)[:12]}); "
+            "results of two model versions would mix. Restore the file to resume, or use a new --out folder."
+        )
     if manifest["fingerprint"] != spec.fingerprint() or manifest["scenario_sha256"] != plan.scenario_sha256:
-        old, new = _flatten(manifest["spec"]), _flatten(json.loads(spec.model_dump_json()))
+        old = _flatten({"model": DEFAULT_MODEL} | manifest["spec"])  # written before specs named their model
+        new = _flatten(json.loads(spec.model_dump_json()))
         ignore = NOT_FINGERPRINTED
         diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
                 for k in sorted(set(old) | set(new))
@@ -139,7 +148,8 @@ def _manifest(spec: Experiment, plan: Plan, chunk_size: int, columns: dict, esti
     return {
         "format": 1, "name": spec.name, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fingerprint": spec.fingerprint(), "model_version": plan.model_version,
-        "scenario_sha256": plan.scenario_sha256, "versions": versions(), "git_commit": git_commit(),
+        "scenario_sha256": plan.scenario_sha256, "model_source_sha256": plan.model_source_sha256,
+        "versions": versions(), "git_commit": git_commit(),
         "spec": json.loads(spec.model_dump_json()), "chunk_size": chunk_size,
         "chunks": math.ceil(len(plan.runs) / chunk_size), "n_runs": len(plan.runs), "n_points": len(points),
         "replicates": spec.replicates, "seeds": "SeedSequence(root_seed, spawn_key=(point, replicate))"
@@ -286,7 +296,7 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
     def task(i: int) -> ChunkTask:
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,
                          spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo,
-                         limit_s)  # fmt: skip
+                         limit_s, spec.model, plan.model_source_sha256)  # fmt: skip
 
     errors: list[str] = []
     try:

@@ -41,6 +41,7 @@ from livemarket.config import (
 )
 from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_METRICS
 from livemarket.models.rules import CHANNELS
+from livemarket.sweeps.modelclass import DEFAULT_MODEL, check_model_ref, load_model_class, model_source_sha256
 from livemarket.sweeps.version import model_version
 
 __all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
@@ -245,6 +246,9 @@ class Experiment(_Strict):
     Attributes:
         name: short name, used for the default output folder.
         question, strategy, expected: the header (what is asked, what varies, what should happen).
+        model: the model class, ``"package.module:Class"``: the built-in ``LiveCommerceModel``
+            or a subclass of it (a researcher's strategy), importable on the driver and every
+            worker. Its source file enters the runs' identity.
         scenario: built-in scenario name or a ``.toml`` path (relative to the spec file).
         overrides: ``dotted.path=value`` strings applied to every run.
         consumers, days: population and run length (default: the scenario's).
@@ -267,6 +271,7 @@ class Experiment(_Strict):
     question: str = ""
     strategy: str = ""
     expected: str = ""
+    model: str = DEFAULT_MODEL
     scenario: str = "minimal"
     overrides: list[str] = []
     consumers: int | None = Field(default=None, ge=2, strict=True)
@@ -297,6 +302,15 @@ class Experiment(_Strict):
     def _name_ok(cls, v: str) -> str:
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", v):
             raise ValueError("letters, digits, '-', '_' and '.' only")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _model_ok(cls, v: str) -> str:
+        try:
+            load_model_class(check_model_ref(v))
+        except ConfigError as err:  # pydantic names the field itself
+            raise ValueError(str(err).removeprefix("model: ")) from None
         return v
 
     @model_validator(mode="after")
@@ -362,8 +376,13 @@ class Experiment(_Strict):
         return Experiment.model_validate(data | {"base_dir": self.base_dir})
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides the runs and what is kept (not the header text)."""
+        """Hash of everything that decides the runs and what is kept (not the header text).
+
+        The built-in model is left out, so specs written before ``model`` existed keep their hash.
+        """
         keep = self.model_dump(mode="json", exclude=set(NOT_FINGERPRINTED))
+        if keep["model"] == DEFAULT_MODEL:
+            del keep["model"]
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
     # ------------------------------------------------------------------ design
@@ -425,7 +444,7 @@ class Experiment(_Strict):
         """
         source = self.scenario_source()
         scenario_sha = _scenario_sha256(source)
-        mv = model_version()
+        mv, model_sha = model_version(), model_source_sha256(self.model)
         runs, seen = [], {}
         for index, point in enumerate(self.points()):
             overrides = self.point_overrides(point)
@@ -440,12 +459,14 @@ class Experiment(_Strict):
                     "model": mv, "scenario": scenario_sha, "overrides": overrides, "consumers": self.consumers,
                     "days": self.days, "seed": [self.root_seed, seed_point, r],
                 }  # fmt: skip
+                if model_sha is not None:  # a user's model class (the built-in one is in ``mv``)
+                    ident |= {"model_class": self.model, "model_source": model_sha}
                 run_id = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:20]
                 runs.append(Run(run_id, index, r, (seed_point, r), point, overrides))
         ids = [r.run_id for r in runs]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"{self.name}: two design points are the same run (identical overrides and seed)")
-        return Plan(self, runs, scenario_sha, mv)
+        return Plan(self, runs, scenario_sha, mv, model_sha)
 
     def _check_metrics(self, config) -> None:
         """Each metric names a platform of the scenario and a window that overlaps the run.
@@ -524,6 +545,7 @@ class Plan:
     runs: list[Run]
     scenario_sha256: str
     model_version: str
+    model_source_sha256: str | None = None  # source of a user's model class (None: the built-in model)
 
 
 def default_out(spec: Experiment, quick: bool = False) -> Path:

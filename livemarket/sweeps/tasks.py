@@ -25,6 +25,7 @@ import polars as pl
 from livemarket.config import ConfigError
 from livemarket.sweeps import store
 from livemarket.sweeps.cluster import warm_up
+from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class, model_source_sha256
 from livemarket.sweeps.spec import Experiment, MetricSpec, Run
 from livemarket.sweeps.version import model_version
 
@@ -55,6 +56,8 @@ class ChunkTask:
     model_version: str
     retry_failed: bool = False
     run_time_limit_s: float | None = None
+    model: str = DEFAULT_MODEL  # the model class, "package.module:Class"
+    model_source_sha256: str | None = None  # its source file's hash, for a user's class
 
 
 class RunTimeLimitExceeded(Exception):
@@ -69,10 +72,22 @@ def _worker_name() -> str:
 
 
 def _check_model_version(task: ChunkTask) -> None:
+    """Refuse to run on a worker whose livemarket, or whose copy of the model class, differs from the driver's."""
     if model_version() != task.model_version:
         raise SweepError(
             f"worker {_worker_name()} runs model {model_version()} but the sweep was planned with "
             f"{task.model_version}: install the same livemarket on the driver and every worker"
+        )
+    try:
+        load_model_class(task.model)
+        source = model_source_sha256(task.model)
+    except ConfigError as err:
+        raise SweepError(f"worker {_worker_name()}: {err}") from None
+    if source != task.model_source_sha256:
+        raise SweepError(
+            f"model: worker {_worker_name()} has another source of {task.model} than the driver "
+            f"(sha256 {str(source)[:12]}, planned with {str(task.model_source_sha256)[:12]}): "
+            "give every worker the same file"
         )
 
 
@@ -127,8 +142,6 @@ def _one_run(task: ChunkTask, run: Run) -> dict[str, Any]:
     A run that finishes but took longer than the time limit fails too, so that the result
     does not depend on how fast the limit was noticed.
     """
-    from livemarket.models.market import LiveCommerceModel
-
     row: dict[str, Any] = {"status": "ok", "error": None, "traceback": None}
     started, limit_s = time.perf_counter(), task.run_time_limit_s
     try:
@@ -137,7 +150,7 @@ def _one_run(task: ChunkTask, run: Run) -> dict[str, Any]:
             config = _scenario(task.scenario, tuple(run.overrides), task.consumers, task.days, stamp)
             config = config.model_copy(deep=True)
             seed = np.random.SeedSequence(task.root_seed, spawn_key=run.spawn_key)
-            model = LiveCommerceModel(config, rng=seed, run_id=run.run_id)
+            model = load_model_class(task.model)(config, rng=seed, run_id=run.run_id)
             row |= store.summarize(model.run(config.days), task.metrics)
         if limit_s and time.perf_counter() - started > limit_s:
             raise RunTimeLimitExceeded(limit_s)
@@ -241,13 +254,12 @@ def pilot(spec: Experiment, run: Run) -> dict[str, Any]:
 
     (Metric windows were checked against the same run by ``Experiment.plan``.)
     """
-    from livemarket.models.market import LiveCommerceModel
-
+    model_class = load_model_class(spec.model)
     config = spec.resolve(run.overrides)
     seed = np.random.SeedSequence(spec.root_seed, spawn_key=run.spawn_key)
-    LiveCommerceModel(config, rng=seed).run(1)  # first calls (imports, caches) are not the run's cost
+    model_class(config, rng=seed).run(1)  # first calls (imports, caches) are not the run's cost
     started = time.perf_counter()
-    model = LiveCommerceModel(config, rng=seed)
+    model = model_class(config, rng=seed)
     setup = time.perf_counter() - started
     days = min(config.days, 5)
     table = model.run(days)
