@@ -21,5 +21,18 @@ class FeeRatchet(LiveCommerceModel):
             video.apply_policy({"ext_link_fee": round(min(self.cap, video.config.ext_link_fee + self.step_up), 4)})
 
 
+class AdFlood(LiveCommerceModel):
+    """The video platform's ad load jumps to ``ad_load`` after the first day (feeds change at once)."""
+
+    def __init__(self, *args, ad_load: float = 0.6, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flood = ad_load
+
+    def step(self):
+        super().step()
+        if self.day == 1:
+            self.platforms["video"].apply_policy({"ad_load": self.flood})
+
+
 class NotAModel:
     """Not a LiveCommerceModel (a spec naming it is refused)."""

@@ -115,3 +115,16 @@ def test_resuming_with_an_edited_model_source_is_refused(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest | {"model_source_sha256": "f" * 64}))
     with pytest.raises(SweepError, match="another source of the model class sweep_strategies:FeeRatchet"):
         run_sweep(spec, tmp_path, workers=0, progress=False)
+
+
+def test_validation_replicates_of_a_users_model_run_on_the_shared_cluster_helper():
+    from livemarket.validation import RunSpec, run_replicates
+
+    flood = "sweep_strategies:AdFlood"
+    specs = [RunSpec("minimal", consumers=300, days=20, history=False, seed=s, model=flood) for s in (1, 2)]
+    here = run_replicates(specs)
+    on_dask = run_replicates(specs, workers=1)  # a local cluster from sweeps.cluster.open_client
+    assert list(here[0]) == list(on_dask[0])
+    assert np.allclose([list(r.values()) for r in here], [list(r.values()) for r in on_dask], equal_nan=True)
+    builtin = run_replicates([dataclasses.replace(specs[0], model="livemarket.models.market:LiveCommerceModel")])
+    assert builtin[0]["market_gmv_2019_bn"] != pytest.approx(here[0]["market_gmv_2019_bn"])
