@@ -103,14 +103,56 @@ def test_the_import_reader_sees_late_and_relative_imports():
     graph = import_graph()
     assert "livemarket.sweeps.store" in graph["livemarket.sweeps.runner"]
     assert "livemarket.config" in graph["livemarket.sweeps.spec"]
-    assert "livemarket.models.market" in graph["livemarket.sweeps.tasks"]  # imported inside a function
+    assert "livemarket.sweeps.dask_driver" in graph["livemarket.sweeps.runner"]  # imported inside a function
+    assert "livemarket.validation.targets" in graph["livemarket.validation"]
+
+
+def _figures_init_cycle(component: list[str]) -> bool:
+    """The one cycle left: livemarket.figures (__init__) and the figure modules that import its style helpers."""
+    return "livemarket.figures" in component and all(m.startswith("livemarket.figures") for m in component)
 
 
 def test_no_import_cycle_inside_livemarket():
-    found = cycles(import_graph())
+    found = [c for c in cycles(import_graph()) if not _figures_init_cycle(c)]
     assert found == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.xfail(strict=True, reason="figures/__init__.py holds the style helpers (figure, palette, styled) that "
+                   "figures/graph, runs, sweeps and standard import, and it imports them back: move the helpers to "
+                   "figures/style.py (issue-16 edits figures/__init__.py now)")
+def test_figure_modules_do_not_import_the_figures_package_that_imports_them():
+    assert [c for c in cycles(import_graph()) if _figures_init_cycle(c)] == []
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph between livemarket's subpackages (and its root modules)."""
+    top = lambda m: ".".join(m.split(".")[:2])  # noqa: E731
+    out: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        out.setdefault(top(name), set()).update(top(t) for t in targets if top(t) != top(name))
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason="agents/ imports models/rules.py and models/day.py, models/market.py imports "
+                   "agents/: a floor below both (core/: rules, day context, sampling) would end it, a move under "
+                   "agents/ and models/ that waits until the engines' rules settle (issue-14, issue-13)")
+def test_no_import_cycle_between_subpackages():
+    assert cycles(package_graph(import_graph())) == []
+
+
+#: Modules still over the limit, and why (each an expected failure until it is split).
+TOO_LONG = {
+    "models/graphs.py": "CSR type, generators, follow sampler and file readers in one module; issue-17 edits its "
+    "readers now",
+}
+
+
+def _sized(path: Path):
+    name = str(path.relative_to(PACKAGE))
+    marks = [pytest.mark.xfail(strict=True, reason=TOO_LONG[name])] if name in TOO_LONG else []
+    return pytest.param(path, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("path", [_sized(p) for p in sorted(PACKAGE.rglob("*.py"))])
 def test_no_module_over_about_500_lines(path):
     assert len(path.read_text().splitlines()) <= MAX_LINES

@@ -25,6 +25,8 @@ Example:
     >>> from livemarket.sweeps import load_experiment
     >>> report = run_sweep(load_experiment("experiments/09-ad-load-user-time.toml").effective(quick=True),
     ...                    "results/sweeps/ad-load-quick", workers=2)  # doctest: +SKIP
+    >>> frame = run_experiment(load_experiment("experiments/09-ad-load-user-time.toml"),
+    ...                        quick=True, workers=2)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -48,11 +50,11 @@ from livemarket.provenance import git_commit, versions
 from livemarket.sweeps import store
 from livemarket.sweeps.cluster import SlurmOptions, default_workers, local_cluster, open_client
 from livemarket.sweeps.modelclass import DEFAULT_MODEL
-from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, Plan
+from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, Plan, default_out
 from livemarket.sweeps.tasks import ChunkTask, RunTimeLimitExceeded, SweepError, pilot, run_chunk, run_rows
 
 __all__ = ["ChunkTask", "RunTimeLimitExceeded", "SlurmOptions", "SweepError", "SweepReport", "default_workers",
-           "local_cluster", "open_client", "run_chunk", "run_rows", "run_sweep"]
+           "local_cluster", "open_client", "run_chunk", "run_experiment", "run_rows", "run_sweep"]
 
 TARGET_CHUNK_SECONDS = 5.0  # long enough that Dask's per-task cost (milliseconds) is noise
 CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, for load balance
@@ -270,6 +272,22 @@ def run_sweep(
                 manifest = _manifest(spec, plan, size, columns, estimate)
                 store.write_json_atomic(out / store.MANIFEST, manifest)
             return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started)
+
+
+def run_experiment(spec: Experiment, out: str | Path | None = None, *, quick: bool = False, **options: Any):
+    """Run (or resume) an experiment's sweep and return its results, one row per run (polars).
+
+    Args:
+        spec: the experiment (:func:`livemarket.sweeps.load_experiment`).
+        out: results folder (default ``results/sweeps/<name>[-quick]``).
+        quick: use the ``[quick]`` size.
+        **options: passed to :func:`run_sweep` (``workers``, ``scheduler``, ``client``, ``slurm``,
+            ``progress``, ``chunk_size``...).
+    """
+    sized = spec.effective(quick)
+    folder = Path(out) if out is not None else default_out(sized, quick)
+    run_sweep(sized, folder, **options)
+    return store.results(folder)
 
 
 def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:

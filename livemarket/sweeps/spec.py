@@ -46,7 +46,6 @@ from livemarket.sweeps.version import model_version
 
 __all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
 
-AGGREGATES = ("mean", "sum", "last", "first", "min", "max", "growth", "daily")
 RESERVED_COLUMNS = (
     "run_id", "chunk", "point", "replicate", "sample", "seed_entropy", "seed_spawn_key",
     "status", "error", "traceback", "seconds", "worker",
@@ -495,34 +494,6 @@ class Experiment(_Strict):
     def resolve(self, overrides: list[str]):
         """The validated scenario config of a run with these overrides."""
         return load_scenario(self.scenario_source(), overrides, consumers=self.consumers, days=self.days)
-
-    # ------------------------------------------------------------------ running
-    @classmethod
-    def from_toml(cls, path: str | Path) -> Experiment:
-        """Read and validate an experiment TOML file (see :func:`load_experiment`)."""
-        return load_experiment(path)
-
-    def run(self, out: str | Path | None = None, *, quick: bool = False, **options) -> Any:
-        """Run (or resume) the sweep and return its results, one row per run (polars).
-
-        Args:
-            out: results folder (default ``results/sweeps/<name>[-quick]``).
-            quick: use the ``[quick]`` size.
-            **options: passed to :func:`livemarket.sweeps.runner.run_sweep` (``workers``,
-                ``scheduler``, ``client``, ``slurm``, ``progress``, ``chunk_size``...).
-        """
-        from livemarket.sweeps import runner, store
-
-        spec = self.effective(quick)
-        folder = Path(out) if out is not None else default_out(spec, quick)
-        runner.run_sweep(spec, folder, **options)
-        return store.results(folder)
-
-    def design_frame(self):
-        """The design points as a polars frame (one row per point)."""
-        import polars as pl
-
-        return pl.DataFrame([{"point": i} | p for i, p in enumerate(self.points())], strict=False)
 
 
 @dataclass(frozen=True)
