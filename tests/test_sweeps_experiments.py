@@ -1,20 +1,20 @@
 """The twelve named experiments: each --quick run shows its expected direction (or is a known gap)."""
 
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from livemarket.cli import app
 from livemarket.sweeps import store
+from livemarket.sweeps.catalog import builtin_experiments
 from livemarket.sweeps.checks import check_expectations, format_checks
 from livemarket.sweeps.runner import run_sweep
 from livemarket.sweeps.spec import load_experiment
 
-EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
+EXPERIMENTS = builtin_experiments()
 
 #: Expectations the model does not show at the quick size with its current parameters: the
-#: sign is wrong, or right but within the noise (|z| < 2). See experiments/README.md. They
+#: sign is wrong, or right but within the noise (|z| < 2). See livemarket/experiments/README.md. They
 #: are printed, not asserted; every other expectation must show.
 NOT_SHOWN = {  # (experiment, expectation label): what the quick run shows instead
     ("interoperability-2024", "concentration falls slightly (HHI)"): "Taobao, the largest platform, gains: HHI +0.6%",

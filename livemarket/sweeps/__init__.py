@@ -2,7 +2,7 @@
 
 Example:
     >>> from livemarket.sweeps import load_experiment, results, run_experiment
-    >>> exp = load_experiment("experiments/01-douyin-link-ban.toml")  # doctest: +SKIP
+    >>> exp = load_experiment("douyin-link-ban")
     >>> frame = run_experiment(exp, quick=True, workers=2)  # doctest: +SKIP
     >>> frame = results("results/sweeps/douyin-link-ban-quick")  # doctest: +SKIP
 """

@@ -23,10 +23,9 @@ Where the work runs (:mod:`livemarket.sweeps.cluster`):
 
 Example:
     >>> from livemarket.sweeps import load_experiment
-    >>> report = run_sweep(load_experiment("experiments/09-ad-load-user-time.toml").effective(quick=True),
+    >>> report = run_sweep(load_experiment("ad-load-user-time").effective(quick=True),
     ...                    "results/sweeps/ad-load-quick", workers=2)  # doctest: +SKIP
-    >>> frame = run_experiment(load_experiment("experiments/09-ad-load-user-time.toml"),
-    ...                        quick=True, workers=2)  # doctest: +SKIP
+    >>> frame = run_experiment(load_experiment("ad-load-user-time"), quick=True, workers=2)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from livemarket.config import (
 )
 from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_METRICS
 from livemarket.models.rules import CHANNELS
+from livemarket.sweeps.catalog import find_experiment
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, check_model_ref, load_model_class, model_source_sha256
 from livemarket.sweeps.version import model_version
 
@@ -550,8 +551,12 @@ def _scenario_sha256(source: str) -> str:
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment TOML file; raise :class:`ConfigError` naming every problem."""
-    path = Path(path)
+    """Read and validate an experiment TOML file (or a named one, ``"douyin-link-ban"``).
+
+    Raises:
+        ConfigError: naming every problem (or the accepted names).
+    """
+    path = find_experiment(path)
     data = read_toml_file(path, "experiment file")
     data.setdefault("name", path.stem)
     try:
