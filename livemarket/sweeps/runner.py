@@ -50,7 +50,16 @@ from livemarket.sweeps import store
 from livemarket.sweeps.cluster import SlurmOptions, default_workers, local_cluster, open_client
 from livemarket.sweeps.modelclass import DEFAULT_MODEL
 from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, Plan, default_out
-from livemarket.sweeps.tasks import ChunkTask, RunTimeLimitExceeded, SweepError, pilot, run_chunk, run_rows
+from livemarket.sweeps.tasks import (  # noqa: F401 - HANG_GRACE_S, POLL_S: re-exported (run_sweep's time limit)
+    HANG_GRACE_S,
+    POLL_S,
+    ChunkTask,
+    RunTimeLimitExceeded,
+    SweepError,
+    pilot,
+    run_chunk,
+    run_rows,
+)
 
 __all__ = ["ChunkTask", "RunTimeLimitExceeded", "SlurmOptions", "SweepError", "SweepReport", "default_workers",
            "local_cluster", "open_client", "run_chunk", "run_experiment", "run_rows", "run_sweep"]
