@@ -41,6 +41,9 @@ def run(
         list[str] | None, typer.Option("--set", help="Override, e.g. platforms.douyin.link_ban=true")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    detail: Annotated[
+        str, typer.Option(help="Per-entity tables, comma-separated: brands, streamers, tiers (detail_<name>.parquet).")
+    ] = "",
 ) -> None:
     """Run one scenario and write its tidy results (Parquet) and run.json."""
     from livemarket.models.market import LiveCommerceModel
@@ -48,13 +51,16 @@ def run(
     try:
         config = load_scenario(scenario, set_ or [], consumers=consumers, days=days, seed=seed)
         started = time.time()
-        model = LiveCommerceModel(config, run_id=f"{config.name}-seed{config.seed}")
+        tables = [x.strip() for x in detail.split(",") if x.strip()]
+        model = LiveCommerceModel(config, run_id=f"{config.name}-seed{config.seed}", detail=tables)
     except (ConfigError, GraphInputError) as err:
         _fail(str(err))
     table = model.run(config.days, progress=progress)
     seconds = time.time() - started
     out.mkdir(parents=True, exist_ok=True)
     table.write_parquet(out / "results.parquet")
+    for name, frame in model.detail_tables().items():
+        frame.write_parquet(out / f"detail_{name}.parquet")
     meta = {
         "scenario": scenario, "seed": config.seed, "days": config.days, "consumers": config.consumers,
         "overrides": set_ or [], "seconds": round(seconds, 3), "versions": versions(),

@@ -70,6 +70,10 @@ class PlatformConfig(_Strict):
     ad_price_rmb_per_minute: NonNegative = 0.01  # ad revenue per ad minute shown
     splash_price_rmb_per_view: NonNegative = 0.05  # charged to the buyer of splash traffic
     restore_links_below_growth: float | None = None  # adaptive rule threshold (monthly)
+    commission: Probability | None = None  # mean commission of hired streamers homed here (unset: global)
+    self_broadcast: Probability | None = None  # self-broadcast intensity of brand accounts homed here (unset: global)
+    install_pull: Annotated[float, Field(ge=0.0, le=0.1)] = 0.0  # extra daily install hazard (content pull, promotion)
+    category_weights: list[NonNegative] = []  # category mix of streamers homed here, at set-up (empty: uniform)
 
     @property
     def effective_outbound(self) -> list[str]:
@@ -144,6 +148,8 @@ class BehaviourConfig(_Strict):
     churn_trust_threshold: Probability = 0.4
     install_per_day: Probability = 0.0005
     install_social: Probability = 0.002  # extra hazard per unit neighbour usage share
+    bad_outcome_loss_share: Probability = 0.5  # share of the price a buyer loses on a bad order kept unrefunded
+    return_hassle_share: Probability = 0.1  # cost of returning an order, share of its price
 
 
 class CategoriesConfig(_Strict):
@@ -173,6 +179,10 @@ class BrandsConfig(_Strict):
     self_broadcast: Probability = 0.3  # initial self-broadcast intensity
     self_broadcast_cost_rmb_per_day: NonNegative = 1.0  # at 10,000 consumers; scaled with N
     learning_rate: Probability = 0.2  # monthly step toward the better channel
+    channel_review: Probability = 0.0  # monthly chance a brand re-chooses its content shops on margins (0: off)
+    shop_switch_cost_rmb: NonNegative = 20.0  # cost of opening or closing a shop, RMB at 10,000 consumers
+    unit_cost_share: Probability = 0.6  # production cost as a share of the brand's base price
+    price_pass_through: Probability = 0.0  # share of the brand's fee and commission burden passed into price
 
 
 class StreamersConfig(_Strict):
@@ -186,6 +196,12 @@ class StreamersConfig(_Strict):
     selection_care_mean: Probability = 0.5
     scandal_hazard_per_day: Probability = 0.0002
     brands_carried: int = Field(default=5, ge=1)
+    entry_pool: int = Field(default=0, ge=0)  # dormant hired streamers who may enter later (by platform_shares)
+    entry_per_month: NonNegative = 0.0  # top monthly entry rate, share of a platform's active hired streamers
+    entry_income_rmb: Positive = 200.0  # monthly live GMV per streamer (10,000 consumers) at half the top rate
+    exit_income_rmb: NonNegative = 0.0  # monthly commission (10,000 consumers) below which a streamer may leave
+    exit_per_month: Probability = 0.0  # chance per month that a low-income streamer leaves
+    follow_on_purchase: Probability = 0.0  # chance a buyer follows the unfollowed streamer who sold (monthly batch)
 
 
 class GraphConfig(_Strict):
@@ -321,6 +337,12 @@ class ScenarioConfig(_Strict):
                 raise ValueError(f"platforms.{n}.traffic_bought: only shelf platforms buy traffic")
             wallets = set(self.consumer.wallets) | {q.own_wallet for q in self.platforms.values()}
             known(f"platforms.{n}.accepted_wallets", p.accepted_wallets, wallets - {""}, "wallet")
+            k = self.categories.count
+            if p.category_weights and (len(p.category_weights) != k or sum(p.category_weights) <= 0):
+                raise ValueError(
+                    f"platforms.{n}.category_weights: needs {k} non-negative weights (one per category) "
+                    f"with a positive sum, or none (got {p.category_weights})"
+                )
         known("brands.listing_probability", self.brands.listing_probability, shelf, "shelf platform")
         known("brands.own_shop_probability", self.brands.own_shop_probability, set(names), "platform")
         known("streamers.platform_shares", self.streamers.platform_shares, set(names), "platform")

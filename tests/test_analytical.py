@@ -344,12 +344,12 @@ def test_delivered_on_time_equals_min_of_demand_and_capacity(fulfil_model, deman
 
 @pytest.fixture(scope="module")
 def fulfil_model():
-    return LiveCommerceModel("minimal", consumers=50, rng=8)
+    return LiveCommerceModel("minimal", consumers=50, rng=8, overrides=["graph.mean_degree=4"])  # a graph fits 50
 
 
 def test_supply_shock_scales_capacity_in_its_window():
     shock = "supply_shocks=[{start=2019-01-01, end=2019-01-05, capacity_factor=0.5}]"
-    model = LiveCommerceModel("minimal", consumers=50, rng=8, overrides=[shock])
+    model = LiveCommerceModel("minimal", consumers=50, rng=8, overrides=[shock, "graph.mean_degree=4"])
     model.brands.capacity_orders_per_day[:] = 0.0
     model.brands.capacity_orders_per_day[0] = 9.0
     model.steps = 1  # day 0, inside the shock: floor(9 * 0.5) = 4 on time

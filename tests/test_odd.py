@@ -55,3 +55,13 @@ def test_odd_has_the_protocol_sections():
                     "Process overview and scheduling", "Design concepts", "Initialization",
                     "Input data", "Submodels"):  # fmt: skip
         assert re.search(rf"^## \d+\. {re.escape(heading)}", text, flags=re.M), heading
+
+
+def test_output_table_lists_every_registered_metric():
+    from livemarket.models.metrics import REGISTRY
+
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split(odd.OUT_BEGIN, 1)[1].split(odd.OUT_END, 1)[0]
+    assert section == "\n" + odd.render_outputs(), "docs/ODD.md outputs are stale: run python -m livemarket.odd"
+    rows = re.findall(r"^\| `([^`]+)` \| (\w+) \|", section, flags=re.M)
+    assert rows == [(m.name, m.level) for m in REGISTRY]

@@ -28,6 +28,10 @@ class BrandTable:
     receipts_hired_rmb: np.ndarray  # month to date, from hired-streamer sales
     cost_self_rmb: np.ndarray  # month to date, cost of self-broadcasting
     receipts_by_platform_rmb: np.ndarray  # (brands, platforms), month to date
+    base_price_rmb: np.ndarray  # price before any pass-through of fees and commissions
+    fees_rmb: np.ndarray  # month to date: take, link fees and commissions on the brand's kept orders
+    sales_rmb: np.ndarray  # month to date: value of the brand's kept orders
+    live_value_by_source_rmb: np.ndarray  # (brands, platforms) month to date: live-room sales by the room's platform
 
     @property
     def reputation(self) -> np.ndarray:
@@ -36,9 +40,21 @@ class BrandTable:
 
     def reset_month(self) -> None:
         """Start new month-to-date ledgers."""
-        for arr in (self.receipts_self_rmb, self.receipts_hired_rmb, self.cost_self_rmb):
+        for arr in (self.receipts_self_rmb, self.receipts_hired_rmb, self.cost_self_rmb, self.fees_rmb,
+                    self.sales_rmb, self.receipts_by_platform_rmb, self.live_value_by_source_rmb):  # fmt: skip
             arr[:] = 0.0
-        self.receipts_by_platform_rmb[:] = 0.0
+
+    def reprice(self, pass_through: float) -> None:
+        """Pass a share of last month's fee burden into prices (MODEL_SPEC: prices answer costs).
+
+        With fee burden ``f`` (fees and commissions over kept sales), full pass-through sets the
+        price to ``base / (1 - f)`` so the brand keeps its base receipt per order; a share ``s``
+        moves it part of the way: ``base * (1 + s * f / (1 - f))``. Brands that sold nothing keep
+        their price.
+        """
+        sold = self.sales_rmb > 0
+        burden = np.minimum(self.fees_rmb[sold] / self.sales_rmb[sold], 0.95)
+        self.price_rmb[sold] = self.base_price_rmb[sold] * (1.0 + pass_through * burden / (1.0 - burden))
 
 
 class Brand(mesa.Agent):
@@ -82,6 +98,40 @@ class Brand(mesa.Agent):
         if idle and len(listed) > 1:
             t.listed[r, idle[0]] = False
         unlisted = [q for q in shelf if not t.listed[r, q]]
-        explore = self.model.rng.random()
+        explore = self.model.streams["brands"].random()
         if unlisted and explore < cfg.learning_rate:
-            t.listed[r, unlisted[int(self.model.rng.integers(len(unlisted)))]] = True
+            t.listed[r, unlisted[int(self.model.streams["brands"].integers(len(unlisted)))]] = True
+        if cfg.channel_review > 0 and self.model.streams["brands"].random() < cfg.channel_review:
+            self.review_shops()
+
+    def shop_gains_rmb(self) -> dict[int, float]:
+        """Monthly margin gain of an own shop over the best outbound link, per content platform allowing shops.
+
+        Live-room demand from platform p (last month's live sales sent by its rooms, scaled to
+        10,000 consumers) times the margin difference: own shop ``1 - take_p`` against the best
+        link to a shelf platform q where the brand is listed, ``1 - link_fee_p - take_q`` (0 when
+        links are banned: a live room without shop or link cannot sell on the spot). Commission
+        and production cost are the same in both channels and cancel.
+        """
+        m, t, r = self.model, self._t, self.row
+        scale = 10_000 / m.config.consumers
+        gains = {}
+        for p in m.platform_list:
+            if p.is_shelf or not p.config.own_shop:
+                continue
+            links = [
+                1.0 - p.config.ext_link_fee - m.platforms[q].config.take_rate
+                for q in p.config.effective_outbound if t.listed[r, m.platforms[q].index]
+            ]  # fmt: skip
+            margin_gap = (1.0 - p.config.take_rate) - max(links, default=0.0)
+            gains[p.index] = float(t.live_value_by_source_rmb[r, p.index]) * scale * margin_gap
+        return gains
+
+    def review_shops(self) -> None:
+        """Open an own shop where it beats the best link by more than the switching cost; close where it loses."""
+        t, r, cost = self._t, self.row, self.model.config.brands.shop_switch_cost_rmb
+        for p, gain in self.shop_gains_rmb().items():
+            if not t.own_shop[r, p] and gain > cost:
+                t.own_shop[r, p] = True
+            elif t.own_shop[r, p] and gain < -cost:
+                t.own_shop[r, p] = False

@@ -23,7 +23,7 @@ from livemarket.draws import beta_with_mean
 from livemarket.models import rules
 from livemarket.models.day import DayContext, Orders, Outcomes
 
-__all__ = ["ConsumerColumns", "ConsumerState", "init_consumer_state", "stat_sample"]
+__all__ = ["ConsumerColumns", "ConsumerState", "init_consumer_state", "sample_shares", "stat_sample"]
 
 _RENORMALISE_BELOW = 1e-150  # fold the lazy decay into the offsets before it underflows
 _TRUST_SAMPLE = 5_000  # consumers (and follow edges) over which trust statistics are taken
@@ -83,6 +83,14 @@ def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
         trust_a=np.tile(prior_a, (n, 1)), trust_b=np.tile(prior_b, (n, 1)), follow_indptr=indptr,
         follow_streamer=follows, follow_a=np.full(len(follows), s_a), follow_b=np.full(len(follows), s_b),
     )  # fmt: skip
+
+
+def sample_shares(installed: np.ndarray, wallets: np.ndarray, accepts: np.ndarray) -> dict:
+    """Per-platform shares over sampled consumers: users who multi-home, consumers able to pay there."""
+    users = installed.sum(axis=0)
+    multi = (installed & (installed.sum(axis=1) >= 2)[:, None]).sum(axis=0)
+    can_pay = ((wallets.astype(np.int8) @ accepts.T.astype(np.int8)) > 0).mean(axis=0) if len(wallets) else 0.0
+    return {"multihoming_share": multi / np.maximum(users, 1), "wallet_ok_share": can_pay}
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +190,36 @@ class ConsumerColumns:
             "follow_platform": self.streamer_platform[self.f_streamer[edges]],
             "adopter_share": float(self.adopter.mean()),
             "multihoming_rate": float((self.n_apps >= 2).mean()),
+            **sample_shares(self.installed[rows], self.wallets[rows], self.model.wallet_accepts()),
         }
+
+    def add_follows(self, consumer: np.ndarray, streamer: np.ndarray) -> np.ndarray:
+        """New follow edges (consumer -> streamer) at the prior trust; returns the streamers newly followed.
+
+        Pairs already followed and duplicates are dropped; the edge arrays are rebuilt in their
+        sorted layout (by consumer, then streamer), old edges keeping their evidence.
+        """
+        s_count = self.n_streamers
+        owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
+        old = owner * s_count + self.f_streamer
+        new = np.setdiff1d(np.asarray(consumer, np.int64) * s_count + np.asarray(streamer, np.int64), old)
+        if len(new) == 0:
+            return np.zeros(0, np.int64)
+        keys = np.concatenate([old, new])
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        zeros = np.zeros(len(new))
+        self.fa = np.concatenate([self.fa, zeros])[order]
+        self.fb = np.concatenate([self.fb, zeros])[order]  # offsets: new edges start at the prior
+        owner, f_streamer = np.divmod(keys, s_count)
+        self.f_streamer = f_streamer.astype(self.f_streamer.dtype)
+        self.f_ptr = np.searchsorted(owner, np.arange(self.n + 1)).astype(self.f_ptr.dtype)
+        cell = owner * self.n_p + self.streamer_platform[self.f_streamer]
+        index = np.int32 if len(cell) < 2**31 else np.int64
+        self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1)).astype(index)
+        self.f_key = cell * s_count + self.f_streamer
+        self.edges_sample = stat_sample(len(self.f_streamer))
+        return new % s_count
 
     def _wallet_ok(self, ctx: DayContext) -> np.ndarray:
         """(N, P) holds a wallet the checkout accepts; recomputed only when acceptance changes."""
@@ -212,6 +249,8 @@ class ConsumerColumns:
         p_visit = rules.visit_probability(self._minutes_at(vn, vp), ctx.live_share[vp], beh.live_visits_per_minute)
         visit = u * p_max < p_visit
         vn, vp = vn[visit], vp[visit]
+        funnel = np.zeros((2, n_p))
+        funnel[0] = np.bincount(vp, minlength=n_p)  # live-room visits
         d = rng.random((len(vn), 5))
         by_interest = d[:, 0] < ctx.feed_mode[vp]
         cat = rules.choose_from_cumulative(self.interest_cum[vn], d[:, 1])
@@ -233,6 +272,7 @@ class ConsumerColumns:
         vn, vp, streamer, edge, match, t_streamer, imp, d = (
             x[c] for x in (vn, vp, streamer, edge, match, t_streamer, imp, d)
         )
+        funnel[1] = np.bincount(vp, minlength=n_p)  # considerations
 
         # d. channel choice: none | own shop | outbound link to q | later search on q
         b = ctx.product[streamer]
@@ -310,7 +350,7 @@ class ConsumerColumns:
             surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[sn]))
             buy = choice > 0
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
-        return Orders.concat(parts, surplus, views)
+        return Orders.concat(parts, surplus, views, funnel)
 
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
@@ -413,11 +453,12 @@ class ConsumerColumns:
         churn = self.installed[cn, cp] & (u * p_max < hazard)
         cn, cp = cn[churn], cp[churn]
 
-        p_max = beh.install_per_day + beh.install_social
+        pull = ctx.install_pull if ctx.install_pull is not None else np.zeros(n_p)
+        p_max = beh.install_per_day + beh.install_social + float(pull.max())
         cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
         jn, jp = np.divmod(cells, n_p)
         use = self._neighbour_mean(jn, lambda nb, owner: self.installed[nb, jp[owner]])
-        join = ~self.installed[jn, jp] & (u * p_max < beh.install_per_day + beh.install_social * use)
+        join = ~self.installed[jn, jp] & (u * p_max < rules.install_hazard(use, pull[jp], beh))
         jn, jp = jn[join], jp[join]
 
         self.adopter[adopt] = True

@@ -5,11 +5,10 @@ from __future__ import annotations
 import mesa
 
 from livemarket.config import PlatformConfig
+from livemarket.models import rules
+from livemarket.models.settlement import REVENUE_SOURCES
 
 __all__ = ["Platform"]
-
-#: Revenue sources recorded per platform, in RMB.
-REVENUE_SOURCES = ("commission", "link_fees", "ads", "splash_ads")
 
 
 class Platform(mesa.Agent):
@@ -46,11 +45,26 @@ class Platform(mesa.Agent):
         for key, value in changes.items():
             if key == "link_ban" and value and not self.config.link_ban:
                 self.link_ban_since_step = self.model.day
+            before_value = getattr(self.config, key)
             setattr(self.config, key, value)
+            if key in ("commission", "self_broadcast") and value is not None and value != before_value:
+                self._move_homed(key, value, before_value)
         if not self.config.link_ban:
             self.link_ban_since_step = None
         for q in set(self.config.effective_outbound) - before:
             self.links_opened_step[q] = self.model.day
+
+    def _move_homed(self, key: str, value: float, before: float | None) -> None:
+        """A dated commission or self-broadcast lever acts on the streamers or brand accounts homed here."""
+        m = self.model
+        if key == "commission":
+            t = m.streamers
+            rows = t.is_hired & (t.platform == self.index)
+            old = m.config.streamers.commission if before is None else before
+            t.commission[rows] = rules.rescale_commission(t.commission[rows], old, value)
+        else:
+            b = m.brands
+            b.self_broadcast[b.home_platform == self.index] = value
 
     def review_month(self) -> None:
         """Adaptive rule: restore outbound links when own-shop growth stays under a threshold.

@@ -8,12 +8,13 @@ per consumer) and meant for small populations.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import mesa
 import numpy as np
 
-from livemarket.agents.consumers import ConsumerState, stat_sample
+from livemarket.agents.consumers import ConsumerState, sample_shares, stat_sample
 from livemarket.models import rules
 from livemarket.models.day import DayContext, Orders, Outcomes
 
@@ -69,7 +70,11 @@ class ConsumerAgent(mesa.Agent):
 
     # ------------------------------------------------------------ shopping
     def live_room(self, p: int, d, ctx: DayContext):
-        """Visit a live room on ``p``; return (order fields or None, surplus) or None if unseen."""
+        """Visit a live room on ``p``.
+
+        Returns None if no room is seen, (None, None) if buying is not considered, else
+        (order fields or None, surplus).
+        """
         beh, k = self.model.config.behaviour, ctx.n_categories
         if d[0] < ctx.feed_mode[p]:  # interest recommendation
             cat = int(rules.choose_index(self.interest, d[1]))
@@ -86,7 +91,7 @@ class ConsumerAgent(mesa.Agent):
         match = self.interest[ctx.streamer_category[streamer]] / self.interest.max()
         t_s = rules.beta_trust(self.follow_a[edge], self.follow_b[edge]) if edge >= 0 else ctx.streamer_trust[streamer]
         if not d[3] < rules.consider_probability(match, t_s, self.impulsivity, beh, ctx.demand_multiplier):
-            return None, 0.0
+            return None, None
         b = int(ctx.product[streamer])
         price = ctx.price_rmb[b] * self.price_sensitivity / 100.0
         common = (
@@ -157,6 +162,7 @@ class ReferenceConsumers:
     def stats(self) -> dict:
         """End-of-day aggregates, defined as in the column engine (same sample rows and edges)."""
         a, n_p = self.agents, len(self.prior_a)
+        rows = stat_sample(len(a))
         edges = stat_sample(len(self.template.follow_streamer))
         edge_owner = np.searchsorted(self.template.follow_indptr, edges, side="right") - 1
         follow_trust = [
@@ -171,7 +177,32 @@ class ReferenceConsumers:
             "follow_platform": self.model.streamers.platform[self.template.follow_streamer[edges]],
             "adopter_share": float(np.mean([ag.adopter for ag in a])),
             "multihoming_rate": float(np.mean([sum(ag.installed) >= 2 for ag in a])),
+            **sample_shares(
+                np.array([a[i].installed for i in rows], bool).reshape(len(rows), n_p),
+                np.array([a[i].wallets for i in rows], bool).reshape(len(rows), -1), self.model.wallet_accepts(),
+            ),
         }
+
+    def add_follows(self, consumer: np.ndarray, streamer: np.ndarray) -> np.ndarray:
+        """New follow edges at the prior trust, as in the column engine; returns the streamers newly followed."""
+        sa, sb = self.streamer_prior
+        added = []
+        for c, st in sorted(set(zip(np.asarray(consumer).tolist(), np.asarray(streamer).tolist(), strict=True))):
+            ag = self.agents[c]
+            if st in ag.follows:
+                continue
+            j = int(np.searchsorted(ag.follows, st))
+            ag.follows.insert(j, st)
+            ag.follow_a.insert(j, sa)
+            ag.follow_b.insert(j, sb)
+            added.append(st)
+        counts = [len(ag.follows) for ag in self.agents]
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        for ag, first in zip(self.agents, indptr[:-1], strict=True):
+            ag.first_edge = int(first)
+        follows = np.array([s for ag in self.agents for s in ag.follows], dtype=self.template.follow_streamer.dtype)
+        self.template = dataclasses.replace(self.template, follow_indptr=indptr, follow_streamer=follows)
+        return np.array(added, np.int64)
 
     def snapshot(self) -> ConsumerState:
         """Gather the agents' state into columns (for metrics and comparisons)."""
@@ -199,10 +230,13 @@ class ReferenceConsumers:
             chance = rules.visit_probability(ag.minutes[p], ctx.live_share[p], beh.live_visits_per_minute)
             if ag.installed[p] and u * p_max < chance:
                 visits.append((ag, p))
+        funnel = np.zeros((2, n_p))
         for (ag, p), d in zip(visits, rng.random((len(visits), 5)), strict=True):
+            funnel[0, p] += 1
             result = ag.live_room(p, d, ctx)
-            if result is not None:
+            if result is not None and result[1] is not None:  # considered
                 order, cs = result
+                funnel[1, p] += 1
                 surplus += cs
                 if order is not None:
                     add(ag.row, *order)
@@ -231,7 +265,7 @@ class ReferenceConsumers:
             consumer=n, brand=b, platform=cols[:, 2], source=cols[:, 3], channel=cols[:, 4],
             streamer=cols[:, 5], edge=cols[:, 6], price_rmb=ctx.price_rmb[b].astype(np.float64),
             impulsivity=np.array([self.agents[i].impulsivity for i in n], dtype=np.float64),
-            surplus_rmb=surplus, splash_views=views,
+            surplus_rmb=surplus, splash_views=views, funnel=funnel,
         )  # fmt: skip
 
     def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:
@@ -294,11 +328,12 @@ class ReferenceConsumers:
             ag, p = agents[cell // n_p], int(cell % n_p)
             if ag.installed[p] and u * p_max < rules.churn_hazard(ag.trust_in(p), beh):
                 churn.add((ag.row, p))
-        p_max = beh.install_per_day + beh.install_social
+        pull = ctx.install_pull if ctx.install_pull is not None else np.zeros(n_p)
+        p_max = beh.install_per_day + beh.install_social + float(pull.max())
         for cell, u in zip(*rules.bernoulli_candidates(len(agents) * n_p, p_max, rng), strict=True):
             ag, p = agents[cell // n_p], int(cell % n_p)
             use = share(ag, lambda x, p=p: x.installed[p])
-            if not ag.installed[p] and u * p_max < beh.install_per_day + beh.install_social * use:
+            if not ag.installed[p] and u * p_max < rules.install_hazard(use, pull[p], beh):
                 join.add((ag.row, p))
         churned, joined = np.zeros(n_p, np.int64), np.zeros(n_p, np.int64)
         for ag in agents:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-__all__ = ["Streamer", "StreamerTable"]
+__all__ = ["Streamer", "StreamerTable", "enter_and_exit"]
 
 
 @dataclass
@@ -28,6 +28,11 @@ class StreamerTable:
     banned_until_step: np.ndarray  # int: off air until this step (scandal)
     followers: np.ndarray  # int: follow edges pointing at the streamer
     gmv_rmb: np.ndarray  # cumulative GMV sold
+    income_rmb: np.ndarray  # cumulative commission received
+    month_gmv_rmb: np.ndarray  # month to date: GMV sold
+    month_income_rmb: np.ndarray  # month to date: commission received
+    active: np.ndarray  # bool: in the market (dormant entrants and leavers are not)
+    entry_step: np.ndarray  # int: step the streamer entered (0 at start), -1 while dormant
 
     def reordered(self, order: np.ndarray) -> StreamerTable:
         """The same streamers with rows permuted (ids sorted by platform keep follow lists grouped)."""
@@ -37,6 +42,11 @@ class StreamerTable:
     def reputation(self) -> np.ndarray:
         """Public trust in each streamer, a / (a + b)."""
         return self.rep_a / (self.rep_a + self.rep_b)
+
+    def reset_month(self) -> None:
+        """Start new month-to-date ledgers."""
+        self.month_gmv_rmb[:] = 0.0
+        self.month_income_rmb[:] = 0.0
 
     @property
     def is_hired(self) -> np.ndarray:
@@ -69,3 +79,38 @@ class Streamer(mesa.Agent):
         t.banned_until_step[self.row] = step + beh.scandal_ban_days
         t.rep_b[self.row] += beh.scandal_evidence * 10
         self.model.scandals_today.append(self.row)
+
+
+def enter_and_exit(model) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly entry and exit of hired streamers (MODEL_SPEC Dynamics); returns (entered, left) rows.
+
+    Exit: an active hired streamer whose month's commission income (scaled to 10,000 consumers)
+    is below ``exit_income_rmb`` leaves with chance ``exit_per_month``. Entry: on each platform
+    with active hired streamers, ``Poisson(entry_per_month * A * g / (g + entry_income_rmb))``
+    dormant streamers of the entry pool start, where ``A`` is the number of active hired
+    streamers there and ``g`` their month's live GMV per head (scaled to 10,000 consumers).
+    """
+    cfg, t, rng = model.config.streamers, model.streamers, model.streams["market"]
+    scale = 10_000 / model.config.consumers
+    hired = t.is_hired
+    left = np.zeros(0, np.int64)
+    if cfg.exit_per_month > 0 and cfg.exit_income_rmb > 0:
+        low = hired & t.active & (t.month_income_rmb * scale < cfg.exit_income_rmb)
+        left = np.flatnonzero(low & (rng.random(len(low)) < cfg.exit_per_month))
+    entered = []
+    if cfg.entry_per_month > 0:
+        for p in model.platform_list:
+            here = hired & (t.platform == p.index)
+            active = here & t.active
+            heads = int(active.sum())
+            dormant = np.flatnonzero(here & (t.entry_step < 0))
+            if heads == 0 or len(dormant) == 0:
+                continue
+            g = float(t.month_gmv_rmb[active].sum()) * scale / heads
+            k = int(rng.poisson(cfg.entry_per_month * heads * g / (g + cfg.entry_income_rmb)))
+            entered.append(dormant[:k])
+    entered = np.concatenate(entered) if entered else np.zeros(0, np.int64)
+    t.active[left] = False
+    t.active[entered] = True
+    t.entry_step[entered] = model.day
+    return entered, left

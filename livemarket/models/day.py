@@ -80,6 +80,7 @@ class DayContext:
     splash: list[tuple[int, int, float]]  # (buyer q, seller p, daily reach)
     scandals: list[int] = field(default_factory=list)  # streamers hit today
     n_categories: int = 1
+    install_pull: np.ndarray | None = None  # (P,) extra daily install hazard of non-users (None: zeros)
 
 
 @dataclass
@@ -97,18 +98,19 @@ class Orders:
     impulsivity: np.ndarray
     surplus_rmb: float = 0.0  # consumer surplus (logit log-sum) over all choices today
     splash_views: np.ndarray | None = None  # (P,) splash impressions sold by each platform
+    funnel: np.ndarray | None = None  # (2, P) live-room visits and considerations on each platform
 
     def __len__(self) -> int:
         return len(self.consumer)
 
     @staticmethod
-    def concat(parts: list[dict[str, np.ndarray]], surplus_rmb: float, splash_views) -> Orders:
+    def concat(parts: list[dict[str, np.ndarray]], surplus_rmb: float, splash_views, funnel=None) -> Orders:
         """Join order fragments (dicts of equal-length arrays) in the given order."""
         keys = ("consumer", "brand", "platform", "source", "channel", "streamer", "edge")
         cols = {k: np.concatenate([p[k] for p in parts]).astype(np.int64) for k in keys}
         for k in ("price_rmb", "impulsivity"):
             cols[k] = np.concatenate([p[k] for p in parts]).astype(np.float64)
-        return Orders(**cols, surplus_rmb=surplus_rmb, splash_views=splash_views)
+        return Orders(**cols, surplus_rmb=surplus_rmb, splash_views=splash_views, funnel=funnel)
 
 
 @dataclass

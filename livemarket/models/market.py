@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 
 import mesa
@@ -21,17 +22,29 @@ from tqdm.auto import tqdm
 from livemarket.agents.brand import Brand, BrandTable
 from livemarket.agents.consumers import ConsumerColumns, init_consumer_state
 from livemarket.agents.platform import Platform
-from livemarket.agents.streamer import Streamer, StreamerTable
+from livemarket.agents.streamer import Streamer, StreamerTable, enter_and_exit
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.draws import beta_with_mean
 from livemarket.models import graphs, rules
 from livemarket.models.day import DayContext, Orders, Outcomes, WeightedGroups
+from livemarket.models.detail import DetailRecorder, check_detail
 from livemarket.models.metrics import Recorder
 from livemarket.models.policies import Calendar
+from livemarket.models.settlement import settle
 
 __all__ = ["LiveCommerceModel"]
 
 ENGINES = ("columns", "reference")
+#: Processes of the day, each with its own random stream per day (see ``LiveCommerceModel.streams``).
+PROCESSES = ("scandals", "brands", "market", "live", "shop", "fulfil", "learn")
+
+
+def _last_market(model, metric: str) -> float:
+    return model.recorder.last(metric)
+
+
+def _last_share(model, platform: int) -> float:
+    return model.recorder.last_share(platform)
 
 
 class LiveCommerceModel(mesa.Model):
@@ -44,6 +57,8 @@ class LiveCommerceModel(mesa.Model):
         rng: seed or generator; defaults to the scenario's ``seed``.
         consumer_engine: ``"columns"`` (fast) or ``"reference"`` (one agent per consumer).
         run_id: label written into every output row.
+        detail: per-entity tables to record (``"brands"``, ``"streamers"``, ``"tiers"``); see
+            :mod:`livemarket.models.detail`.
     """
 
     def __init__(
@@ -55,6 +70,7 @@ class LiveCommerceModel(mesa.Model):
         rng=None,
         consumer_engine: str = "columns",
         run_id: str = "run",
+        detail: list[str] | None = None,
     ):
         if isinstance(scenario, ScenarioConfig):
             config = scenario if consumers is None else scenario.model_copy(update={"consumers": consumers})
@@ -64,12 +80,21 @@ class LiveCommerceModel(mesa.Model):
             config = load_scenario(scenario, overrides, consumers=consumers)
         if consumer_engine not in ENGINES:
             raise ValueError(f"consumer_engine {consumer_engine!r}: accepted {ENGINES}")
+        try:
+            detail = check_detail(detail)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         super().__init__(rng=config.seed if rng is None else rng)
+        # the day's processes draw from streams spawned from (this entropy, day, process): two runs
+        # sharing a seed keep sharing every process's draws after a policy that does not touch it
+        self.stream_entropy = int(self.rng.integers(2**63))
+        self.streams: dict[str, np.random.Generator] = {}
         self.config = config
         self.run_id = run_id
         self.start_date = config.start_date
         self.calendar = Calendar(config)
         self.scandals_today: list[int] = []
+        self.unfollowed_sales: list[np.ndarray] = []  # (2, n) consumer, streamer: live sales without a follow edge
 
         self.platform_list = [Platform(self, n, i, c) for i, (n, c) in enumerate(config.platforms.items())]
         self.platforms = {p.name: p for p in self.platform_list}
@@ -100,13 +125,14 @@ class LiveCommerceModel(mesa.Model):
             self.consumers = ReferenceConsumers(self, state)
         else:
             self.consumers = ConsumerColumns(self, state)
+        self.consumer_tier = state.tier
         self.recorder = Recorder(self)
-        self.datacollector = mesa.DataCollector(
+        self.detail = DetailRecorder(self, detail)
+        self.streams = self.day_streams(0)  # replaced at the start of every step
+        self.datacollector = mesa.DataCollector(  # module-level reporters: the model pickles (save/load)
             model_reporters={
-                "gmv_rmb": lambda m: m.recorder.last("gmv_rmb"),
-                "hhi": lambda m: m.recorder.last("hhi"),
-                "consumer_surplus_rmb": lambda m: m.recorder.last("consumer_surplus_rmb"),
-                **{f"share_{p.name}": (lambda m, i=p.index: m.recorder.last_share(i)) for p in self.platform_list},
+                **{name: partial(_last_market, metric=name) for name in ("gmv_rmb", "hhi", "consumer_surplus_rmb")},
+                **{f"share_{p.name}": partial(_last_share, platform=p.index) for p in self.platform_list},
             }
         )
 
@@ -131,10 +157,10 @@ class LiveCommerceModel(mesa.Model):
         )  # fmt: skip
 
     def build_follows(self, installed: np.ndarray, rng: np.random.Generator):
-        """Follow graph consumer -> streamer, heavy-tailed by streamer popularity."""
+        """Follow graph consumer -> streamer, heavy-tailed by streamer popularity (dormant entrants unfollowed)."""
         t = self.streamers
         return graphs.build_follow_graph(
-            installed.shape[0], t.platform, t.popularity, installed,
+            installed.shape[0], t.platform, t.popularity * t.active, installed,
             self.config.consumer.follows_per_consumer, rng,
         )  # fmt: skip
 
@@ -155,23 +181,28 @@ class LiveCommerceModel(mesa.Model):
             listed[~listed.any(axis=1), best] = True
         own_shop = rng.random((n, p)) < shop_p
         home = np.where(own_shop.any(axis=1), np.argmax(own_shop, axis=1), -1)
+        intensity = np.array([
+            cfg.brands.self_broadcast if q.config.self_broadcast is None else q.config.self_broadcast
+            for q in self.platform_list
+        ])  # fmt: skip
         return BrandTable(
             category=category, quality=quality, price_rmb=price, capacity_orders_per_day=capacity,
             listed=listed, own_shop=own_shop,
-            self_broadcast=np.where(home >= 0, cfg.brands.self_broadcast, 0.0), home_platform=home,
+            self_broadcast=np.where(home >= 0, intensity[np.maximum(home, 0)], 0.0), home_platform=home,
             rep_a=np.full(n, cfg.behaviour.trust_prior_brand * cfg.behaviour.prior_strength),
             rep_b=np.full(n, (1 - cfg.behaviour.trust_prior_brand) * cfg.behaviour.prior_strength),
             receipts_self_rmb=np.zeros(n), receipts_hired_rmb=np.zeros(n), cost_self_rmb=np.zeros(n),
-            receipts_by_platform_rmb=np.zeros((n, p)),
+            receipts_by_platform_rmb=np.zeros((n, p)), base_price_rmb=price.copy(), fees_rmb=np.zeros(n),
+            sales_rmb=np.zeros(n), live_value_by_source_rmb=np.zeros((n, p)),
         )  # fmt: skip
 
     def _init_streamers(self) -> StreamerTable:
         cfg, rng, b = self.config.streamers, self.rng, self.brands
         names = [p.name for p in self.platform_list]
-        h, n_b, carried_k = cfg.count, len(b.category), cfg.brands_carried
+        h, n_b, carried_k = cfg.count + cfg.entry_pool, len(b.category), cfg.brands_carried
         shares = np.array([cfg.platform_shares.get(x, 0.0) for x in names])
         platform = rng.choice(len(names), size=h, p=shares) if h else np.zeros(0, int)
-        category = rng.integers(self.config.categories.count, size=h)
+        category = self._streamer_categories(platform, rng)
         popularity = graphs.pareto_popularity(h + n_b, cfg.popularity_alpha, rng)
         popularity[h:] *= 0.3  # brand accounts start small
         brand_groups = WeightedGroups(b.category, np.ones(n_b), self.config.categories.count)
@@ -185,7 +216,8 @@ class LiveCommerceModel(mesa.Model):
             platform=np.concatenate([platform, np.maximum(b.home_platform, 0)]).astype(np.int64),
             category=np.concatenate([category, b.category]),
             popularity=popularity,
-            commission=np.concatenate([beta_with_mean(rng, cfg.commission, 16, h), np.zeros(n_b)]),
+            commission=np.concatenate([self._platform_commission(platform, beta_with_mean(rng, cfg.commission, 16, h)),
+                                       np.zeros(n_b)]),
             selection_care=np.concatenate([beta_with_mean(rng, cfg.selection_care_mean, 8, h), np.ones(n_b)]),
             scandal_hazard_per_day=np.concatenate([np.full(h, cfg.scandal_hazard_per_day), np.zeros(n_b)]),
             live_probability=np.concatenate([np.full(h, cfg.live_probability), np.zeros(n_b)]),
@@ -193,8 +225,30 @@ class LiveCommerceModel(mesa.Model):
             carried=np.vstack([carried, np.repeat(own[:, None], carried_k, axis=1)]).astype(np.int64),
             rep_a=np.full(n, mean * prior), rep_b=np.full(n, (1 - mean) * prior),
             banned_until_step=np.zeros(n, np.int64), followers=np.zeros(n, np.int64), gmv_rmb=np.zeros(n),
+            income_rmb=np.zeros(n), month_gmv_rmb=np.zeros(n), month_income_rmb=np.zeros(n),
+            active=np.concatenate([np.arange(h) < cfg.count, np.ones(n_b, bool)]),
+            entry_step=np.concatenate([np.where(np.arange(h) < cfg.count, 0, -1), np.zeros(n_b, np.int64)]),
         )  # fmt: skip
         return table.reordered(np.argsort(table.platform, kind="stable"))
+
+    def _streamer_categories(self, platform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Category focus of hired streamers: uniform, or each home platform's ``category_weights``."""
+        k = self.config.categories.count
+        weights = [p.config.category_weights for p in self.platform_list]
+        if not any(weights):
+            return rng.integers(k, size=len(platform))
+        mix = np.array([np.asarray(w, float) / sum(w) if w else np.full(k, 1.0 / k) for w in weights])
+        return rules.choose_index(mix[platform], rng.random(len(platform)))
+
+    def _platform_commission(self, platform: np.ndarray, draws: np.ndarray) -> np.ndarray:
+        """Hired streamers' commissions: draws around the global mean, moved to the home platform's mean."""
+        base = self.config.streamers.commission
+        out = draws.copy()
+        for p in self.platform_list:
+            mean, home = p.config.commission, platform == p.index
+            if mean is not None:
+                out[home] = rules.rescale_commission(draws[home], base, mean)
+        return out
 
     # ------------------------------------------------------------------ the day
     @property
@@ -207,8 +261,16 @@ class LiveCommerceModel(mesa.Model):
         """Calendar date of the current step."""
         return self.start_date + dt.timedelta(days=max(self.day, 0))
 
+    def day_streams(self, day: int) -> dict[str, np.random.Generator]:
+        """The random stream of each process on ``day``: depends only on the run's seed, the day and the process."""
+        return {
+            name: np.random.default_rng(np.random.SeedSequence(self.stream_entropy, spawn_key=(day, i)))
+            for i, name in enumerate(PROCESSES)
+        }
+
     def step(self) -> None:
         """One day, in the order of MODEL_SPEC.md."""
+        self.streams = self.day_streams(self.day)
         # 1. calendar: policies, festivals, scandals
         self.scandals_today = []
         for name, changes in self.calendar.policies_on(self.day, self.date):
@@ -219,36 +281,59 @@ class LiveCommerceModel(mesa.Model):
         if self.day > 0 and self.day % 30 == 0:
             self.agents_by_type[Platform].do("review_month")
             self.agents_by_type[Brand].shuffle_do("review_month")
-            self.brands.reset_month()
+            self._review_market_month()
         live, product = self._go_live()
         # 4. consumers
         ctx = self._context(demand, live, product)
-        orders = self.consumers.shop(ctx, self.rng)
+        orders = self.consumers.shop(ctx, self.streams["shop"])
         # 5. fulfilment; 6-7. trust, minutes, churn
         outcomes = self._fulfil(orders)
         self._update_reputations(orders, outcomes)
-        flows = self.consumers.learn(ctx, orders, outcomes, self.rng)
+        flows = self.consumers.learn(ctx, orders, outcomes, self.streams["learn"])
+        stats = self.consumers.stats()
+        # settlement: order values booked into brand, streamer and platform ledgers
+        self.ledger = settle(self, ctx, orders, outcomes, stats["minutes_sum"], live)
+        if self.config.streamers.follow_on_purchase > 0:  # buyers may follow the streamer who sold (monthly)
+            new = (orders.streamer >= 0) & (orders.edge < 0)
+            self.unfollowed_sales.append(np.stack([orders.consumer[new], orders.streamer[new]]))
         # 8. record
-        self.recorder.record(ctx, orders, outcomes, flows, live)
+        self.recorder.record(ctx, orders, outcomes, self.ledger, stats, flows, live)
+        self.detail.record(orders)
         self.datacollector.collect(self)
+
+    def _review_market_month(self) -> None:
+        """Monthly market dynamics (each off unless configured): prices, streamer entry and exit, new follows."""
+        cfg = self.config
+        if cfg.brands.price_pass_through > 0:
+            self.brands.reprice(cfg.brands.price_pass_through)
+        enter_and_exit(self)
+        pairs, self.unfollowed_sales = self.unfollowed_sales, []
+        if cfg.streamers.follow_on_purchase > 0 and pairs:
+            consumer, streamer = np.concatenate(pairs, axis=1)
+            keep = self.streams["market"].random(len(consumer)) < cfg.streamers.follow_on_purchase
+            added = self.consumers.add_follows(consumer[keep], streamer[keep])
+            self.streamers.followers += np.bincount(added, minlength=len(self.streamers.platform))
+        self.brands.reset_month()
+        self.streamers.reset_month()
 
     def _draw_scandals(self) -> None:
         t = self.streamers
-        on_air = t.banned_until_step <= self.day
-        hit = set(np.nonzero(on_air & (self.rng.random(len(t.platform)) < t.scandal_hazard_per_day))[0].tolist())
-        hit |= set(self.calendar.scandal_ranks_on(self.date, t.popularity, t.is_hired))
+        on_air = (t.banned_until_step <= self.day) & t.active
+        draws = self.streams["scandals"].random(len(t.platform))
+        hit = set(np.nonzero(on_air & (draws < t.scandal_hazard_per_day))[0].tolist())
+        hit |= set(self.calendar.scandal_ranks_on(self.date, t.popularity, t.is_hired & t.active))
         for row in sorted(hit):
             self.streamer_agents[row].suffer_scandal()
 
     def _go_live(self) -> tuple[np.ndarray, np.ndarray]:
         t, b = self.streamers, self.brands
-        u = self.rng.random((len(t.platform), 2))
+        u = self.streams["live"].random((len(t.platform), 2))
         chance = np.where(t.is_hired, t.live_probability, b.self_broadcast[np.maximum(t.brand, 0)])
         chance = np.where(t.brand >= 0, chance * (b.home_platform[np.maximum(t.brand, 0)] >= 0), chance)
         # brands that broadcast themselves supply hired streamers less; -1: no brand in category
         weight = np.where(t.carried >= 0, 1.0 - b.self_broadcast[t.carried] + 1e-9, 0.0)
         product = t.carried[np.arange(len(u)), rules.choose_index(weight, u[:, 1])]
-        live = (u[:, 0] < chance) & (t.banned_until_step <= self.day) & (product >= 0)
+        live = (u[:, 0] < chance) & (t.banned_until_step <= self.day) & (product >= 0) & t.active
         return live, np.where(live, product, -1)
 
     def _context(self, demand: float, live: np.ndarray, product: np.ndarray) -> DayContext:
@@ -262,7 +347,7 @@ class LiveCommerceModel(mesa.Model):
             link[i, [idx[q] for q in c.effective_outbound if q != self.platform_list[i].name]] = True
             for q, opened in self.platform_list[i].links_opened_step.items():
                 link_friction[i, idx[q]] = rules.new_link_friction(self.day - opened, self.config.behaviour)
-        accepts = np.array([[w in c.accepted_wallets for w in self.wallet_names] for c in cfgs])
+        accepts = self.wallet_accepts()
         primary = arr(lambda c: self.wallet_names.index((c.accepted_wallets or [c.own_wallet])[0])
                       if (c.accepted_wallets or c.own_wallet) else 0)  # fmt: skip
         is_shelf = arr(lambda c: c.kind == "shelf")
@@ -293,7 +378,12 @@ class LiveCommerceModel(mesa.Model):
                 labels=np.repeat(np.arange(len(b.category)), n_p),
             ),
             splash=splash, scandals=list(self.scandals_today), n_categories=k,
+            install_pull=arr(lambda c: c.install_pull),
         )  # fmt: skip
+
+    def wallet_accepts(self) -> np.ndarray:
+        """Bool (P, W): wallets each platform's checkout accepts today."""
+        return np.array([[w in p.config.accepted_wallets for w in self.wallet_names] for p in self.platform_list])
 
     def logistics_quality(self) -> np.ndarray:
         """Effective logistics quality: the best of own and partners' networks (interoperability)."""
@@ -305,7 +395,7 @@ class LiveCommerceModel(mesa.Model):
     def _fulfil(self, orders: Orders) -> Outcomes:
         """Capacity-limited shipping, bad outcomes, returns and protection refunds."""
         b, beh, n = self.brands, self.config.behaviour, len(orders)
-        u = self.rng.random((n, 4))
+        u = self.streams["fulfil"].random((n, 4))
         capacity = np.floor(b.capacity_orders_per_day * self.calendar.capacity_factor(self.date, b.category))
         order = np.lexsort((u[:, 0], orders.brand))
         first = np.searchsorted(orders.brand[order], orders.brand[order], side="left")
@@ -344,8 +434,16 @@ class LiveCommerceModel(mesa.Model):
         """Own-shop GMV of a platform over the last ``days`` and the ``days`` before."""
         return self.recorder.window_sums("gmv_rmb", platform, rules.LIVE_OWN, days)
 
-    def run(self, days: int | None = None, progress: bool = False) -> pl.DataFrame:
-        """Advance ``days`` days (default: the scenario's) and return the tidy results table."""
+    def run(self, days: int | None = None, progress: bool = False, detail: list[str] | None = None) -> pl.DataFrame:
+        """Advance ``days`` days (default: the scenario's) and return the tidy results table.
+
+        ``detail`` adds per-entity tables from now on (read them with :meth:`detail_tables`).
+        """
+        if detail:
+            try:
+                self.detail.request(detail)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
         for _ in tqdm(range(self.config.days if days is None else days), disable=not progress, desc="days"):
             self.step()
         return self.results()
@@ -356,6 +454,49 @@ class LiveCommerceModel(mesa.Model):
         Columns: run_id, step, date, platform, channel, metric, value, value_scaled.
         """
         return self.recorder.table()
+
+    def detail_tables(self) -> dict[str, pl.DataFrame]:
+        """Per-entity tables requested with ``detail`` (tidy: run_id, step, date, entity, id, metric, value)."""
+        return self.detail.tables()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the full state (random streams included) to a checkpoint file; see :mod:`.checkpoint`."""
+        from livemarket.models import checkpoint
+
+        return checkpoint.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, scenario: str | None = None) -> LiveCommerceModel:
+        """Restore a model saved with :meth:`save`; it continues exactly as the saved run would have."""
+        from livemarket.models import checkpoint
+
+        model = checkpoint.load(path, scenario)
+        if not isinstance(model, cls):
+            raise checkpoint.CheckpointError(f"{path}: holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    def add_policies(self, policies: list[dict]) -> None:
+        """Schedule more dated policy events (``{platform, date | step, set}``) on a running model: branching.
+
+        Each event is validated like the scenario's own; an event dated before today is refused.
+        """
+        from livemarket.config import ScenarioConfig
+
+        data = self.config.model_dump(mode="json")
+        data["policies"] = [*data["policies"], *policies]
+        try:
+            config = ScenarioConfig.model_validate(data)
+        except ValueError as err:
+            raise ConfigError(f"policies: {err}") from None
+        events = config.policies[len(self.config.policies):]
+        for ev in events:
+            when = ev.step if ev.step is not None else (ev.date - self.start_date).days
+            if when < self.steps:
+                raise ConfigError(
+                    f"policies: an event for {ev.platform} on {ev.date or ev.step} is before today ({self.date})"
+                )
+        self.config = self.calendar.config = config
+        self.calendar.add(events)
 
     def write_parquet(self, path: str | Path) -> Path:
         """Write the results table to a Parquet file and return its path."""

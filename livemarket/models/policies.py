@@ -57,7 +57,11 @@ class Calendar:
         self.config = config
         self._by_step: dict[int, list] = {}
         self._by_date: dict[dt.date, list] = {}
-        for ev in config.policies:
+        self.add(config.policies)
+
+    def add(self, events) -> None:
+        """Schedule validated policy events (after those already scheduled for the same day)."""
+        for ev in events:
             slot = (
                 self._by_step.setdefault(ev.step, []) if ev.step is not None else self._by_date.setdefault(ev.date, [])
             )

@@ -19,11 +19,13 @@ __all__ = [
     "choose_index",
     "churn_hazard",
     "consider_probability",
+    "install_hazard",
     "logit_probabilities",
     "logsum",
     "minutes_target",
     "new_link_friction",
     "perceived_trust",
+    "rescale_commission",
     "return_probability",
     "visit_probability",
 ]
@@ -123,6 +125,11 @@ def minutes_target(minutes_per_day, ad_load, live_share, beh):
     return minutes_per_day * np.maximum(0.0, factor)
 
 
+def install_hazard(neighbour_use, pull, beh):
+    """Daily chance a non-user installs an app: a base rate, the platform's pull, and social influence."""
+    return beh.install_per_day + pull + beh.install_social * neighbour_use
+
+
 def churn_hazard(trust, beh):
     """Daily chance of uninstalling an app: a base rate plus more as trust falls below a threshold."""
     shortfall = np.maximum(0.0, beh.churn_trust_threshold - trust) / beh.churn_trust_threshold
@@ -158,3 +165,10 @@ def _geometric_gaps(p: float, count: int, cap: int, rng: np.random.Generator) ->
     with np.errstate(over="ignore"):  # p near zero: gaps beyond any cap
         gaps = np.ceil(rng.standard_exponential(count) / -np.log1p(-p))
     return np.minimum(np.maximum(gaps, 1.0), cap + 1.0).astype(np.int64)
+
+
+def rescale_commission(commission: np.ndarray, old_mean: float, new_mean: float) -> np.ndarray:
+    """Commissions drawn around ``old_mean`` moved to ``new_mean`` (proportionally; all equal if old is 0 or 1)."""
+    if 0.0 < old_mean < 1.0:
+        return np.clip(commission * (new_mean / old_mean), 0.0, 1.0)
+    return np.full(len(commission), new_mean)

@@ -360,6 +360,33 @@ NOTES: dict[str, tuple[str, str, str]] = {
         f"{SF}: head-streamer exits; {ASM}",
     ),
     "streamers.brands_carried": ("brands", "1–20", ASM),
+    "streamers.entry_pool": ("streamers", "0–2× count", ASM + "; SEED_FACTS: streamers flock to growing platforms"),
+    "streamers.entry_per_month": ("share of active streamers per month", "0–0.2", ASM),
+    "streamers.entry_income_rmb": ("RMB/month at 10,000 consumers", "50–2,000", ASM),
+    "streamers.exit_income_rmb": ("RMB/month at 10,000 consumers", "0–50", ASM),
+    "streamers.exit_per_month": ("probability per month", "0–0.3", ASM),
+    "streamers.follow_on_purchase": (
+        "probability per sale", "0–0.3", ASM + "; SEED_FACTS: self-broadcasting merchants build a follower base"
+    ),
+    # platforms (dynamic market)
+    "platforms.<name>.commission": ("share of order value", "0.05–0.4", ASM + " (per-platform lever)"),
+    "platforms.<name>.self_broadcast": ("intensity 0–1", "0.1–0.8", ASM + " (per-platform lever)"),
+    "platforms.<name>.install_pull": (
+        "hazard/day", "0–0.002", ASM + "; SEED_FACTS: Douyin daily users 300M → 600M 2020–2021"
+    ),
+    "platforms.<name>.category_weights": (
+        "relative weights", "—", ASM + "; SEED_FACTS: AOV Taobao ~120 > Douyin ~100 > Kuaishou ~70"
+    ),
+    # brands (dynamic market)
+    "brands.channel_review": (
+        "probability per month", "0–1", ASM + "; SEED_FACTS: 20% link fee vs 5% own shop (2020-08)"
+    ),
+    "brands.shop_switch_cost_rmb": ("RMB at 10,000 consumers", "0–200", ASM),
+    "brands.unit_cost_share": ("share of base price", "0.4–0.8", ASM),
+    "brands.price_pass_through": ("share", "0–1", ASM + "; pass-through of fees: Weyl & Fabinger (2013) JPE 121:528"),
+    # behaviour (welfare accounting only)
+    "behaviour.bad_outcome_loss_share": ("share of price", "0.2–1", ASM + " (welfare output only)"),
+    "behaviour.return_hassle_share": ("share of price", "0–0.3", ASM + " (welfare output only)"),
     # graph
     "graph.kind": (
         "generator",

@@ -1,0 +1,80 @@
+"""Save and branch: a restored run continues bit for bit; bad checkpoints are refused by name."""
+
+import json
+
+import pytest
+
+from livemarket import LiveCommerceModel
+from livemarket.config import ConfigError
+from livemarket.models.checkpoint import CheckpointError, read_header
+
+DYNAMIC = ["brands.channel_review=1.0", "streamers.follow_on_purchase=0.3", "streamers.entry_pool=50",
+           "streamers.entry_per_month=0.2", "brands.price_pass_through=0.5"]  # fmt: skip
+
+
+def test_saved_and_restored_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
+    whole = LiveCommerceModel("china-2019", consumers=800, rng=4, overrides=DYNAMIC).run(70)
+    first = LiveCommerceModel("china-2019", consumers=800, rng=4, overrides=DYNAMIC)
+    first.run(35)
+    path = first.save(tmp_path / "day35.ckpt")
+    assert read_header(path)["step"] == 35
+    restored = LiveCommerceModel.load(path, scenario="china-2019")
+    assert restored.run(35).equals(whole)
+
+
+def test_branches_share_the_state_up_to_their_date(tmp_path):
+    root = LiveCommerceModel("china-2019", consumers=600, rng=2)
+    root.run(20)
+    path = root.save(tmp_path / "root.ckpt")
+    ban = LiveCommerceModel.load(path)
+    ban.add_policies([{"platform": "douyin", "step": 20, "set": {"link_ban": True}}])
+    none = LiveCommerceModel.load(path)
+    a, b = ban.run(10), none.run(10)
+    before = lambda t: t.filter(t["step"] < 20)  # noqa: E731
+    assert before(a).equals(before(b))  # the same history up to the branch date
+    outbound = lambda t: t.filter((t["metric"] == "outbound_link_gmv_rmb") & (t["platform"] == "douyin")  # noqa: E731
+                                  & (t["step"] >= 20))["value"].sum()  # fmt: skip
+    assert outbound(a) == 0 < outbound(b)
+    with pytest.raises(ConfigError, match="before today"):
+        none.add_policies([{"platform": "douyin", "step": 3, "set": {"link_ban": True}}])
+    with pytest.raises(ConfigError, match="weibo"):
+        none.add_policies([{"platform": "weibo", "step": 40, "set": {"link_ban": True}}])
+
+
+def _saved(tmp_path):
+    m = LiveCommerceModel("minimal", consumers=300, rng=1)
+    m.run(2)
+    return m.save(tmp_path / "m.ckpt")
+
+
+def test_damaged_foreign_and_other_version_checkpoints_are_refused(tmp_path):
+    path = _saved(tmp_path)
+    with pytest.raises(CheckpointError, match="of scenario 'minimal', not 'china-2019'"):
+        LiveCommerceModel.load(path, scenario="china-2019")
+    blob = bytearray(path.read_bytes())
+    blob[-100] ^= 0xFF
+    (tmp_path / "flipped.ckpt").write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError, match="damaged"):
+        LiveCommerceModel.load(tmp_path / "flipped.ckpt")
+    (tmp_path / "short.ckpt").write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="damaged"):
+        LiveCommerceModel.load(tmp_path / "short.ckpt")
+    header, _, payload = path.read_bytes().partition(b"\n")
+    old = json.loads(header) | {"state_version": 0}
+    (tmp_path / "old.ckpt").write_bytes(json.dumps(old).encode() + b"\n" + payload)
+    with pytest.raises(CheckpointError, match="state version 0"):
+        LiveCommerceModel.load(tmp_path / "old.ckpt")
+    (tmp_path / "text.ckpt").write_text("hello\n")
+    with pytest.raises(CheckpointError, match="not a livemarket checkpoint"):
+        LiveCommerceModel.load(tmp_path / "text.ckpt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        LiveCommerceModel.load(tmp_path / "missing.ckpt")
+
+
+def test_save_replaces_the_file_whole(tmp_path):
+    path = _saved(tmp_path)
+    m = LiveCommerceModel("minimal", consumers=300, rng=1)
+    m.run(5)
+    m.save(path)
+    assert LiveCommerceModel.load(path).steps == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["m.ckpt"]  # no temporary left behind
