@@ -108,6 +108,23 @@ def test_a_worker_that_cannot_import_the_model_stops_the_sweep_naming_the_field(
         run_rows(dataclasses.replace(task, model_source_sha256="0" * 64))
 
 
+def test_factors_set_the_keywords_the_model_class_adds(tmp_path):
+    spec = _spec(replicates=1, factors={"cap": {"path": "model.cap", "values": [0.1, 0.9]}},
+                 overrides=["model.step_up=0.3"])  # fmt: skip
+    run_sweep(spec, tmp_path, workers=0, progress=False)
+    fees = store.results(tmp_path).sort("cap")["video_revenue_link_fees_rmb_sum"].to_list()
+    # cap 0.1 is the scenario's fee: the ratchet cannot move it, and the run is the built-in model's
+    builtin = _spec(replicates=1, factors={}, model="livemarket.models.market:LiveCommerceModel")
+    assert fees[0] == pytest.approx(_fees(_table(LiveCommerceModel, builtin, builtin.plan().runs[0])))
+    assert fees[1] > 2 * fees[0]
+    assert FeeRatchet(load_scenario("minimal", consumers=300), cap=0.5).cap == 0.5
+    with pytest.raises(ConfigError, match=r"model.caps: sweep_strategies:FeeRatchet takes no keyword 'caps'; "
+                                          r"accepted: model.step_up, model.cap"):  # fmt: skip
+        _spec(overrides=["model.caps=0.2"]).plan()
+    with pytest.raises(ConfigError, match=r"LiveCommerceModel takes no keyword 'cap'; accepted: none"):
+        _spec(model="livemarket.models.market:LiveCommerceModel", overrides=["model.cap=0.2"]).plan()
+
+
 def test_resuming_with_an_edited_model_source_is_refused(tmp_path):
     spec = _spec(replicates=1, factors={})
     run_sweep(spec, tmp_path, workers=0, progress=False)

@@ -27,6 +27,7 @@ from livemarket.odd.tables import MEANINGS, TABLES
 __all__ = ["MEANINGS", "NOTES", "TABLES", "parameter_paths", "render", "update_document"]
 
 BEGIN, END = "<!-- parameters:begin -->", "<!-- parameters:end -->"
+OUT_BEGIN, OUT_END = "<!-- outputs:begin -->", "<!-- outputs:end -->"
 #: The ODD document of a source checkout (an installed wheel has none: ``python -m livemarket.odd`` prints).
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
 
@@ -152,12 +153,34 @@ def render(scenario: str = "china-2019") -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+def render_outputs() -> str:
+    """The output table, generated from the metric registry (:data:`livemarket.models.metrics.REGISTRY`)."""
+    from livemarket.models.metrics import REGISTRY
+
+    lines = [
+        "Generated from the metric registry (`livemarket/models/metrics.py`). Every row of the tidy "
+        "table has run_id, step, date, platform, channel, metric, value and value_scaled; *scaled* "
+        "metrics (money and counts) also carry `value_scaled = value x population_scale`.",
+        "",
+        "| Metric | Level | Unit | Scaled | Definition |",
+        "|---|---|---|---|---|",
+    ]
+    for m in REGISTRY:
+        lines.append(f"| `{m.name}` | {m.level} | {m.unit} | {'yes' if m.scales else 'no'} | {m.doc} |")
+    return "\n".join(lines) + "\n"
+
+
+def _replace_between(text: str, begin: str, end: str, body: str) -> str:
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
 def update_document(path: Path = DOC) -> bool:
-    """Rewrite the generated section of the ODD document; True if it changed."""
+    """Rewrite the generated sections of the ODD document (parameters, outputs); True if it changed."""
     text = path.read_text(encoding="utf-8")
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    new = f"{head}{BEGIN}\n{render()}{END}{tail}"
+    new = _replace_between(text, BEGIN, END, render())
+    new = _replace_between(new, OUT_BEGIN, OUT_END, render_outputs())
     if new != text:
         path.write_text(new, encoding="utf-8")
         return True

@@ -5,6 +5,10 @@ in their own module (a rule that reads the market and sets parameters). A spec n
 (``model = "mystrategies:FeeRatchet"``); the driver and every worker import it by that name,
 so the module must be importable on each of them (installed, or on ``PYTHONPATH``).
 
+The keyword arguments a subclass adds to the constructor (``FeeRatchet(cap=0.1)``) are set
+like scenario parameters, with the prefix ``model.``: an override ``"model.cap=0.1"`` or a
+factor with ``path = "model.cap"``. :func:`split_overrides` takes them apart.
+
 Example:
     >>> load_model_class(DEFAULT_MODEL).__name__
     'LiveCommerceModel'
@@ -20,12 +24,15 @@ import hashlib
 import importlib
 import inspect
 import re
+from typing import Any
 
 from livemarket.config import ConfigError
 
-__all__ = ["DEFAULT_MODEL", "check_model_ref", "load_model_class", "model_source_sha256"]
+__all__ = ["DEFAULT_MODEL", "MODEL_PREFIX", "check_keywords", "check_model_ref", "load_model_class",
+           "model_keywords", "model_source_sha256", "split_overrides"]
 
 DEFAULT_MODEL = "livemarket.models.market:LiveCommerceModel"
+MODEL_PREFIX = "model."  # overrides and factor paths that set a keyword of the model class
 _REF = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
@@ -78,3 +85,42 @@ def model_source_sha256(ref: str) -> str | None:
     except (TypeError, OSError):  # defined without a file (a notebook cell): its qualified name only
         data = ref.encode()
     return hashlib.sha256(data).hexdigest()
+
+
+def split_overrides(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Split overrides into the scenario's and the model constructor's (``model.<keyword>=<TOML value>``).
+
+    Example:
+        >>> split_overrides(["platforms.video.ad_load=0.2", "model.cap=0.1"])
+        (['platforms.video.ad_load=0.2'], {'cap': 0.1})
+    """
+    from livemarket.config import _parse_value
+
+    scenario, keywords = [], {}
+    for item in overrides:
+        path, _, value = item.partition("=")
+        if path.strip().startswith(MODEL_PREFIX):
+            keywords[path.strip().removeprefix(MODEL_PREFIX)] = _parse_value(value.strip())
+        else:
+            scenario.append(item)
+    return scenario, keywords
+
+
+def model_keywords(ref: str) -> tuple[str, ...]:
+    """The keyword arguments a model class adds to ``LiveCommerceModel``'s (the ones a spec may set)."""
+    from livemarket.models.market import LiveCommerceModel
+
+    own = set(inspect.signature(LiveCommerceModel.__init__).parameters)
+    params = inspect.signature(load_model_class(ref).__init__).parameters.values()
+    return tuple(p.name for p in params if p.name not in own and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def check_keywords(ref: str, keywords: dict[str, Any], where: str = "model") -> None:
+    """Raise :class:`ConfigError` for a keyword the model class does not take (naming the accepted ones)."""
+    accepted = model_keywords(ref)
+    for name in keywords:
+        if name not in accepted:
+            raise ConfigError(
+                f"{where}: {MODEL_PREFIX}{name}: {ref} takes no keyword {name!r}; accepted: "
+                + (", ".join(f"{MODEL_PREFIX}{k}" for k in accepted) or "none (its constructor adds no keywords)")
+            )

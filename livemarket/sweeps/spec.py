@@ -43,7 +43,14 @@ from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_
 from livemarket.models.rules import CHANNELS
 from livemarket.sweeps.catalog import find_experiment
 from livemarket.sweeps.design import _NAME, Expectation, Factor, Quick, _Strict
-from livemarket.sweeps.modelclass import DEFAULT_MODEL, check_model_ref, load_model_class, model_source_sha256
+from livemarket.sweeps.modelclass import (
+    DEFAULT_MODEL,
+    check_keywords,
+    check_model_ref,
+    load_model_class,
+    model_source_sha256,
+    split_overrides,
+)
 from livemarket.sweeps.version import model_version
 
 __all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
@@ -147,7 +154,8 @@ class Experiment(_Strict):
         question, strategy, expected: the header (what is asked, what varies, what should happen).
         model: the model class, ``"package.module:Class"``: the built-in ``LiveCommerceModel``
             or a subclass of it (a researcher's strategy), importable on the driver and every
-            worker. Its source file enters the runs' identity.
+            worker. Its source file enters the runs' identity. Keywords its constructor adds
+            are set by overrides and factor paths ``model.<keyword>``.
         scenario: built-in scenario name or a ``.toml`` path (relative to the spec file).
         overrides: ``dotted.path=value`` strings applied to every run.
         consumers, days: population and run length (default: the scenario's).
@@ -350,6 +358,7 @@ class Experiment(_Strict):
             key = tuple(overrides)
             if validate and key not in seen and len(seen) < VALIDATE_POINTS:
                 seen[key] = self.resolve(overrides)
+                check_keywords(self.model, split_overrides(overrides)[1], self.name)
                 if len(seen) == 1:  # as the pilot run: a point of another length may still fail
                     self._check_metrics(seen[key])
             for r in range(self.replicates):
@@ -393,7 +402,8 @@ class Experiment(_Strict):
 
     def resolve(self, overrides: list[str]):
         """The validated scenario config of a run with these overrides."""
-        return load_scenario(self.scenario_source(), overrides, consumers=self.consumers, days=self.days)
+        scenario, _ = split_overrides(overrides)  # model.<keyword> overrides go to the model class
+        return load_scenario(self.scenario_source(), scenario, consumers=self.consumers, days=self.days)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import polars as pl
 from livemarket.config import ConfigError
 from livemarket.sweeps import store
 from livemarket.sweeps.cluster import warm_up
-from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class, model_source_sha256
+from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class, model_source_sha256, split_overrides
 from livemarket.sweeps.spec import Experiment, MetricSpec, Run
 from livemarket.sweeps.version import model_version
 
@@ -147,10 +147,11 @@ def _one_run(task: ChunkTask, run: Run) -> dict[str, Any]:
     try:
         with _alarm(limit_s):
             stamp = os.stat(task.scenario).st_mtime_ns if task.scenario.endswith(".toml") else None
-            config = _scenario(task.scenario, tuple(run.overrides), task.consumers, task.days, stamp)
+            scenario, keywords = split_overrides(run.overrides)
+            config = _scenario(task.scenario, tuple(scenario), task.consumers, task.days, stamp)
             config = config.model_copy(deep=True)
             seed = np.random.SeedSequence(task.root_seed, spawn_key=run.spawn_key)
-            model = load_model_class(task.model)(config, rng=seed, run_id=run.run_id)
+            model = load_model_class(task.model)(config, rng=seed, run_id=run.run_id, **keywords)
             row |= store.summarize(model.run(config.days), task.metrics)
         if limit_s and time.perf_counter() - started > limit_s:
             raise RunTimeLimitExceeded(limit_s)
@@ -257,9 +258,10 @@ def pilot(spec: Experiment, run: Run) -> dict[str, Any]:
     model_class = load_model_class(spec.model)
     config = spec.resolve(run.overrides)
     seed = np.random.SeedSequence(spec.root_seed, spawn_key=run.spawn_key)
-    model_class(config, rng=seed).run(1)  # first calls (imports, caches) are not the run's cost
+    keywords = split_overrides(run.overrides)[1]
+    model_class(config, rng=seed, **keywords).run(1)  # first calls (imports, caches) are not the run's cost
     started = time.perf_counter()
-    model = model_class(config, rng=seed)
+    model = model_class(config, rng=seed, **keywords)
     setup = time.perf_counter() - started
     days = min(config.days, 5)
     table = model.run(days)

@@ -9,7 +9,7 @@ import polars as pl
 
 from livemarket.config import ScenarioConfig, load_scenario
 from livemarket.sweeps.cluster import map_runs
-from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class
+from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class, split_overrides
 from livemarket.validation.moments import moments
 from livemarket.validation.report import summarise
 from livemarket.validation.targets import DAYS, HISTORY
@@ -31,16 +31,17 @@ class RunSpec:
     days: int = DAYS
     history: bool = True
     seed: int = 0
-    model: str = DEFAULT_MODEL
+    model: str = DEFAULT_MODEL  # its constructor's keywords: overrides model.<keyword>=<value>
 
     def config(self) -> ScenarioConfig:
         """Build the validated scenario (with the 2020 history appended to its policies)."""
-        base = load_scenario(self.scenario, list(self.overrides), consumers=self.consumers)
+        overrides = split_overrides(list(self.overrides))[0]
+        base = load_scenario(self.scenario, overrides, consumers=self.consumers)
         if not self.history:
             return base.model_copy(update={"days": self.days, "seed": self.seed})
         policies = [p.model_dump() for p in base.policies] + HISTORY
         return load_scenario(
-            self.scenario, list(self.overrides), consumers=self.consumers, days=self.days,
+            self.scenario, overrides, consumers=self.consumers, days=self.days,
             seed=self.seed, policies=policies,
         )  # fmt: skip
 
@@ -48,7 +49,8 @@ class RunSpec:
 def run_moments(spec: RunSpec) -> dict[str, float]:
     """Run one replicate and return its moments (the unit of work shipped to a worker)."""
     config = spec.config()
-    model = load_model_class(spec.model)(config, run_id=f"{config.name}-seed{spec.seed}")
+    keywords = split_overrides(list(spec.overrides))[1]
+    model = load_model_class(spec.model)(config, run_id=f"{config.name}-seed{spec.seed}", **keywords)
     df = model.run(spec.days)
     hired = model.streamers.brand < 0
     return moments(df, model.streamers.gmv_rmb[hired])
