@@ -145,6 +145,8 @@ def test_one_short_replicate_end_to_end():
         ["validate", "nosuch"],
         ["validate", "--set", "consumer.bass_q=7"],
         ["validate", "--replicates", "0"],
+        ["validate", "--model", "no_such_module_xyz:Model"],
+        ["validate", "--model", "sweep_strategies:FeeRatchet", "--set", "model.caps=1"],
     ],
 )
 def test_validate_command_errors_exit_2(args):

@@ -8,6 +8,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from livemarket.sweeps.modelclass import DEFAULT_MODEL, check_keywords, split_overrides
 from livemarket.validation.report import figure, markdown_table
 from livemarket.validation.runs import RunSpec, validate
 from livemarket.validation.targets import DAYS
@@ -32,6 +33,9 @@ def validate_command(
         Path, typer.Option(help="Folder for validation.md, moments.parquet, figures.")
     ] = Path("results/validate"),
     workers: Annotated[int, typer.Option(help="Dask worker processes (0: run here).")] = 0,
+    model: Annotated[str, typer.Option(help=(
+        "Model class, package.module:Class (a LiveCommerceModel subclass; its keywords: --set model.<k>=v)."
+    ))] = DEFAULT_MODEL,  # fmt: skip
 ) -> None:
     """Run the scenario with replicates and print each stylized fact: target, model [95% CI], verdict.
 
@@ -40,14 +44,15 @@ def validate_command(
     import time
 
     try:
-        RunSpec(scenario, tuple(set_ or []), consumers, days, True, 0).config()
+        RunSpec(scenario, tuple(set_ or []), consumers, days, True, 0, model).config()
+        check_keywords(model, split_overrides(set_ or [])[1], "--set")  # also imports the model class
         if replicates < 1 or days < 1:
             raise ValueError("--replicates and --days must be at least 1")
     except (ValueError, OSError) as err:  # ConfigError is a ValueError
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
     started = time.time()
-    summary, runs = validate(scenario, replicates, consumers, seed, set_ or [], days, workers=workers)
+    summary, runs = validate(scenario, replicates, consumers, seed, set_ or [], days, workers=workers, model=model)
     table = markdown_table(summary)
     out.mkdir(parents=True, exist_ok=True)
     (out / "validation.md").write_text(table + "\n", encoding="utf-8")
