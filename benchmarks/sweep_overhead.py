@@ -107,12 +107,12 @@ def wrapper_in_worker(spec: Experiment, rounds: int = 6, block: int = 10) -> tup
     error capture) under the same machine state, which a loop-versus-sweep comparison on a
     busy machine cannot resolve.
     """
-    from livemarket.sweeps import runner
+    from livemarket.sweeps import tasks
 
     plan = spec.plan()
     runs = plan.runs[:block]
-    task = runner.ChunkTask("", 0, runs, spec.scenario_source(), spec.consumers, spec.days, spec.root_seed,
-                            list(spec.metrics), {}, plan.model_version)  # fmt: skip
+    task = tasks.ChunkTask("", 0, runs, spec.scenario_source(), spec.consumers, spec.days, spec.root_seed,
+                           list(spec.metrics), {}, plan.model_version)  # fmt: skip
     configs = {tuple(r.overrides): spec.resolve(r.overrides) for r in runs}
     plain = wrapped = 0.0
     for _ in range(rounds):
@@ -124,7 +124,7 @@ def wrapper_in_worker(spec: Experiment, rounds: int = 6, block: int = 10) -> tup
         plain += time.perf_counter() - started
         started = time.perf_counter()
         for r in runs:
-            runner._one_run(task, r)
+            tasks._one_run(task, r)
         wrapped += time.perf_counter() - started
     return plain, wrapped
 

@@ -9,8 +9,9 @@ random numbers) and scores the replicate-mean moments with
 ``dask.distributed`` client. The best parameters are written into a copy of the scenario
 file (comments kept) and a Markdown fit report.
 
-The only place that knows how runs are executed is :func:`submit_runs`; switching to the
-sweeps runner (``livemarket.sweeps``) means replacing that one function.
+Replicates run through :func:`livemarket.validation.run_replicates`, on a cluster from
+:func:`livemarket.sweeps.cluster.open_client`: the replicate runner and the cluster helper
+that validation and the sweeps use too.
 
 Example spec::
 
@@ -27,6 +28,7 @@ Example spec::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
@@ -49,6 +51,7 @@ from livemarket.config import (
     read_toml_file,
 )
 from livemarket.draws import run_seed_sequence
+from livemarket.sweeps.cluster import open_client
 from livemarket.validation import (
     DAYS,
     TARGETS,
@@ -167,7 +170,7 @@ def _toml(v: float) -> str:
 
 # --------------------------------------------------------------------------- running
 def submit_runs(specs: Sequence[RunSpec], client=None) -> list[dict[str, float]]:
-    """Moments of each run. THE seam: swap in the sweeps runner here (one function)."""
+    """Moments of each run, on ``client`` or in this process (:func:`livemarket.validation.run_replicates`)."""
     return run_replicates(specs, client)
 
 
@@ -198,13 +201,16 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    own_cluster = None
-    if client is None and spec.workers > 0:
-        from dask.distributed import Client, LocalCluster
+    with contextlib.ExitStack() as stack:
+        if client is None and spec.workers > 0:
+            client = stack.enter_context(open_client(spec.workers))
+        return _study(spec, client, log)
 
-        own_cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)  # fmt: skip
-        client = Client(own_cluster)
+
+def _study(spec: CalibrationSpec, client, log) -> dict[str, Any]:
+    """The trials of :func:`calibrate`, each batch's replicates on ``client`` (or in this process)."""
+    import optuna
+
     seeds = _replicate_seeds(spec, spec.replicates)
     sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed, multivariate=True,
                                          n_startup_trials=spec.startup_trials)  # fmt: skip
@@ -222,32 +228,27 @@ def calibrate(spec: CalibrationSpec, client=None, log=print) -> dict[str, Any]:
         log(f"resuming study {spec.study_name!r}: {len(finished)} trials done")
     started = time.time()
     earlier = float(study.user_attrs.get("study_seconds", 0.0))  # wall time of earlier sessions
-    try:
-        done = len(finished)
-        while done < spec.trials:
-            batch = [study.ask() for _ in range(min(spec.batch, spec.trials - done))]
-            params = [
-                {n: t.suggest_float(n, p.low, p.high, log=p.log) for n, p in spec.parameters.items()}
-                for t in batch
-            ]  # fmt: skip
-            runs = [
-                RunSpec(spec.scenario, _overrides(spec, pr), spec.consumers, spec.days, True, s)
-                for pr in params for s in seeds
-            ]  # fmt: skip
-            results = submit_runs(runs, client)
-            for i, trial in enumerate(batch):
-                means = _means(results[i * len(seeds) : (i + 1) * len(seeds)])
-                trial.set_user_attr("moments", {k: means[k] for k in spec.in_sample})
-                study.tell(trial, loss(means, spec.in_sample))
-            done += len(batch)
-            study.set_user_attr("study_seconds", earlier + time.time() - started)
-            best = study.best_trial
-            log(f"trials {done}/{spec.trials}  best loss {best.value:.3f} (trial {best.number})  "
-                f"{time.time() - started:.0f} s")  # fmt: skip
-    finally:
-        if own_cluster is not None:
-            client.close()
-            own_cluster.close()
+    done = len(finished)
+    while done < spec.trials:
+        batch = [study.ask() for _ in range(min(spec.batch, spec.trials - done))]
+        params = [
+            {n: t.suggest_float(n, p.low, p.high, log=p.log) for n, p in spec.parameters.items()}
+            for t in batch
+        ]  # fmt: skip
+        runs = [
+            RunSpec(spec.scenario, _overrides(spec, pr), spec.consumers, spec.days, True, s)
+            for pr in params for s in seeds
+        ]  # fmt: skip
+        results = submit_runs(runs, client)
+        for i, trial in enumerate(batch):
+            means = _means(results[i * len(seeds) : (i + 1) * len(seeds)])
+            trial.set_user_attr("moments", {k: means[k] for k in spec.in_sample})
+            study.tell(trial, loss(means, spec.in_sample))
+        done += len(batch)
+        study.set_user_attr("study_seconds", earlier + time.time() - started)
+        best = study.best_trial
+        log(f"trials {done}/{spec.trials}  best loss {best.value:.3f} (trial {best.number})  "
+            f"{time.time() - started:.0f} s")  # fmt: skip
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     rows = [{"trial": t.number, "loss": t.value, **t.params,
              **{f"m:{k}": v for k, v in t.user_attrs.get("moments", {}).items()}} for t in complete]  # fmt: skip
@@ -426,15 +427,8 @@ def _version(name: str) -> str:
 def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
     """Load the spec, fit, write the fitted scenario, validate it over the full horizon, report."""
     spec = load_spec(spec_path)
-    client = cluster = None
-    if spec.workers > 0:
-        from dask.distributed import Client, LocalCluster
-
-        cluster = LocalCluster(
-            n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
-    try:
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(open_client(spec.workers)) if spec.workers > 0 else None
         fit = calibrate(spec, client, log)
         note = (f"Calibrated by `livemarket calibrate {spec_path}` (loss {fit['best_loss']:.2f}); "
                 f"report: {spec.report}")  # fmt: skip
@@ -447,10 +441,6 @@ def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
         ]  # fmt: skip
         runs = submit_runs(specs, client)
         check_seconds = time.time() - started
-    finally:
-        if client is not None:
-            client.close()
-            cluster.close()
     check = summarise(runs)
     import polars as pl
 

@@ -20,7 +20,7 @@ import typer
 
 from livemarket.config import ConfigError, builtin_scenarios, load_scenario
 from livemarket.models.graphs import GraphInputError
-from livemarket.provenance import git_commit, versions
+from livemarket.provenance import git_commit, version, versions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Live-stream e-commerce market simulations.")
 
@@ -64,7 +64,7 @@ def run(
     meta = {
         "scenario": scenario, "seed": config.seed, "days": config.days, "consumers": config.consumers,
         "overrides": set_ or [], "seconds": round(seconds, 3), "versions": versions(),
-        "git_commit": git_commit(), "parameters": config.model_dump(mode="json"),
+        "version": version(), "git_commit": git_commit(), "parameters": config.model_dump(mode="json"),
     }  # fmt: skip
     (out / "run.json").write_text(json.dumps(meta, indent=2))
     typer.echo(summary(table))

@@ -350,7 +350,6 @@ class ScenarioConfig(_Strict):
             raise ValueError("consumer.tier_shares must sum to 1")
         if self.streamers.count and abs(sum(self.streamers.platform_shares.values()) - 1) > 1e-6:
             raise ValueError("streamers.platform_shares must sum to 1 over platforms with live rooms")
-        end = self.start_date + dt.timedelta(days=self.days)
         for i, ev in enumerate(self.policies):
             if ev.platform not in self.platforms:
                 raise ValueError(f"policies[{i}].platform: unknown platform {ev.platform!r}; {accepted}")
@@ -371,7 +370,6 @@ class ScenarioConfig(_Strict):
                 raise ValueError(f"supply_shocks[{i}]: end {s.end} is before start {s.start}")
             if s.category is not None and not 0 <= s.category < self.categories.count:
                 raise ValueError(f"supply_shocks[{i}].category: 0..{self.categories.count - 1}")
-        del end
         return self
 
 

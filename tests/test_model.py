@@ -52,13 +52,19 @@ def test_accounting_closes_every_day(minimal_run):
     np.testing.assert_allclose(net, gmv - _market(df, "refunds_rmb"), rtol=1e-9, atol=1e-6)
 
 
-def test_trust_stays_in_unit_interval(minimal_run):
+def test_recorded_trust_is_the_consumers_trust_and_orders_move_it_both_ways(minimal_run):
     model, df = minimal_run
-    trust = df.filter(pl.col("metric").str.contains("trust"))["value"]
-    assert trust.min() >= 0.0 and trust.max() <= 1.0
-    t = model.consumers.platform_trust()
-    assert t.min() >= 0.0 and t.max() <= 1.0
-    assert 0.0 <= model.consumers.follow_trust().min() and model.consumers.follow_trust().max() <= 1.0
+    last = df.filter(pl.col("step") == df["step"].max(), pl.col("channel") == "all")
+    trust = model.consumers.platform_trust()  # (N, P): 600 consumers, every one in the statistics
+    prior_a, prior_b = model.trust_prior_evidence()
+    for p in model.platform_list:
+        value = lambda m, name=p.name: last.filter(pl.col("platform") == name, pl.col("metric") == m)["value"].item()  # noqa: E731
+        x = trust[:, p.index]
+        assert value("trust_mean") == pytest.approx(x.mean(), rel=1e-12)
+        assert [value(f"trust_p{q}") for q in (10, 50, 90)] == pytest.approx(np.quantile(x, [0.1, 0.5, 0.9]))
+        # good orders raised some consumers' trust above the prior, bad ones lowered others' below it
+        prior = prior_a[p.index] / (prior_a[p.index] + prior_b[p.index])
+        assert (x > prior + 1e-6).any() and (x < prior - 1e-6).any(), p.name
 
 
 def test_same_seed_identical_other_seed_different():

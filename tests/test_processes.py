@@ -84,8 +84,25 @@ def test_fulfilment_ships_min_of_demand_and_capacity():
     on_time = ~out.delayed
     assert on_time[brand == 0].sum() == min(12, 5)
     assert on_time[brand == 1].sum() == min(7, 50)
-    # delay makes bad outcomes likelier: the delayed orders' bad probability is higher
     assert not (out.covered & ~out.bad).any()  # protection covers bad outcomes only
+
+
+def test_delay_makes_bad_outcomes_likelier_by_the_rule():
+    """Orders of a brand with no capacity are all delayed and go wrong bad_delay more often."""
+    model = LiveCommerceModel("minimal", consumers=300, rng=3)
+    model.brands.capacity_orders_per_day[:] = 1e9
+    model.brands.capacity_orders_per_day[0] = 0.0  # brand 0 ships nothing on time
+    model.brands.quality[[0, 1]] = 0.8
+    n, mall = 4000, model.platforms["mall"].index
+    brand = np.repeat([0, 1], n)
+    out = model._fulfil(_orders(model, np.arange(2 * n) % 300, np.full(2 * n, mall), brand))
+    assert out.delayed[brand == 0].all() and not out.delayed[brand == 1].any()
+    gap = out.bad[brand == 0].mean() - out.bad[brand == 1].mean()
+    beh, logistics = model.config.behaviour, model.logistics_quality()[mall]
+    rule = rules.bad_outcome_probability(0.8, logistics, 1.0, 0.0, beh) - rules.bad_outcome_probability(
+        0.8, logistics, 0.0, 0.0, beh)  # fmt: skip
+    assert rule > 0.1
+    assert gap == pytest.approx(rule, abs=4 * np.sqrt(0.25 / n * 2))  # four standard errors at most
 
 
 @pytest.mark.parametrize("protection", [0.0, 1.0])

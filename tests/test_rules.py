@@ -45,17 +45,29 @@ def test_visit_probability():
     assert rules.visit_probability(0.0, 0.2, 0.1) == 0.0
 
 
-def test_bad_outcome_and_return_probabilities():
-    p = rules.bad_outcome_probability(0.5, 0.8, 1.0, 0.0, BEH)
-    assert p == pytest.approx(BEH.bad_base + BEH.bad_quality * 0.5 + BEH.bad_logistics * 0.2 + BEH.bad_delay)
-    vetted = rules.bad_outcome_probability(0.5, 0.8, 1.0, 1.0, BEH)
-    assert vetted == pytest.approx(p * (1 - BEH.selection_care_effect))
-    r = rules.return_probability(0.1, True, 0.5, True, 0.0, BEH)
-    assert r == pytest.approx(min(1.0, 0.1 + BEH.return_bad + BEH.return_impulse * 0.5))
-    assert rules.return_probability(0.1, False, 0.5, False, 0.0, BEH) == pytest.approx(0.1)
-    # protection eases returns: the same order is returned more often on a protective platform
-    eased = rules.return_probability(0.1, False, 0.5, True, 0.8, BEH)
-    assert eased == pytest.approx((0.1 + BEH.return_impulse * 0.5) * (1 + BEH.return_protection_lift * 0.8))
+#: Round coefficients, so the expected values below are worked out by hand, not re-typed from the code.
+ROUND = BehaviourConfig(bad_base=0.01, bad_quality=0.2, bad_logistics=0.1, bad_delay=0.05,
+                        selection_care_effect=0.5, return_bad=0.6, return_impulse=0.2,
+                        return_protection_lift=0.5)  # fmt: skip
+
+
+def test_bad_outcome_probability_by_hand():
+    # quality 0.9, logistics 0.6, delayed: 0.01 + 0.2 x 0.1 + 0.1 x 0.4 + 0.05 = 0.12
+    assert rules.bad_outcome_probability(0.9, 0.6, 1.0, 0.0, ROUND) == pytest.approx(0.12)
+    assert rules.bad_outcome_probability(0.9, 0.6, 0.0, 0.0, ROUND) == pytest.approx(0.07)  # on time
+    assert rules.bad_outcome_probability(0.9, 0.6, 1.0, 1.0, ROUND) == pytest.approx(0.06)  # vetted: halved
+    assert rules.bad_outcome_probability(1.0, 1.0, 0.0, 0.0, ROUND) == pytest.approx(0.01)  # the base rate
+    worst = BehaviourConfig(bad_base=0.5, bad_quality=0.5, bad_logistics=0.5, bad_delay=0.5)
+    assert rules.bad_outcome_probability(0.0, 0.0, 1.0, 0.0, worst) == 1.0  # a probability, capped
+
+
+def test_return_probability_by_hand():
+    # base 0.1, a bad order (0.6), an impulse buy in a live room (0.2 x 0.5): 0.8
+    assert rules.return_probability(0.1, True, 0.5, True, 0.0, ROUND) == pytest.approx(0.8)
+    assert rules.return_probability(0.1, False, 0.5, False, 0.0, ROUND) == pytest.approx(0.1)  # shelf: no impulse
+    # protection 0.8 eases returns: (0.1 + 0.1) x (1 + 0.5 x 0.8) = 0.28
+    assert rules.return_probability(0.1, False, 0.5, True, 0.8, ROUND) == pytest.approx(0.28)
+    assert rules.return_probability(0.1, True, 0.5, True, 1.0, ROUND) == 1.0  # 0.8 x 1.5, capped
 
 
 def test_minutes_fall_linearly_with_ad_load():

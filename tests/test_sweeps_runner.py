@@ -13,7 +13,7 @@ import pytest
 
 from livemarket.config import ConfigError
 from livemarket.sweeps import store
-from livemarket.sweeps.runner import SlurmOptions, SweepError, run_sweep
+from livemarket.sweeps.runner import SlurmOptions, SweepError, run_experiment, run_sweep
 from livemarket.sweeps.spec import Experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,9 +146,9 @@ def test_200_runs_on_two_workers_exactly_once_and_equal_to_in_process(tmp_path, 
 
 def test_attach_to_running_scheduler_and_python_api(tmp_path, client):
     spec = _spec(replicates=1)
-    frame = spec.run(tmp_path, scheduler=client.scheduler.address, progress=False)
+    frame = run_experiment(spec, tmp_path, scheduler=client.scheduler.address, progress=False)
     assert frame.height == 4 and set(frame["run_id"]) == {r.run_id for r in spec.plan().runs}
-    assert spec.run(tmp_path, workers=0, progress=False).drop(VOLATILE).equals(frame.drop(VOLATILE))
+    assert run_experiment(spec, tmp_path, workers=0, progress=False).drop(VOLATILE).equals(frame.drop(VOLATILE))
 
 
 def test_killed_worker_does_not_lose_or_duplicate_runs(tmp_path):

@@ -1,14 +1,14 @@
 """Experiment specs: validation, designs, overrides, identities (fast, no simulation)."""
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
 from livemarket import ConfigError
+from livemarket.sweeps.catalog import BUILTIN_DIR
 from livemarket.sweeps.spec import Experiment, load_experiment, toml_value
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = BUILTIN_DIR
 
 
 def _spec(**kw) -> Experiment:

@@ -139,12 +139,17 @@ def test_one_short_replicate_end_to_end():
     )  # not reached in 40 days
 
 
+SMALL = ["--days", "5", "--consumers", "200", "--replicates", "1", "--out", "/nonexistent/never-written"]
+
+
 @pytest.mark.parametrize(
     "args",
     [
         ["validate", "nosuch"],
         ["validate", "--set", "consumer.bass_q=7"],
         ["validate", "--replicates", "0"],
+        ["validate", "--model", "no_such_module_xyz:Model", *SMALL],
+        ["validate", "--model", "sweep_strategies:FeeRatchet", "--set", "model.caps=1", *SMALL],
     ],
 )
 def test_validate_command_errors_exit_2(args):

@@ -183,8 +183,8 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
 
 
 # Figure functions (imported last: they use the helpers above).
-from livemarket.figures.data import load_results  # noqa: E402
 from livemarket.figures.graph import graph_sample, trust_distribution  # noqa: E402
+from livemarket.figures.load import load_results  # noqa: E402
 from livemarket.figures.runs import (  # noqa: E402
     before_after,
     channel_mix,

@@ -1,4 +1,4 @@
-"""Reading results for figures: load runs and sweeps, label metrics with units, summarise.
+"""Results for figures: label metrics with units, summarise (reading them: :mod:`livemarket.figures.load`).
 
 The tidy results table has one row per (run, day, platform, channel, metric). A sweep adds
 ``point``, ``replicate`` and one column per factor. Figures need three things from it:
@@ -11,21 +11,15 @@ The tidy results table has one row per (run, day, platform, channel, metric). A 
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 from scipy import stats
 
 __all__ = [
     "BASE_COLUMNS",
-    "Results",
     "band",
     "display_values",
     "factor_columns",
-    "load_results",
     "metric_label",
     "metric_unit",
     "wrap_label",
@@ -138,127 +132,9 @@ def display_values(metric: str) -> pl.Expr:
     return (col * factor).alias("y")
 
 
-@dataclass
-class Results:
-    """Results of a run or a sweep, ready for figures.
-
-    Attributes:
-        frame: the tidy daily table (all runs); ``None`` for a sweep that kept no series.
-        kind: ``"run"`` or ``"sweep"``.
-        factors: the sweep's factor columns (empty for a run).
-        meta: run.json (a run) or the sweep's manifest, if present.
-        path: where it was read from.
-        runs: a sweep's runs table, when the sweep stored per-run outcomes
-            (see :mod:`livemarket.figures.sweepdata`).
-
-    """
-
-    frame: pl.DataFrame | None
-    kind: str
-    factors: list[str] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)
-    path: Path | None = None
-    runs: pl.DataFrame | None = None
-
-
 def factor_columns(frame: pl.DataFrame) -> list[str]:
     """Columns of a sweep table that are factors (neither tidy columns nor bookkeeping)."""
     return [c for c in frame.columns if c not in BASE_COLUMNS and c not in SWEEP_COLUMNS]
-
-
-def load_results(source: str | Path | pl.DataFrame, factors: list[str] | None = None) -> Results:
-    """Read a run folder, a sweep folder, a Parquet file or a frame.
-
-    * a run folder holds ``results.parquet`` (and ``run.json``);
-    * a sweep folder of ``livemarket.sweeps`` holds ``manifest.json`` and ``runs/*.parquet``
-      (read by :func:`livemarket.figures.sweepdata.read_sweep_store`);
-    * any other folder: every Parquet file below it, concatenated (a tidy sweep table has
-      ``point`` and ``replicate`` columns; a JSON manifest beside them is read if present).
-
-    Args:
-        source: folder, ``.parquet`` file or an already loaded frame.
-        factors: the sweep's factor columns (default: from the manifest, else every column
-            that is neither tidy nor bookkeeping).
-
-    """
-    from livemarket.figures.sweepdata import is_sweep_store, read_sweep_store
-
-    meta: dict = {}
-    path = None
-    if isinstance(source, pl.DataFrame):
-        frame = source
-    else:
-        path = Path(source)
-        if path.is_dir() and is_sweep_store(path):
-            _read_json(path / "manifest.json")
-            try:
-                daily, runs, found, meta = read_sweep_store(path)
-            except (KeyError, TypeError, OSError, pl.exceptions.PolarsError) as err:
-                raise ValueError(f"{path}: not a readable sweep folder ({err!r}); {_ACCEPTED}") from None
-            return Results(
-                frame=daily, kind="sweep", factors=factors or found, meta=meta, path=path, runs=runs
-            )
-        if path.is_file():
-            frame = _read_parquet(path)
-        elif (path / "results.parquet").is_file():
-            frame = _read_parquet(path / "results.parquet")
-            if (path / "run.json").is_file():
-                meta = _read_json(path / "run.json")
-        elif path.is_dir():
-            frame, meta = _read_folder(path)
-        else:
-            raise FileNotFoundError(
-                f"{path}: no results (expected a folder with Parquet files or a .parquet file)"
-            )
-        missing = [c for c in BASE_COLUMNS if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{path}: not a results table (no columns {missing}); {_ACCEPTED}")
-        if "parameters" in meta:  # a run's scenario, replayed for the graph figures
-            from livemarket.config import scenario_from_dict
-
-            scenario_from_dict(meta["parameters"], f"{path / 'run.json'}: parameters")
-    kind = "sweep" if "point" in frame.columns else "run"
-    if factors is None and kind == "sweep":
-        factors = list(
-            meta.get("factors") or meta.get("spec", {}).get("factors") or factor_columns(frame)
-        )
-    return Results(frame=frame, kind=kind, factors=list(factors or []), meta=meta, path=path)
-
-
-def _read_folder(path: Path) -> tuple[pl.DataFrame, dict]:
-    files = sorted(p for p in path.rglob("*.parquet"))
-    if not files:
-        raise FileNotFoundError(f"{path}: no Parquet files below this folder; {_ACCEPTED}")
-    frame = pl.concat([_read_parquet(f) for f in files], how="diagonal_relaxed")
-    meta = {}
-    for name in ("sweep.json", "manifest.json", "experiment.json"):
-        if (path / name).is_file():
-            meta = _read_json(path / name)
-            break
-    return frame, meta
-
-
-_ACCEPTED = (
-    "accepted: a run folder of `livemarket run` (results.parquet, run.json), a sweep folder "
-    "(manifest.json, runs/) or a tidy results table (.parquet)"
-)
-
-
-def _read_parquet(path: Path) -> pl.DataFrame:
-    try:
-        return pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError) as err:
-        raise ValueError(f"{path}: not a Parquet file ({err}); {_ACCEPTED}") from None
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: malformed JSON ({err}); {_ACCEPTED}") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path}: expected a JSON object, found {type(meta).__name__}; {_ACCEPTED}")
-    return meta
 
 
 def replicate_column(frame: pl.DataFrame) -> str:

@@ -19,8 +19,9 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from livemarket.figures import FORMATS, figure, panel_title, save, styled
-from livemarket.figures.data import Results, load_results, nice
+from livemarket.figures.data import nice
 from livemarket.figures.graph import graph_sample, trust_distribution
+from livemarket.figures.load import Results, load_results
 from livemarket.figures.runs import (
     LETTERS,
     before_after,

@@ -25,7 +25,6 @@ __all__ = [
     "link_ban",
     "open_logistics",
     "open_payment",
-    "restore_links",
     "set_platform",
 ]
 
@@ -39,11 +38,6 @@ def set_platform(platform: str, when: str | int, **changes) -> dict:
 def link_ban(platform: str, when: str | int) -> dict:
     """Live rooms of ``platform`` stop carrying outbound links from ``when``."""
     return set_platform(platform, when, link_ban=True)
-
-
-def restore_links(platform: str, when: str | int) -> dict:
-    """Lift a link ban from ``when``."""
-    return set_platform(platform, when, link_ban=False)
 
 
 def open_payment(platform: str, when: str | int, wallets: list[str]) -> dict:

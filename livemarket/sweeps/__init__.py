@@ -1,13 +1,13 @@
 """Strategy sweeps on Dask: experiment specs, resumable runs, sensitivity analysis.
 
 Example:
-    >>> from livemarket.sweeps import load_experiment, results
-    >>> exp = load_experiment("experiments/01-douyin-link-ban.toml")  # doctest: +SKIP
-    >>> frame = exp.run(quick=True, workers=2)  # doctest: +SKIP
+    >>> from livemarket.sweeps import load_experiment, results, run_experiment
+    >>> exp = load_experiment("douyin-link-ban")
+    >>> frame = run_experiment(exp, quick=True, workers=2)  # doctest: +SKIP
     >>> frame = results("results/sweeps/douyin-link-ban-quick")  # doctest: +SKIP
 """
 
-from livemarket.sweeps.runner import SlurmOptions, SweepError, run_sweep
+from livemarket.sweeps.runner import SlurmOptions, SweepError, run_experiment, run_sweep
 from livemarket.sweeps.spec import Experiment, Factor, MetricSpec, load_experiment
 from livemarket.sweeps.store import daily, failures, results, scan, verify
 
@@ -21,6 +21,7 @@ __all__ = [
     "failures",
     "load_experiment",
     "results",
+    "run_experiment",
     "run_sweep",
     "scan",
     "verify",

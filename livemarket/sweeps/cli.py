@@ -13,8 +13,9 @@ from typing import Annotated
 import typer
 
 from livemarket.config import ConfigError
+from livemarket.sweeps.catalog import experiment_files, find_experiment
 
-__all__ = ["experiments_dir", "find_experiment", "register"]
+__all__ = ["register"]
 
 Out = Annotated[Path | None, typer.Option(help="Sweep folder (default results/sweeps/<name>[-quick]).")]
 Workers = Annotated[int | None, typer.Option(help="Local worker processes (default: one per core; 0: no Dask).")]
@@ -24,27 +25,6 @@ Quick = Annotated[bool, typer.Option(help="Use the spec's small quick size (runs
 TimeLimit = Annotated[float | None, typer.Option(metavar="SECONDS", help=(
     "Per-run time limit (overrides the spec's run_time_limit_s): a run that takes longer is recorded "
     "as failed and its worker restarted. With --workers 0: SIGALRM."))]  # fmt: skip
-
-
-def experiments_dir() -> Path:
-    """``./experiments`` if it exists, else the one beside the livemarket package (source checkout)."""
-    here = Path.cwd() / "experiments"
-    if here.is_dir():
-        return here
-    import livemarket
-
-    return Path(livemarket.__file__).resolve().parents[1] / "experiments"
-
-
-def find_experiment(name: str) -> Path:
-    """A spec path from a path, a file stem (``01-douyin-link-ban``) or its short name (``douyin-link-ban``)."""
-    path = Path(name)
-    if path.suffix == ".toml" or path.is_file():
-        return path
-    for f in sorted(experiments_dir().glob("*.toml")):
-        if name in (f.stem, f.stem.split("-", 1)[-1]) or f.stem.startswith(f"{name}-"):
-            return f
-    raise ConfigError(f"no experiment {name!r} (see `livemarket experiments`, or give a .toml path)")
 
 
 def _fail(message: str) -> None:
@@ -61,7 +41,7 @@ def _slurm_options(slurm, queue, account, walltime, cores, memory, jobs):
 
 
 def sweep(
-    spec: Annotated[str, typer.Argument(help="Experiment .toml file or name in experiments/.")],
+    spec: Annotated[str, typer.Argument(help="Experiment .toml file or name (see `livemarket experiments`).")],
     out: Out = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -152,18 +132,17 @@ def sensitivity(
 
 
 def experiments() -> None:
-    """List the named experiments (experiments/*.toml) with their questions."""
+    """List the named experiments (the package's twelve, and ./experiments/*.toml) with their questions."""
     from livemarket.sweeps.spec import load_experiment
 
-    folder = experiments_dir()
-    for f in sorted(folder.glob("*.toml")):
+    for f in experiment_files():
         try:
             e = load_experiment(f)
         except ConfigError as err:
             typer.echo(f"{f.stem:<34} INVALID: {err}")
             continue
         typer.echo(f"{f.stem:<34} {e.question}")
-    typer.echo(f"\nrun one: livemarket sweep {folder.name}/<name>.toml [--quick]")
+    typer.echo("\nrun one: livemarket sweep <name> [--quick]  (a name above, with or without its number)")
 
 
 def register(app: typer.Typer) -> None:

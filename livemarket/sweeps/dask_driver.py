@@ -1,6 +1,6 @@
 """The driver's side of a sweep on Dask: submit the chunks, collect them, recover from faults.
 
-A chunk task writes its own file (:func:`runner.run_chunk`). The driver writes a chunk
+A chunk task writes its own file (:func:`tasks.run_chunk`). The driver writes a chunk
 itself only when it had to put it together: a task lost with its workers (its runs fail),
 or, with a time limit, a hung run (the run fails, its worker is restarted, the rest of the
 chunk runs one task per run).
@@ -13,12 +13,12 @@ import queue
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from livemarket.sweeps import store
-from livemarket.sweeps.runner import (
+from livemarket.sweeps.tasks import (
     HANG_GRACE_S,
     POLL_S,
     PROGRESS_TOPIC,
@@ -29,11 +29,13 @@ from livemarket.sweeps.runner import (
     _failure,
     _identity,
     _ok_rows,
-    _Status,
     _write,
     run_chunk,
     run_rows,
 )
+
+if TYPE_CHECKING:
+    from livemarket.sweeps.runner import _Status
 
 __all__ = ["DaskSweep"]
 

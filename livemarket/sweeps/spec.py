@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from livemarket.config import (
     ConfigError,
@@ -41,11 +41,20 @@ from livemarket.config import (
 )
 from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_METRICS
 from livemarket.models.rules import CHANNELS
+from livemarket.sweeps.catalog import find_experiment
+from livemarket.sweeps.design import _NAME, Expectation, Factor, Quick, _Strict
+from livemarket.sweeps.modelclass import (
+    DEFAULT_MODEL,
+    check_keywords,
+    check_model_ref,
+    load_model_class,
+    model_source_sha256,
+    split_overrides,
+)
 from livemarket.sweeps.version import model_version
 
 __all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
 
-AGGREGATES = ("mean", "sum", "last", "first", "min", "max", "growth", "daily")
 RESERVED_COLUMNS = (
     "run_id", "chunk", "point", "replicate", "sample", "seed_entropy", "seed_spawn_key",
     "status", "error", "traceback", "seconds", "worker",
@@ -54,54 +63,6 @@ RESERVED_COLUMNS = (
 NOT_FINGERPRINTED = ("question", "strategy", "expected", "expect", "quick", "run_time_limit_s")
 VALIDATE_POINTS = 500  # design points validated on the driver before a sweep starts
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Factor(_Strict):
-    """One thing the sweep varies. Give exactly one of ``values``, ``levels`` or ``range``.
-
-    Attributes:
-        path: dotted scenario path set to the factor's value (``platforms.douyin.ad_load``).
-            Without ``path``, the value is used through ``${name}`` placeholders in overrides.
-        values: grid levels, any TOML values.
-        levels: named strategies for a grid: level name -> list of overrides.
-        range: ``[low, high]`` for sampled designs (lhs, sobol, morris).
-        integer: round sampled values to integers.
-    """
-
-    path: str | None = None
-    values: list[Any] | None = None
-    levels: dict[str, list[str]] | None = None
-    range: tuple[float, float] | None = None
-    integer: bool = False
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Factor:
-        given = [k for k in ("values", "levels", "range") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of values, levels or range (got {given or 'none'})")
-        if self.values is not None and not self.values:
-            raise ValueError("values must not be empty")
-        if self.levels is not None and not self.levels:
-            raise ValueError("levels must not be empty")
-        if self.levels is not None and self.path is not None:
-            raise ValueError("a levels factor sets its overrides itself; drop path")
-        if self.range is not None and not self.range[0] < self.range[1]:
-            raise ValueError(f"range must be [low, high] with low < high (got {list(self.range)})")
-        return self
-
-    @property
-    def sampled(self) -> bool:
-        """True for a range factor (drawn by the sampled design)."""
-        return self.range is not None
-
-    def grid_values(self) -> list[Any]:
-        """The levels of a grid factor (level names for a ``levels`` factor)."""
-        return list(self.levels) if self.levels is not None else list(self.values or [])
 
 
 class MetricSpec(_Strict):
@@ -185,66 +146,16 @@ def _metric_level(channel: str, platform: str) -> tuple[str, tuple[str, ...]]:
     return ("market", MARKET_METRICS) if platform == "all" else ("platform", PLATFORM_METRICS)
 
 
-class Expectation(_Strict):
-    """An expected direction, checked on the results (``livemarket sweep`` prints the verdict).
-
-    Either compare two levels of ``factor`` (``high`` against ``low``; default the last and
-    first level) or, within runs, ``metric`` against another metric column ``than``. With
-    ``interaction``, the factor's effect is compared between the last and the first level of
-    that second factor (a difference in differences): "higher" means the effect is larger
-    at the interaction factor's last level.
-
-    Attributes:
-        metric: a metric column name.
-        direction: ``higher`` or ``lower``.
-        factor: factor whose levels are compared (for a range factor: the slope's sign).
-        low: control level. high: treatment level.
-        than: other metric column for within-run comparisons.
-        interaction: second factor for a difference in differences.
-        where: keep only runs with these factor values.
-        label: what the expectation says in words.
-    """
-
-    metric: str
-    direction: Literal["higher", "lower"]
-    factor: str | None = None
-    low: Any = None
-    high: Any = None
-    than: str | None = None
-    interaction: str | None = None
-    where: dict[str, Any] = {}
-    label: str = ""
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Expectation:
-        if (self.factor is None) == (self.than is None):
-            raise ValueError("give exactly one of factor or than")
-        if self.interaction is not None and (self.factor is None or self.interaction == self.factor):
-            raise ValueError("interaction needs a factor, and another one")
-        return self
-
-
-class Quick(_Strict):
-    """The ``--quick`` size: fields replaced (and overrides appended) for a run under a minute.
-
-    ``factors`` replaces whole factors of the same name (e.g. a policy calendar compressed
-    into a shorter run).
-    """
-
-    replicates: int | None = Field(default=None, ge=1, strict=True)
-    consumers: int | None = Field(default=None, ge=2, strict=True)
-    days: int | None = Field(default=None, ge=1, strict=True)
-    samples: int | None = Field(default=None, ge=1, strict=True)
-    overrides: list[str] = []
-    factors: dict[str, Factor] = {}
-
-
 class Experiment(_Strict):
     """A sweep: scenario x factors x replicates, the metrics to keep, and a root seed.
 
     Attributes:
         name: short name, used for the default output folder.
         question, strategy, expected: the header (what is asked, what varies, what should happen).
+        model: the model class, ``"package.module:Class"``: the built-in ``LiveCommerceModel``
+            or a subclass of it (a researcher's strategy), importable on the driver and every
+            worker. Its source file enters the runs' identity. Keywords its constructor adds
+            are set by overrides and factor paths ``model.<keyword>``.
         scenario: built-in scenario name or a ``.toml`` path (relative to the spec file).
         overrides: ``dotted.path=value`` strings applied to every run.
         consumers, days: population and run length (default: the scenario's).
@@ -267,6 +178,7 @@ class Experiment(_Strict):
     question: str = ""
     strategy: str = ""
     expected: str = ""
+    model: str = DEFAULT_MODEL
     scenario: str = "minimal"
     overrides: list[str] = []
     consumers: int | None = Field(default=None, ge=2, strict=True)
@@ -297,6 +209,15 @@ class Experiment(_Strict):
     def _name_ok(cls, v: str) -> str:
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", v):
             raise ValueError("letters, digits, '-', '_' and '.' only")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _model_ok(cls, v: str) -> str:
+        try:
+            load_model_class(check_model_ref(v))
+        except ConfigError as err:  # pydantic names the field itself
+            raise ValueError(str(err).removeprefix("model: ")) from None
         return v
 
     @model_validator(mode="after")
@@ -362,8 +283,13 @@ class Experiment(_Strict):
         return Experiment.model_validate(data | {"base_dir": self.base_dir})
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides the runs and what is kept (not the header text)."""
+        """Hash of everything that decides the runs and what is kept (not the header text).
+
+        The built-in model is left out, so specs written before ``model`` existed keep their hash.
+        """
         keep = self.model_dump(mode="json", exclude=set(NOT_FINGERPRINTED))
+        if keep["model"] == DEFAULT_MODEL:
+            del keep["model"]
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
     # ------------------------------------------------------------------ design
@@ -425,13 +351,14 @@ class Experiment(_Strict):
         """
         source = self.scenario_source()
         scenario_sha = _scenario_sha256(source)
-        mv = model_version()
+        mv, model_sha = model_version(), model_source_sha256(self.model)
         runs, seen = [], {}
         for index, point in enumerate(self.points()):
             overrides = self.point_overrides(point)
             key = tuple(overrides)
             if validate and key not in seen and len(seen) < VALIDATE_POINTS:
                 seen[key] = self.resolve(overrides)
+                check_keywords(self.model, split_overrides(overrides)[1], self.name)
                 if len(seen) == 1:  # as the pilot run: a point of another length may still fail
                     self._check_metrics(seen[key])
             for r in range(self.replicates):
@@ -440,12 +367,14 @@ class Experiment(_Strict):
                     "model": mv, "scenario": scenario_sha, "overrides": overrides, "consumers": self.consumers,
                     "days": self.days, "seed": [self.root_seed, seed_point, r],
                 }  # fmt: skip
+                if model_sha is not None:  # a user's model class (the built-in one is in ``mv``)
+                    ident |= {"model_class": self.model, "model_source": model_sha}
                 run_id = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:20]
                 runs.append(Run(run_id, index, r, (seed_point, r), point, overrides))
         ids = [r.run_id for r in runs]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"{self.name}: two design points are the same run (identical overrides and seed)")
-        return Plan(self, runs, scenario_sha, mv)
+        return Plan(self, runs, scenario_sha, mv, model_sha)
 
     def _check_metrics(self, config) -> None:
         """Each metric names a platform of the scenario and a window that overlaps the run.
@@ -473,35 +402,8 @@ class Experiment(_Strict):
 
     def resolve(self, overrides: list[str]):
         """The validated scenario config of a run with these overrides."""
-        return load_scenario(self.scenario_source(), overrides, consumers=self.consumers, days=self.days)
-
-    # ------------------------------------------------------------------ running
-    @classmethod
-    def from_toml(cls, path: str | Path) -> Experiment:
-        """Read and validate an experiment TOML file (see :func:`load_experiment`)."""
-        return load_experiment(path)
-
-    def run(self, out: str | Path | None = None, *, quick: bool = False, **options) -> Any:
-        """Run (or resume) the sweep and return its results, one row per run (polars).
-
-        Args:
-            out: results folder (default ``results/sweeps/<name>[-quick]``).
-            quick: use the ``[quick]`` size.
-            **options: passed to :func:`livemarket.sweeps.runner.run_sweep` (``workers``,
-                ``scheduler``, ``client``, ``slurm``, ``progress``, ``chunk_size``...).
-        """
-        from livemarket.sweeps import runner, store
-
-        spec = self.effective(quick)
-        folder = Path(out) if out is not None else default_out(spec, quick)
-        runner.run_sweep(spec, folder, **options)
-        return store.results(folder)
-
-    def design_frame(self):
-        """The design points as a polars frame (one row per point)."""
-        import polars as pl
-
-        return pl.DataFrame([{"point": i} | p for i, p in enumerate(self.points())], strict=False)
+        scenario, _ = split_overrides(overrides)  # model.<keyword> overrides go to the model class
+        return load_scenario(self.scenario_source(), scenario, consumers=self.consumers, days=self.days)
 
 
 @dataclass(frozen=True)
@@ -524,6 +426,7 @@ class Plan:
     runs: list[Run]
     scenario_sha256: str
     model_version: str
+    model_source_sha256: str | None = None  # source of a user's model class (None: the built-in model)
 
 
 def default_out(spec: Experiment, quick: bool = False) -> Path:
@@ -557,8 +460,12 @@ def _scenario_sha256(source: str) -> str:
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment TOML file; raise :class:`ConfigError` naming every problem."""
-    path = Path(path)
+    """Read and validate an experiment TOML file (or a named one, ``"douyin-link-ban"``).
+
+    Raises:
+        ConfigError: naming every problem (or the accepted names).
+    """
+    path = find_experiment(path)
     data = read_toml_file(path, "experiment file")
     data.setdefault("name", path.stem)
     try:

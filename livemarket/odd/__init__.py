@@ -1,0 +1,187 @@
+"""The ODD document's parameter tables, generated from the configuration classes.
+
+``docs/ODD.md`` holds a hand-written protocol (Grimm et al. 2020) and, between the markers
+``<!-- parameters:begin -->`` and ``<!-- parameters:end -->``, tables generated here from
+:mod:`livemarket.config`: every field with its meaning (the comment in ``config.py``), unit,
+code default, china-2019 value, allowed range (the validator's bounds), plausible range and
+source. :data:`NOTES` must have an entry for every field, and ``tests/test_odd.py`` fails when
+the document and the code disagree. Regenerate with ``python -m livemarket.odd``.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import io
+import textwrap
+import tokenize
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from livemarket import config as c
+from livemarket.odd.notes import NOTES
+from livemarket.odd.tables import MEANINGS, TABLES
+
+__all__ = ["MEANINGS", "NOTES", "TABLES", "parameter_paths", "render", "update_document"]
+
+BEGIN, END = "<!-- parameters:begin -->", "<!-- parameters:end -->"
+OUT_BEGIN, OUT_END = "<!-- outputs:begin -->", "<!-- outputs:end -->"
+#: The ODD document of a source checkout (an installed wheel has none: ``python -m livemarket.odd`` prints).
+DOC = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
+
+
+def parameter_paths() -> list[str]:
+    """Every configuration field as a dotted path (``platforms.<name>.take_rate``)."""
+    return [f"{prefix}{name}" for _, cls, prefix in TABLES for name in cls.model_fields]
+
+
+def _comments(cls: type[BaseModel]) -> dict[str, str]:
+    """Return the meaning of each field: its ``Field(description=...)``, else the ``# comment`` of its line.
+
+    The comment is read with the tokenizer from the class source (the first comment inside
+    the field's statement), not matched by a pattern over text.
+    """
+    lines, _ = inspect.getsourcelines(cls)
+    source = "".join(lines)
+    comments: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments.setdefault(tok.start[0], tok.string.lstrip("#").strip())
+    body = ast.parse(textwrap.dedent(source)).body[0].body
+    out = {}
+    for stmt in body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            name = stmt.target.id
+            if name not in cls.model_fields:
+                continue
+            found = [comments[i] for i in range(stmt.lineno, stmt.end_lineno + 1) if i in comments]
+            if cls.model_fields[name].description:
+                out[name] = cls.model_fields[name].description
+            elif found:
+                out[name] = found[0]
+    return out
+
+
+def _bounds(field) -> str:
+    lo = hi = None
+    lo_op, hi_op = "≥", "≤"
+    for meta in field.metadata:
+        for attr, op in (("ge", "≥"), ("gt", ">")):
+            if getattr(meta, attr, None) is not None:
+                lo, lo_op = getattr(meta, attr), op
+        for attr, op in (("le", "≤"), ("lt", "<")):
+            if getattr(meta, attr, None) is not None:
+                hi, hi_op = getattr(meta, attr), op
+    if lo is not None and hi is not None:
+        return (
+            f"[{lo:g}, {hi:g}]"
+            if (lo_op, hi_op) == ("≥", "≤")
+            else f"{lo_op} {lo:g}, {hi_op} {hi:g}"
+        )
+    if lo is not None:
+        return f"{lo_op} {lo:g}"
+    if hi is not None:
+        return f"{hi_op} {hi:g}"
+    return "—"
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, BaseModel):
+        return "table"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}" if v else "{}"
+    if isinstance(v, list):
+        if v and all(isinstance(x, BaseModel) for x in v):
+            return f"{len(v)} entries"
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    if v is None:
+        return "unset"
+    return str(v).replace("|", "\\|")
+
+
+def _scenario_value(scenario: c.ScenarioConfig, prefix: str, name: str) -> str:
+    if prefix == "":
+        return _show(getattr(scenario, name))
+    if prefix == "platforms.<name>.":
+        return "; ".join(
+            f"{p}: {_show(getattr(cfg, name))}" for p, cfg in scenario.platforms.items()
+        )
+    if prefix.endswith("[]."):
+        items = getattr(scenario, prefix[:-3])
+        return "; ".join(_show(getattr(i, name)) for i in items) if items else "—"
+    return _show(getattr(getattr(scenario, prefix.rstrip(".")), name))
+
+
+def _default(cls: type[BaseModel], name: str) -> str:
+    f = cls.model_fields[name]
+    if f.is_required():
+        return "required"
+    return _show(f.get_default(call_default_factory=True))
+
+
+def render(scenario: str = "china-2019") -> str:
+    """Render the generated Markdown: one table per configuration class."""
+    cfg = c.load_scenario(scenario)
+    parts = [
+        "Generated by `python -m livemarket.odd` from `livemarket/config.py` and "
+        f"`livemarket/scenarios/{scenario}.toml`; `tests/test_odd.py` fails if this section and the "
+        "code disagree. *Allowed* is what the validator accepts; *plausible* is the range a "
+        "researcher should sweep. Source abbreviations: SEED_FACTS = `docs/SEED_FACTS.md` "
+        "(the digest of the five seed articles and named public figures); *calibrated* = fitted by "
+        "`livemarket calibrate calibration/china-2019.toml` (see `docs/calibration_report.md`); "
+        "*assumption* = a modeller's choice without data, to be swept.",
+        "",
+    ]
+    for title, cls, prefix in TABLES:
+        meaning = _comments(cls)
+        parts += [f"#### {title}", "",
+                  f"| Parameter | Meaning | Unit | Default | {scenario} | Allowed | Plausible | Source |",
+                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for name, field in cls.model_fields.items():
+            path = f"{prefix}{name}"
+            unit, plausible, source = NOTES[path]
+            text = meaning.get(name) or MEANINGS.get(path, "")
+            parts.append(
+                f"| `{path}` | {text.replace('|', '/')} | {unit} | {_default(cls, name)} | "
+                f"{_scenario_value(cfg, prefix, name)} | {_bounds(field)} | {plausible} | {source} |"
+            )
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def render_outputs() -> str:
+    """The output table, generated from the metric registry (:data:`livemarket.models.metrics.REGISTRY`)."""
+    from livemarket.models.metrics import REGISTRY
+
+    lines = [
+        "Generated from the metric registry (`livemarket/models/metrics.py`). Every row of the tidy "
+        "table has run_id, step, date, platform, channel, metric, value and value_scaled; *scaled* "
+        "metrics (money and counts) also carry `value_scaled = value x population_scale`.",
+        "",
+        "| Metric | Level | Unit | Scaled | Definition |",
+        "|---|---|---|---|---|",
+    ]
+    for m in REGISTRY:
+        lines.append(f"| `{m.name}` | {m.level} | {m.unit} | {'yes' if m.scales else 'no'} | {m.doc} |")
+    return "\n".join(lines) + "\n"
+
+
+def _replace_between(text: str, begin: str, end: str, body: str) -> str:
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
+def update_document(path: Path = DOC) -> bool:
+    """Rewrite the generated sections of the ODD document (parameters, outputs); True if it changed."""
+    text = path.read_text(encoding="utf-8")
+    new = _replace_between(text, BEGIN, END, render())
+    new = _replace_between(new, OUT_BEGIN, OUT_END, render_outputs())
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+        return True
+    return False
