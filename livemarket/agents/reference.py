@@ -14,7 +14,7 @@ import math
 import mesa
 import numpy as np
 
-from livemarket.agents.consumers import ConsumerState, sample_shares, stat_sample
+from livemarket.agents.population import ConsumerState, sample_shares, stat_sample
 from livemarket.models import rules
 from livemarket.models.day import DayContext, Orders, Outcomes
 

@@ -19,13 +19,13 @@ import numpy as np
 import polars as pl
 from tqdm.auto import tqdm
 
-from livemarket.agents.brand import Brand, BrandTable
-from livemarket.agents.consumers import ConsumerColumns, init_consumer_state
+from livemarket.agents.brand import Brand
+from livemarket.agents.consumers import ConsumerColumns
 from livemarket.agents.platform import Platform
-from livemarket.agents.streamer import Streamer, StreamerTable, enter_and_exit
+from livemarket.agents.population import init_consumer_state
+from livemarket.agents.streamer import Streamer, enter_and_exit
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
-from livemarket.draws import beta_with_mean
-from livemarket.models import graphs, rules
+from livemarket.models import graphs, rules, supply
 from livemarket.models.day import DayContext, Orders, Outcomes, WeightedGroups
 from livemarket.models.detail import DetailRecorder, check_detail
 from livemarket.models.metrics import Recorder
@@ -102,8 +102,8 @@ class LiveCommerceModel(mesa.Model):
         self.wallet_names = sorted(
             set(config.consumer.wallets) | {p.config.own_wallet for p in self.platform_list} - {""}
         )
-        self.brands = self._init_brands()
-        self.streamers = self._init_streamers()
+        self.brands = supply.init_brands(self)
+        self.streamers = supply.init_streamers(self)
         for row in range(len(self.brands.category)):
             Brand(self, row)
         self.streamer_agents = [Streamer(self, row) for row in range(len(self.streamers.platform))]
@@ -163,92 +163,6 @@ class LiveCommerceModel(mesa.Model):
             installed.shape[0], t.platform, t.popularity * t.active, installed,
             self.config.consumer.follows_per_consumer, rng,
         )  # fmt: skip
-
-    def _init_brands(self) -> BrandTable:
-        cfg, rng = self.config, self.rng
-        n, k, p = cfg.brands.count, cfg.categories.count, len(self.platform_list)
-        category = rng.integers(k, size=n)
-        quality = np.clip(rng.normal(cfg.brands.quality_mean, cfg.brands.quality_sd, n), 0.05, 1.0)
-        price = np.array(cfg.categories.price_rmb)[category] * rng.lognormal(0.0, 0.3, n)
-        scale = cfg.consumers / 10_000
-        capacity = cfg.brands.capacity_orders_per_day * scale * rng.lognormal(-0.125, 0.5, n)
-        names = [pl_.name for pl_ in self.platform_list]
-        list_p = np.array([cfg.brands.listing_probability.get(x, 0.0) for x in names])
-        shop_p = np.array([cfg.brands.own_shop_probability.get(x, 0.0) for x in names])
-        listed = rng.random((n, p)) < list_p
-        if self.shelf_indices:
-            best = int(np.argmax(list_p))
-            listed[~listed.any(axis=1), best] = True
-        own_shop = rng.random((n, p)) < shop_p
-        home = np.where(own_shop.any(axis=1), np.argmax(own_shop, axis=1), -1)
-        intensity = np.array([
-            cfg.brands.self_broadcast if q.config.self_broadcast is None else q.config.self_broadcast
-            for q in self.platform_list
-        ])  # fmt: skip
-        return BrandTable(
-            category=category, quality=quality, price_rmb=price, capacity_orders_per_day=capacity,
-            listed=listed, own_shop=own_shop,
-            self_broadcast=np.where(home >= 0, intensity[np.maximum(home, 0)], 0.0), home_platform=home,
-            rep_a=np.full(n, cfg.behaviour.trust_prior_brand * cfg.behaviour.prior_strength),
-            rep_b=np.full(n, (1 - cfg.behaviour.trust_prior_brand) * cfg.behaviour.prior_strength),
-            receipts_self_rmb=np.zeros(n), receipts_hired_rmb=np.zeros(n), cost_self_rmb=np.zeros(n),
-            receipts_by_platform_rmb=np.zeros((n, p)), base_price_rmb=price.copy(), fees_rmb=np.zeros(n),
-            sales_rmb=np.zeros(n), live_value_by_source_rmb=np.zeros((n, p)),
-        )  # fmt: skip
-
-    def _init_streamers(self) -> StreamerTable:
-        cfg, rng, b = self.config.streamers, self.rng, self.brands
-        names = [p.name for p in self.platform_list]
-        h, n_b, carried_k = cfg.count + cfg.entry_pool, len(b.category), cfg.brands_carried
-        shares = np.array([cfg.platform_shares.get(x, 0.0) for x in names])
-        platform = rng.choice(len(names), size=h, p=shares) if h else np.zeros(0, int)
-        category = self._streamer_categories(platform, rng)
-        popularity = graphs.pareto_popularity(h + n_b, cfg.popularity_alpha, rng)
-        popularity[h:] *= 0.3  # brand accounts start small
-        brand_groups = WeightedGroups(b.category, np.ones(n_b), self.config.categories.count)
-        carried = brand_groups.pick(np.repeat(category, carried_k), rng.random(h * carried_k))
-        carried = carried.reshape(h, carried_k)
-        own = np.arange(n_b)
-        prior = self.config.behaviour.prior_strength * 5
-        mean = self.config.behaviour.trust_prior_streamer
-        n = h + n_b
-        table = StreamerTable(
-            platform=np.concatenate([platform, np.maximum(b.home_platform, 0)]).astype(np.int64),
-            category=np.concatenate([category, b.category]),
-            popularity=popularity,
-            commission=np.concatenate([self._platform_commission(platform, beta_with_mean(rng, cfg.commission, 16, h)),
-                                       np.zeros(n_b)]),
-            selection_care=np.concatenate([beta_with_mean(rng, cfg.selection_care_mean, 8, h), np.ones(n_b)]),
-            scandal_hazard_per_day=np.concatenate([np.full(h, cfg.scandal_hazard_per_day), np.zeros(n_b)]),
-            live_probability=np.concatenate([np.full(h, cfg.live_probability), np.zeros(n_b)]),
-            brand=np.concatenate([np.full(h, -1), own]),
-            carried=np.vstack([carried, np.repeat(own[:, None], carried_k, axis=1)]).astype(np.int64),
-            rep_a=np.full(n, mean * prior), rep_b=np.full(n, (1 - mean) * prior),
-            banned_until_step=np.zeros(n, np.int64), followers=np.zeros(n, np.int64), gmv_rmb=np.zeros(n),
-            income_rmb=np.zeros(n), month_gmv_rmb=np.zeros(n), month_income_rmb=np.zeros(n),
-            active=np.concatenate([np.arange(h) < cfg.count, np.ones(n_b, bool)]),
-            entry_step=np.concatenate([np.where(np.arange(h) < cfg.count, 0, -1), np.zeros(n_b, np.int64)]),
-        )  # fmt: skip
-        return table.reordered(np.argsort(table.platform, kind="stable"))
-
-    def _streamer_categories(self, platform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Category focus of hired streamers: uniform, or each home platform's ``category_weights``."""
-        k = self.config.categories.count
-        weights = [p.config.category_weights for p in self.platform_list]
-        if not any(weights):
-            return rng.integers(k, size=len(platform))
-        mix = np.array([np.asarray(w, float) / sum(w) if w else np.full(k, 1.0 / k) for w in weights])
-        return rules.choose_index(mix[platform], rng.random(len(platform)))
-
-    def _platform_commission(self, platform: np.ndarray, draws: np.ndarray) -> np.ndarray:
-        """Hired streamers' commissions: draws around the global mean, moved to the home platform's mean."""
-        base = self.config.streamers.commission
-        out = draws.copy()
-        for p in self.platform_list:
-            mean, home = p.config.commission, platform == p.index
-            if mean is not None:
-                out[home] = rules.rescale_commission(draws[home], base, mean)
-        return out
 
     # ------------------------------------------------------------------ the day
     @property
