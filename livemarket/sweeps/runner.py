@@ -322,7 +322,8 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
     def task(i: int) -> ChunkTask:
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,
                          spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo,
-                         limit_s, model=spec.model, model_source_sha256=plan.model_source_sha256)  # fmt: skip
+                         limit_s, model=spec.model, model_source_sha256=plan.model_source_sha256,
+                         start_from=spec.start_from, base_overrides=tuple(spec.overrides))  # fmt: skip
 
     errors: list[str] = []
     try:

@@ -41,6 +41,7 @@ from livemarket.config import (
 )
 from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_METRICS
 from livemarket.models.rules import CHANNELS
+from livemarket.sweeps.branching import arm_changes, check_branch_date, parse_start_from
 from livemarket.sweeps.catalog import find_experiment
 from livemarket.sweeps.design import _NAME, Expectation, Factor, Quick, _Strict
 from livemarket.sweeps.modelclass import (
@@ -195,6 +196,7 @@ class Experiment(_Strict):
     expect: list[Expectation] = []
     quick: Quick | None = None
     run_time_limit_s: float | None = Field(default=None, gt=0)
+    start_from: str | None = None  # "<scenario>@YYYY-MM-DD": every arm branches from the shared state at that date
     base_dir: Annotated[str, Field(exclude=True)] = "."
 
     def __init__(self, **data: Any) -> None:
@@ -222,6 +224,13 @@ class Experiment(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Experiment:
+        if self.start_from is not None:
+            scenario, _ = parse_start_from(self.start_from)
+            if scenario != self.scenario:
+                raise ValueError(
+                    f"start_from: branches from {scenario!r} but the experiment's scenario is {self.scenario!r}; "
+                    "accepted: the experiment's own scenario"
+                )
         source = self.scenario_source()
         if self.scenario not in builtin_scenarios() and not Path(source).is_file():
             raise ValueError(
@@ -361,6 +370,10 @@ class Experiment(_Strict):
                 check_keywords(self.model, split_overrides(overrides)[1], self.name)
                 if len(seen) == 1:  # as the pilot run: a point of another length may still fail
                     self._check_metrics(seen[key])
+                if self.start_from is not None:  # the branch date inside the run, the arm's changes allowed
+                    base = self.resolve(self.overrides)
+                    check_branch_date(base, parse_start_from(self.start_from)[1])
+                    arm_changes(base, seen[key])
             for r in range(self.replicates):
                 seed_point = 0 if self.common_random_numbers else index
                 ident = {

@@ -24,6 +24,7 @@ import polars as pl
 
 from livemarket.config import ConfigError
 from livemarket.sweeps import store
+from livemarket.sweeps.branching import branched_model
 from livemarket.sweeps.cluster import warm_up
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class, model_source_sha256, split_overrides
 from livemarket.sweeps.spec import Experiment, MetricSpec, Run
@@ -58,6 +59,8 @@ class ChunkTask:
     run_time_limit_s: float | None = None
     model: str = DEFAULT_MODEL  # the model class, "package.module:Class"
     model_source_sha256: str | None = None  # its source file's hash, for a user's class
+    start_from: str | None = None  # "<scenario>@YYYY-MM-DD": arms branch from a shared warm state
+    base_overrides: tuple[str, ...] = ()  # the experiment's fixed overrides (the warm state's)
 
 
 class RunTimeLimitExceeded(Exception):
@@ -151,8 +154,11 @@ def _one_run(task: ChunkTask, run: Run) -> dict[str, Any]:
             config = _scenario(task.scenario, tuple(scenario), task.consumers, task.days, stamp)
             config = config.model_copy(deep=True)
             seed = np.random.SeedSequence(task.root_seed, spawn_key=run.spawn_key)
-            model = load_model_class(task.model)(config, rng=seed, run_id=run.run_id, **keywords)
-            row |= store.summarize(model.run(config.days), task.metrics)
+            if task.start_from:  # the shared state at the branch date, then this arm's changes
+                model, days = branched_model(load_model_class(task.model), task, run, seed, keywords, config)
+            else:
+                model, days = load_model_class(task.model)(config, rng=seed, run_id=run.run_id, **keywords), config.days
+            row |= store.summarize(model.run(days), task.metrics)
         if limit_s and time.perf_counter() - started > limit_s:
             raise RunTimeLimitExceeded(limit_s)
     except Exception as err:  # a failing run is recorded and does not sink its chunk

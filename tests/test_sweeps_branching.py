@@ -1,0 +1,52 @@
+"""Warm starts: arms branch from one shared simulated state (start_from), refused when they cannot."""
+
+import pytest
+
+from livemarket.config import ConfigError
+from livemarket.sweeps import store
+from livemarket.sweeps.runner import run_sweep
+from livemarket.sweeps.spec import Experiment
+
+BAN = "policies=[{platform='video', date=2019-01-21, set={link_ban=true}}]"
+
+
+def _spec(**kw) -> Experiment:
+    metrics = [
+        {"metric": "gmv_rmb", "agg": "sum", "window": ["2019-01-01", "2019-01-21"], "name": "gmv_before"},
+        {"platform": "video", "metric": "outbound_link_gmv_rmb", "agg": "sum",
+         "window": ["2019-01-21", "2019-02-10"], "name": "outbound_after"},
+    ]  # fmt: skip
+    base = dict(name="branch", scenario="minimal", days=40, consumers=400, replicates=2, root_seed=3,
+                common_random_numbers=True, factors={"policy": {"levels": {"none": [], "ban": [BAN]}}},
+                metrics=metrics)  # fmt: skip
+    return Experiment(**(base | kw))
+
+
+def test_arms_share_the_warm_state_and_equal_straight_runs(tmp_path):
+    run_sweep(_spec(start_from="minimal@2019-01-21"), tmp_path / "warm", workers=0, progress=False)
+    run_sweep(_spec(), tmp_path / "straight", workers=0, progress=False)
+    warm, straight = store.results(tmp_path / "warm"), store.results(tmp_path / "straight")
+    assert len(list((tmp_path / "warm" / "warm").glob("*.ckpt"))) == 2  # one shared state per replicate
+    key = ["policy", "replicate"]
+    w, s = warm.sort(key), straight.sort(key)
+    # a branched arm whose change is a dated policy is the straight run, bit for bit
+    assert w.select(*key, "gmv_before", "outbound_after").equals(s.select(*key, "gmv_before", "outbound_after"))
+    for r in (0, 1):
+        arms = w.filter(w["replicate"] == r)
+        assert arms["gmv_before"].n_unique() == 1  # the same history up to the branch
+        after = dict(zip(arms["policy"], arms["outbound_after"], strict=True))
+        assert after["ban"] == 0 < after["none"]
+
+
+def test_bad_start_from_is_refused_before_any_run(tmp_path):
+    with pytest.raises(ValueError, match="accepted: '<scenario>@YYYY-MM-DD'"):
+        _spec(start_from="2019-01-21")
+    with pytest.raises(ValueError, match="experiment's scenario is 'minimal'"):
+        _spec(start_from="china-2019@2019-01-21")
+    with pytest.raises(ConfigError, match="outside the run"):
+        run_sweep(_spec(start_from="minimal@2019-03-01"), tmp_path / "late", workers=0, progress=False)
+    levels = {"none": [], "wom": ["behaviour.word_of_mouth=0.5"]}
+    bad = _spec(start_from="minimal@2019-01-21", factors={"policy": {"levels": levels}})
+    with pytest.raises(ConfigError, match="an arm changes 'behaviour'"):
+        run_sweep(bad, tmp_path / "bad", workers=0, progress=False)
+    assert not (tmp_path / "late").exists() and not (tmp_path / "bad").exists()
