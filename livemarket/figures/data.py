@@ -15,6 +15,8 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from livemarket.models.metrics import METRIC_INFO
+
 __all__ = [
     "BASE_COLUMNS",
     "band",
@@ -32,53 +34,8 @@ BASE_COLUMNS = ("run_id", "step", "date", "platform", "channel", "metric", "valu
 #: Bookkeeping columns of sweeps that are neither metrics nor factors.
 SWEEP_COLUMNS = ("point", "replicate", "seed", "scenario", "run_dir", "path")
 
-_MONEY = ("bn RMB/day", "value_scaled", 1e-9)
-_PERCENT = ("%", "value", 100.0)
-_UNIT_SCALE = ("0–1", "value", 1.0)
-#: metric -> (reader's name, unit, source column, multiplier to the unit)
-METRICS: dict[str, tuple[str, str, str, float]] = {
-    "gmv_rmb": ("GMV", *_MONEY),
-    "gmv_net_rmb": ("GMV net of returns", *_MONEY),
-    "refunds_rmb": ("Refunds", *_MONEY),
-    "orders": ("Orders", "million/day", "value_scaled", 1e-6),
-    "returns": ("Returns", "million/day", "value_scaled", 1e-6),
-    "orders_delayed": ("Delayed orders", "million/day", "value_scaled", 1e-6),
-    "revenue_commission_rmb": ("Commission revenue", *_MONEY),
-    "revenue_link_fees_rmb": ("Link-fee revenue", *_MONEY),
-    "revenue_ads_rmb": ("Ad revenue", *_MONEY),
-    "revenue_splash_ads_rmb": ("Splash-ad revenue", *_MONEY),
-    "traffic_cost_rmb": ("Traffic bought", *_MONEY),
-    "live_room_gmv_rmb": ("GMV from live rooms", *_MONEY),
-    "outbound_link_gmv_rmb": ("GMV via outbound links", *_MONEY),
-    "brand_receipts_rmb": ("Brand receipts", *_MONEY),
-    "streamer_receipts_rmb": ("Streamer receipts", *_MONEY),
-    "head_streamer_gmv_rmb": ("Most popular streamer's GMV", *_MONEY),
-    "platform_receipts_rmb": ("Platform receipts", *_MONEY),
-    "consumer_surplus_rmb": ("Consumer surplus", *_MONEY),
-    "gmv_share": ("GMV share", *_PERCENT),
-    "live_gmv_share": ("Share of live GMV", *_PERCENT),
-    "adopter_share": ("Live-shopping adopters", "% of consumers", "value", 100.0),
-    "multihoming_rate": ("Multi-homing", "% of consumers", "value", 100.0),
-    "return_rate": ("Return rate", "% of orders", "value", 100.0),
-    "streamer_top1_share": ("Top-1% streamers' GMV share", *_PERCENT),
-    "self_broadcast_share": ("Self-broadcast share of live GMV", *_PERCENT),
-    "hhi": ("HHI of GMV shares", *_UNIT_SCALE),
-    "streamer_gini": ("Gini of streamer GMV", *_UNIT_SCALE),
-    "users": ("Users", "million", "value_scaled", 1e-6),
-    "churned": ("Users leaving", "million/day", "value_scaled", 1e-6),
-    "joined": ("Users joining", "million/day", "value_scaled", 1e-6),
-    "adopted": ("New adopters", "million/day", "value_scaled", 1e-6),
-    "minutes_per_user": ("Time spent", "min/user/day", "value", 1.0),
-    "minutes_per_consumer": ("Time spent", "min/consumer/day", "value", 1.0),
-    "live_streamers": ("Streamers live", "simulated, per day", "value", 1.0),
-    "brand_accounts_live": ("Brands' own accounts live", "simulated, per day", "value", 1.0),
-    "scandals": ("Scandals", "per day", "value", 1.0),
-    **{f"trust_{s}": (f"Platform trust ({s.replace('p', 'P')})", *_UNIT_SCALE) for s in ("p10", "p50", "p90")},
-    "trust_mean": ("Platform trust (mean)", *_UNIT_SCALE),
-    "streamer_trust_mean": ("Streamer trust (mean)", *_UNIT_SCALE),
-    "streamer_reputation_mean": ("Streamers' public reputation (mean)", *_UNIT_SCALE),
-    **{f"streamer_trust_{s}": (f"Streamer trust ({s.replace('p', 'P')})", *_UNIT_SCALE) for s in ("p10", "p50", "p90")},
-}  # fmt: skip
+#: metric -> (reader's name, unit, source column, multiplier to the unit), from the metric registry
+METRICS: dict[str, tuple[str, str, str, float]] = {name: (m.label, *m.display) for name, m in METRIC_INFO.items()}
 
 #: Readers' names of platforms and channels in legends.
 PLATFORM_NAMES = {
