@@ -1,8 +1,10 @@
 """Speed and memory of the column engine: the table of issue 5, the reference ratio, the scaling fit.
 
-Each case runs in a fresh process (so peak memory is its own) and prints one line:
+Each case runs in a fresh process (so peak memory is its own; populations from
+``consumers.KERNELS_FROM_CONSUMERS`` run the compiled kernels) and prints one line:
 consumers, edges, seconds, seconds per step, agent-steps per second, peak RSS, and for the
-reference comparison the ratio of per-step times. Results go to ``benchmarks/results.md``.
+reference comparison the ratio of per-step times. Each run adds a section, with the commit and
+the machine's load, at the top of ``benchmarks/results.md``.
 
 Usage:
     python benchmarks/run.py            # 10k, 100k, 1M consumers x 365 days + reference + fit
@@ -108,7 +110,9 @@ def main() -> None:
     days, ref_days = (30, 10) if args.quick else (365, 60)
     sizes = [2_000, 20_000] if args.quick else [10_000, 100_000, 1_000_000]
     cases = [(n, days) for n in sizes] + ([(10_000_000, 30)] if args.big else [])
-    lines = [f"machine: {machine()}", "scenario: china-2019, default brands and streamers", "", HEADER]
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [f"machine: {machine()}", f"load average at the start: {load} (1/5/15 min)",
+             "scenario: china-2019, default brands and streamers", "", HEADER]  # fmt: skip
     print("\n".join(lines), flush=True)
     results = []
     for n, d in cases:
@@ -148,10 +152,31 @@ def main() -> None:
     ]
     print("\n".join(lines[-2:]), flush=True)
     if not args.quick:
-        (HERE / "results.md").write_text(
-            "# Benchmark results\n\n```\n" + "\n".join(lines) + "\n```\n\n"
-            "Reproduce: `make bench` (add `--big` via `python benchmarks/run.py --big` for 10M).\n"
-        )
+        _record(lines)
+
+
+def _commit() -> str:
+    """The checked-out commit, marked when the package has uncommitted changes."""
+    try:
+        git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=HERE).stdout.strip()  # noqa: E731
+        out, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "../livemarket")
+        return out + (" (uncommitted changes)" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def _record(lines: list[str]) -> None:
+    """Put this run's figures at the top of benchmarks/results.md, keeping the earlier days below."""
+    path = HERE / "results.md"
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    head, _, rest = old.partition("\n## ")
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    section = (
+        f"## {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, commit {_commit()}, `make bench-engine`\n\n"
+        f"Load average at the end: {load} (1/5/15 min; the machine has {os.cpu_count()} cores).\n\n"
+        "```\n" + "\n".join(lines) + "\n```\n"
+    )
+    path.write_text(head.rstrip() + "\n\n" + section + ("\n## " + rest if rest else ""))
 
 
 if __name__ == "__main__":

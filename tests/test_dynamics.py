@@ -83,6 +83,9 @@ def test_streamers_enter_where_live_gmv_per_head_is_high_and_leave_when_income_i
     table = grow.run(95)
     active = _series(table, "hired_streamers_active", "video")
     assert active[-1] > active[0] and (np.diff(active) >= 0).all()
+    rare = LiveCommerceModel("minimal", consumers=800, rng=3, overrides=[*common, "streamers.entry_income_rmb=1e12"])
+    active = _series(rare.run(95), "hired_streamers_active", "video")
+    assert active[-1] == active[0]  # GMV per head far below the half-rate income: (almost) nobody enters
     shrink = LiveCommerceModel("minimal", consumers=800, rng=3,
                                overrides=["streamers.exit_income_rmb=1e9", "streamers.exit_per_month=1.0"])  # fmt: skip
     active = _series(shrink.run(35), "hired_streamers_active", "video")
@@ -235,3 +238,58 @@ def test_with_entry_on_douyin_gains_shops_streamers_users_and_live_share_over_tw
     still = LiveCommerceModel("china-2019", consumers=1500, rng=1).run(120)
     assert np.ptp(_series(still, "brand_shops", "douyin")) == 0  # off by default: nothing enters
     assert np.ptp(_series(still, "hired_streamers_active", "douyin")) == 0
+
+
+def test_link_fee_passed_into_the_checkout_price_of_link_orders():
+    model = LiveCommerceModel("china-2019", consumers=3000, rng=2, overrides=[
+        "brands.price_pass_through=1.0", "platforms.douyin.ext_link_fee=0.2", "platforms.douyin.live_share=0.1",
+        "platforms.kuaishou.live_share=0.2",
+    ])  # fmt: skip
+    seen = []
+    shop = model.consumers.shop
+    model.consumers.shop = lambda ctx, rng: seen.append(shop(ctx, rng)) or seen[-1]
+    model.run(10)
+    orders = Orders_concat(seen)
+    douyin, kuaishou = model.platforms["douyin"].index, model.platforms["kuaishou"].index
+    base = model.brands.price_rmb[orders.brand]  # no monthly review in 10 days: list prices
+    link = orders.channel == rules.LIVE_LINK
+    from_douyin, from_kuaishou = link & (orders.source == douyin), link & (orders.source == kuaishou)
+    assert from_douyin.sum() > 10 and from_kuaishou.sum() > 10
+    np.testing.assert_allclose(orders.price_rmb[from_douyin], base[from_douyin] * 1.25)  # f / (1 - f) = 0.25
+    np.testing.assert_allclose(orders.price_rmb[from_kuaishou], base[from_kuaishou] * (1 + 0.05 / 0.95))
+    np.testing.assert_array_equal(orders.price_rmb[~link], base[~link])
+
+
+def Orders_concat(days):  # noqa: N802 - one frame of several days' orders
+    from livemarket.models.day import Orders
+
+    keys = ("consumer", "brand", "platform", "source", "channel", "streamer", "edge", "price_rmb", "impulsivity")
+    return Orders(**{k: np.concatenate([getattr(d, k) for d in days]) for k in keys})
+
+
+def test_timeline_scenario_holds_every_dated_event_of_the_seed_facts():
+    from livemarket.config import builtin_scenarios
+
+    assert "china-2019-2024" in builtin_scenarios()
+    cfg = load_scenario("china-2019-2024")
+    assert (cfg.start_date.isoformat(), cfg.days) == ("2019-01-01", 2192)
+    events = {(p.platform, p.date.isoformat()): p.set for p in cfg.policies}
+    assert events[("douyin", "2020-08-01")] == {"ext_link_fee": 0.2}
+    assert events[("douyin", "2020-10-09")] == {"link_ban": True}
+    assert events[("kuaishou", "2022-03-01")] == {"outbound_links": ["pinduoduo"]}
+    assert events[("kuaishou", "2022-10-01")]["outbound_links"] == ["taobao", "jd", "pinduoduo"]
+    assert events[("taobao", "2024-09-27")] == {"accepted_wallets": ["alipay", "wechat_pay"]}
+    assert events[("taobao", "2024-10-16")] == {"logistics_partners": ["jd"]}
+    assert events[("taobao", "2024-10-14")] == {"traffic_bought": {"douyin": 0.02}}
+    model = LiveCommerceModel("china-2019-2024", consumers=400, rng=1)
+    assert model.run(3)["date"].max().isoformat() == "2019-01-03"
+
+
+def test_compiled_kernels_equal_numpy_with_every_mechanism_on(monkeypatch):
+    pytest.importorskip("livemarket.agents.kernels")
+    overrides = [*DYNAMIC, "platforms.taobao.traffic_bought={douyin=0.1}", "streamers.scandal_hazard_per_day=0.01"]
+    runs = {}
+    for path in ("off", "on"):
+        monkeypatch.setenv("LIVEMARKET_KERNELS", path)
+        runs[path] = LiveCommerceModel("china-2019", consumers=800, rng=5, overrides=overrides).run(65)
+    assert runs["on"].equals(runs["off"])  # follows added at two monthly reviews, scandals on grown edges

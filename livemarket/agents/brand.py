@@ -29,7 +29,7 @@ class BrandTable:
     cost_self_rmb: np.ndarray  # month to date, cost of self-broadcasting
     receipts_by_platform_rmb: np.ndarray  # (brands, platforms), month to date
     base_price_rmb: np.ndarray  # price before any pass-through of fees and commissions
-    fees_rmb: np.ndarray  # month to date: take, link fees and commissions on the brand's kept orders
+    fees_rmb: np.ndarray  # month to date: take and commissions on kept orders (link fees are passed at checkout)
     sales_rmb: np.ndarray  # month to date: value of the brand's kept orders
     live_value_by_source_rmb: np.ndarray  # (brands, platforms) month to date: live-room sales by the room's platform
 
@@ -47,7 +47,8 @@ class BrandTable:
     def reprice(self, pass_through: float) -> None:
         """Pass a share of last month's fee burden into prices (MODEL_SPEC: prices answer costs).
 
-        With fee burden ``f`` (fees and commissions over kept sales), full pass-through sets the
+        With fee burden ``f`` (platform take and commissions over kept sales; outbound-link fees
+        are passed into the checkout price of link orders instead), full pass-through sets the
         price to ``base / (1 - f)`` so the brand keeps its base receipt per order; a share ``s``
         moves it part of the way: ``base * (1 + s * f / (1 - f))``. Brands that sold nothing keep
         their price.

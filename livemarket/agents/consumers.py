@@ -15,6 +15,7 @@ lazily: evidence is stored as ``prior + decay * offset`` and minutes as
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,9 @@ __all__ = ["ConsumerColumns", "ConsumerState", "init_consumer_state", "sample_sh
 
 _RENORMALISE_BELOW = 1e-150  # fold the lazy decay into the offsets before it underflows
 _TRUST_SAMPLE = 5_000  # consumers (and follow edges) over which trust statistics are taken
+#: Populations from which the compiled kernels (:mod:`livemarket.agents.kernels`) run; the
+#: environment variable ``LIVEMARKET_KERNELS`` = ``on`` or ``off`` forces either path.
+KERNELS_FROM_CONSUMERS = 20_000
 
 
 @dataclass
@@ -93,6 +97,18 @@ def sample_shares(installed: np.ndarray, wallets: np.ndarray, accepts: np.ndarra
     return {"multihoming_share": multi / np.maximum(users, 1), "wallet_ok_share": can_pay}
 
 
+def _load_kernels(consumers: int):
+    """The kernels module when the compiled path runs for this population, else None (the numpy path)."""
+    forced = os.environ.get("LIVEMARKET_KERNELS", "auto").lower()
+    if forced not in ("on", "off", "auto"):
+        raise ValueError(f"LIVEMARKET_KERNELS={forced!r}: accepted on, off, auto")
+    if forced == "off" or (forced == "auto" and consumers < KERNELS_FROM_CONSUMERS):
+        return None
+    from livemarket.agents import kernels
+
+    return kernels
+
+
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated ``arange(start, start + length)``; also the owner index of each element."""
     owner = np.repeat(np.arange(len(starts)), lengths)
@@ -143,11 +159,15 @@ class ConsumerColumns:
         del cell
         self.rows_sample, self.edges_sample = stat_sample(self.n), stat_sample(len(self.f_streamer))
         self._accepts: np.ndarray | None = None
+        self._by_streamer: np.ndarray | None = None  # follow edges by streamer, for scandals
+        self._kernels = _load_kernels(self.n)
+        self._beh_tuple = None if self._kernels is None else self._kernels.behaviour_tuple(self.beh)
 
     # ----------------------------------------------------------------- reading state
     def _trust_at(self, n, p) -> np.ndarray:
-        a = self.prior_a[p] + self.decay * self.ta[n, p]
-        return a / (a + self.prior_b[p] + self.decay * self.tb[n, p])
+        cell = n * self.n_p + p  # flat gathers: faster than 2-D fancy indexing, same values
+        a = self.prior_a[p] + self.decay * self.ta.reshape(-1)[cell]
+        return a / (a + self.prior_b[p] + self.decay * self.tb.reshape(-1)[cell])
 
     def _minutes_at(self, n, p) -> np.ndarray:
         lazy = self.target[p] + self.m_decay * self.mz[n, p]
@@ -219,6 +239,7 @@ class ConsumerColumns:
         self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1)).astype(index)
         self.f_key = cell * s_count + self.f_streamer
         self.edges_sample = stat_sample(len(self.f_streamer))
+        self._by_streamer = None  # the scandal index is rebuilt when next needed
         return new % s_count
 
     def _wallet_ok(self, ctx: DayContext) -> np.ndarray:
@@ -276,19 +297,15 @@ class ConsumerColumns:
 
         # d. channel choice: none | own shop | outbound link to q | later search on q
         b = ctx.product[streamer]
-        price = ctx.price_rmb[b] * self.price_sensitivity[vn] / 100.0
-        common = (
-            beh.util_trust_streamer * t_streamer + beh.util_trust_brand * ctx.brand_trust[b]
-            + beh.util_match * match + beh.util_impulsivity * imp - price
-        )  # fmt: skip
+        price = rules.price_utility(ctx.price_rmb[b], self.price_sensitivity[vn])
+        common = rules.live_common_utility(t_streamer, ctx.brand_trust[b], match, imp, price, beh)
         plat = self._platform_terms(vn, wallet_ok, ctx)
-        own = beh.util_own_shop + common + plat[np.arange(len(vn)), vp]
+        own = rules.own_shop_utility(common, plat[np.arange(len(vn)), vp], beh)
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
         n_q = len(shelf)
-        link = beh.util_link + common[:, None] + plat[:, shelf] - beh.jump_friction - ctx.link_friction[vp][:, shelf]
-        search = (
-            beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match - price
-        )[:, None] + plat[:, shelf] - beh.search_friction  # fmt: skip
+        markup = (ctx.link_markup[vp] * price)[:, None]  # the link fee passed into the checkout price
+        link = rules.link_utility(common[:, None], plat[:, shelf], ctx.link_friction[vp][:, shelf], beh, markup)
+        search = rules.search_utility(ctx.brand_trust[b][:, None], match[:, None], price[:, None], plat[:, shelf], beh)
         listed = ctx.listed[b][:, shelf]
         u = np.full((len(vn), 2 + 2 * n_q), -np.inf)
         u[:, 0] = 0.0
@@ -297,36 +314,20 @@ class ConsumerColumns:
         ok_search = listed & self.installed[vn][:, shelf] & (shelf != vp[:, None])
         u[:, 2 + n_q :] = np.where(ok_search, search, -np.inf)
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 4])
-        surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[vn]))
+        surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[vn])))
         buy = choice > 0
         ch = choice[buy]
         pay = np.where(ch == 1, vp[buy], shelf[(ch - 2) % max(n_q, 1)] if n_q else -1)
         channel = np.where(ch == 1, rules.LIVE_OWN, np.where(ch < 2 + n_q, rules.LIVE_LINK, rules.LIVE_SEARCH))
-        parts.append(self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx))
+        live_part = self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx)
+        markup = ctx.link_markup[vp[buy]] * (channel == rules.LIVE_LINK)  # link fee passed into the price
+        live_part["price_rmb"] = live_part["price_rmb"] * (1.0 + markup)
+        parts.append(live_part)
 
         # planned needs: search on shelf platforms
-        nn, _ = rules.bernoulli_candidates(
-            self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng
-        )
-        d = rng.random((len(nn), 3))
-        cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
-        brand = np.full((len(nn), n_q), -1)
-        for j, q in enumerate(shelf):
-            brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
-        ok = (brand >= 0) & self.installed[nn][:, shelf]
-        bb = np.maximum(brand, 0)
-        util = (
-            beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb]
-            - ctx.price_rmb[bb] * self.price_sensitivity[nn, None] / 100.0
-            + self._platform_terms(nn, wallet_ok, ctx, shelf)
-        )  # fmt: skip
-        u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
-        choice = rules.choose_index(rules.logit_probabilities(u), d[:, 2])
-        surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[nn]))
-        buy = choice > 0
-        col = choice[buy] - 1
-        q = shelf[col]
-        parts.append(self._fragment(nn[buy], brand[buy, col], q, -1, rules.PLANNED, -1, -1, ctx))
+        part, planned_surplus = self._planned_needs(ctx, rng, wallet_ok, shelf)
+        parts.append(part)
+        surplus += planned_surplus
 
         # splash ads bought by shelf platform q on content platform p
         views = np.zeros(n_p)
@@ -340,25 +341,54 @@ class ConsumerColumns:
             cat = rules.choose_from_cumulative(self.interest_cum[sn], d[:, 1])
             brand = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 2])
             bb = np.maximum(brand, 0)
-            util = (
-                beh.util_planned + beh.util_trust_brand * ctx.brand_trust[bb] - beh.jump_friction
-                - ctx.price_rmb[bb] * self.price_sensitivity[sn] / 100.0
-                + self._platform_terms(sn, wallet_ok, ctx, np.array([q]))[:, 0]
-            )  # fmt: skip
+            price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[sn])
+            plat = self._platform_terms(sn, wallet_ok, ctx, np.array([q]))[:, 0]
+            util = rules.shelf_utility(ctx.brand_trust[bb], price, plat, beh, friction=beh.jump_friction)
             u = np.column_stack([np.zeros(len(sn)), np.where(brand >= 0, util, -np.inf)])
-            choice = rules.choose_index(rules.logit_probabilities(u), d[:, 3])
-            surplus += float(np.sum(rules.logsum(u) * 100.0 / self.price_sensitivity[sn]))
+            choice, logsum = rules.logit_choice(u, d[:, 3], self._kernels)
+            surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[sn], logsum)))
             buy = choice > 0
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
         return Orders.concat(parts, surplus, views, funnel)
 
+    def _planned_needs(self, ctx: DayContext, rng: np.random.Generator, wallet_ok, shelf) -> tuple[dict, float]:
+        """Planned needs: a category, the brand found on each shelf platform, a logit choice among them.
+
+        Returns the orders (a fragment) and the consumer surplus of all the choices.
+        """
+        nn, _ = rules.bernoulli_candidates(
+            self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng
+        )
+        d = rng.random((len(nn), 3))
+        if self._kernels is not None:
+            g = ctx.shelf_brands
+            brand, u = self._kernels.planned_utilities(
+                nn, d, self.interest_cum, shelf, ctx.n_categories, g.cum, g.base, g.total, g.start, g.end, g.items,
+                g.guide(), self.installed, ctx.brand_trust, ctx.price_rmb, self.price_sensitivity, self.ta, self.tb,
+                self.prior_a, self.prior_b, self.decay, ctx.protection, wallet_ok, self._beh_tuple,
+            )  # fmt: skip
+        else:
+            cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
+            brand = np.full((len(nn), len(shelf)), -1)
+            for j, q in enumerate(shelf):
+                brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
+            ok = (brand >= 0) & self.installed[nn][:, shelf]
+            bb = np.maximum(brand, 0)
+            price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[nn, None])
+            plat = self._platform_terms(nn, wallet_ok, ctx, shelf)
+            util = rules.shelf_utility(ctx.brand_trust[bb], price, plat, self.beh)
+            u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
+        choice, logsum = rules.logit_choice(u, d[:, 2], self._kernels)
+        surplus = float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[nn], logsum)))
+        buy = choice > 0
+        col = choice[buy] - 1
+        return self._fragment(nn[buy], brand[buy, col], shelf[col], -1, rules.PLANNED, -1, -1, ctx), surplus
+
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
         cols = np.arange(self.n_p) if cols is None else cols
-        trust = rules.perceived_trust(
-            self._trust_at(n[:, None], cols[None, :]), ctx.protection[cols][None, :], self.beh
-        )
-        return self.beh.util_trust_platform * trust - self.beh.wallet_friction * ~wallet_ok[n[:, None], cols[None, :]]
+        trust, ok = self._trust_at(n[:, None], cols[None, :]), wallet_ok[n[:, None], cols[None, :]]
+        return rules.platform_utility(trust, ctx.protection[cols][None, :], ok, self.beh)
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:
         size = len(n)
@@ -371,12 +401,14 @@ class ConsumerColumns:
 
     def _match(self, n: np.ndarray, category: np.ndarray) -> np.ndarray:
         """Interest match in [0, 1]: interest in the category over the consumer's top interest."""
-        return self.interest[n, category] / self.interest_top[n]
+        return rules.interest_match(self.interest[n, category], self.interest_top[n])
 
     def _edge_of(self, n: np.ndarray, streamer: np.ndarray, ctx: DayContext) -> np.ndarray:
         """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
         if len(self.f_key) == 0:
             return np.full(len(n), -1)
+        if self._kernels is not None:
+            return self._kernels.edge_of(n, streamer, ctx.streamer_platform, self.n_p, self.seg_ptr, self.f_streamer)
         s = np.maximum(streamer, 0)
         key = (n * self.n_p + ctx.streamer_platform[s]) * self.n_streamers + s
         pos = np.minimum(np.searchsorted(self.f_key, key), len(self.f_key) - 1)
@@ -387,6 +419,8 @@ class ConsumerColumns:
         if len(self.f_streamer) == 0:
             none = np.full(len(vn), -1)
             return none, none
+        if self._kernels is not None:
+            return self._kernels.pick_followed(vn, vp, uniform, self.n_p, self.seg_ptr, self.f_streamer, ctx.live)
         cell = vn * self.n_p + vp
         start = self.seg_ptr[cell]
         idx, owner = _ranges(start, self.seg_ptr[cell + 1] - start)
@@ -404,20 +438,9 @@ class ConsumerColumns:
     def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:
         """Trust from outcomes, word of mouth, scandals, forgetting; adoption, minutes, churn."""
         beh, n_p, d = self.beh, self.n_p, self.decay
-        good_w = beh.evidence_good * ~out.bad / d
-        bad_w = beh.evidence_bad * out.bad * (1.0 - beh.protection_soften * out.covered) / d
-        ta, tb = self.ta.reshape(-1), self.tb.reshape(-1)  # flat views: fast unbuffered adds
-        cell = orders.consumer * n_p + orders.platform
-        np.add.at(ta, cell, good_w)
-        np.add.at(tb, cell, bad_w)
-        # word of mouth: each outcome is told to the buyer's neighbours
-        heard, owner = _ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
-        cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
-        np.add.at(ta, cell, beh.word_of_mouth * good_w[owner])
-        np.add.at(tb, cell, beh.word_of_mouth * bad_w[owner])
-        e = orders.edge >= 0
-        np.add.at(self.fa, orders.edge[e], beh.evidence_good * ~out.bad[e] / d)
-        np.add.at(self.fb, orders.edge[e], bad_w[e])
+        good_w, bad_w = rules.evidence_weights(out.bad, out.covered, beh)
+        good_w, bad_w = good_w / d, bad_w / d
+        self._add_evidence(orders, good_w, bad_w)
         wallet_ok = self._wallet_ok(ctx)
         lacking = ~wallet_ok[orders.consumer, orders.platform]
         buyers = orders.consumer[lacking]
@@ -425,15 +448,22 @@ class ConsumerColumns:
         wallet_ok[buyers] = (self.wallets[buyers].astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
 
         for streamer in ctx.scandals:
-            hit = np.nonzero(self.f_streamer == streamer)[0]
-            self.fb[hit] += beh.scandal_evidence / d
+            hit = self._edges_to(streamer)
             home = ctx.streamer_platform[streamer]
+            on_edge, on_platform, spillover = rules.scandal_evidence(ctx.protection[home], beh)
+            if self._kernels is not None:
+                self._kernels.scandal(
+                    self.fb, self.tb, hit, streamer, home, self.f_ptr, self.seg_ptr, self.f_streamer,
+                    on_edge / d, on_platform / d, spillover / d,
+                )  # fmt: skip
+                continue
+            self.fb[hit] += on_edge / d
             followers = np.searchsorted(self.f_ptr, hit, side="right") - 1
-            self.tb[followers, home] += beh.scandal_platform_evidence * (1 - ctx.protection[home]) / d
+            self.tb[followers, home] += on_platform / d
             cell = followers * n_p + home  # the news also taints the followers' other streamers there
             others, _ = _ranges(self.seg_ptr[cell], self.seg_ptr[cell + 1] - self.seg_ptr[cell])
             others = others[self.f_streamer[others] != streamer]
-            self.fb[others] += beh.scandal_spillover * beh.scandal_evidence / d
+            self.fb[others] += spillover / d
         self.decay *= 1.0 - beh.forgetting_per_day
 
         # e. Bass adoption; 7. churn and installs, all from yesterday's adoption and installs
@@ -443,7 +473,7 @@ class ConsumerColumns:
         cand, u = rules.bernoulli_candidates(len(others), p_max, rng)
         cand = others[cand]
         share = self._neighbour_mean(cand, lambda nb, _: self.adopter[nb])
-        p_adopt = self.installed[cand] @ ctx.promotion + q_bass * share
+        p_adopt = rules.adoption_hazard(self.installed[cand] @ ctx.promotion, share, q_bass)
         adopt = cand[u * p_max < p_adopt]
 
         p_max = beh.churn_base_per_day + beh.churn_trust_per_day
@@ -453,8 +483,8 @@ class ConsumerColumns:
         churn = self.installed[cn, cp] & (u * p_max < hazard)
         cn, cp = cn[churn], cp[churn]
 
-        pull = ctx.install_pull if ctx.install_pull is not None else np.zeros(n_p)
-        p_max = beh.install_per_day + beh.install_social + float(pull.max())
+        pull = ctx.install_pull
+        p_max = rules.install_hazard(1.0, float(pull.max()), beh)
         cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
         jn, jp = np.divmod(cells, n_p)
         use = self._neighbour_mean(jn, lambda nb, owner: self.installed[nb, jp[owner]])
@@ -478,6 +508,38 @@ class ConsumerColumns:
             "churned": np.bincount(cp, minlength=n_p),
             "joined": np.bincount(jp, minlength=n_p),
         }
+
+    def _add_evidence(self, orders: Orders, good_w: np.ndarray, bad_w: np.ndarray) -> None:
+        """Outcome evidence (already divided by the decay) to buyers, their neighbours (word of mouth), follow edges."""
+        ta, tb = self.ta.reshape(-1), self.tb.reshape(-1)  # flat views: fast unbuffered adds
+        if self._kernels is not None:
+            self._kernels.scatter_evidence(
+                ta, tb, self.fa, self.fb, self.n_p, orders.consumer, orders.platform, orders.edge, good_w, bad_w,
+                self.nb_ptr, self.nb, self._beh_tuple,
+            )  # fmt: skip
+            return
+        beh, n_p = self.beh, self.n_p
+        cell = orders.consumer * n_p + orders.platform
+        np.add.at(ta, cell, good_w)
+        np.add.at(tb, cell, bad_w)
+        # word of mouth: each outcome is told to the buyer's neighbours
+        heard, owner = _ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
+        cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
+        np.add.at(ta, cell, rules.word_of_mouth_evidence(good_w[owner], beh))
+        np.add.at(tb, cell, rules.word_of_mouth_evidence(bad_w[owner], beh))
+        e = orders.edge >= 0
+        np.add.at(self.fa, orders.edge[e], good_w[e])
+        np.add.at(self.fb, orders.edge[e], bad_w[e])
+
+    def _edges_to(self, streamer: int) -> np.ndarray:
+        """Follow edges to ``streamer``, in increasing order (an index by streamer, built on first use)."""
+        if self._by_streamer is None:
+            small = np.int16 if self.n_streamers < 2**15 else np.int32  # 16-bit keys sort by radix
+            self._by_streamer = np.argsort(self.f_streamer.astype(small), kind="stable")
+            self._by_streamer_ptr = np.searchsorted(
+                self.f_streamer[self._by_streamer], np.arange(self.n_streamers + 1)
+            )
+        return self._by_streamer[self._by_streamer_ptr[streamer] : self._by_streamer_ptr[streamer + 1]]
 
     def _relax_minutes(self, target: np.ndarray) -> None:
         """Minutes on installed apps move a share ``minutes_adjust_per_day`` toward today's target."""

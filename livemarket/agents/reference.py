@@ -61,12 +61,11 @@ class ConsumerAgent(mesa.Agent):
 
     def _platform_terms(self, q: int, ctx: DayContext) -> float:
         beh = self.model.config.behaviour
-        trust = rules.perceived_trust(self.trust_in(q), ctx.protection[q], beh)
-        return beh.util_trust_platform * trust - beh.wallet_friction * (not self.wallet_ok(q, ctx))
+        return float(rules.platform_utility(self.trust_in(q), ctx.protection[q], self.wallet_ok(q, ctx), beh))
 
     def _choose(self, utilities: list[float], u: float) -> tuple[int, float]:
         choice = int(rules.choose_index(rules.logit_probabilities(utilities), u))
-        return choice, float(rules.logsum(utilities)) * 100.0 / self.price_sensitivity
+        return choice, float(rules.surplus_rmb(utilities, self.price_sensitivity))
 
     # ------------------------------------------------------------ shopping
     def live_room(self, p: int, d, ctx: DayContext):
@@ -88,29 +87,25 @@ class ConsumerAgent(mesa.Agent):
             streamer = self.follows[edge]
         if streamer < 0:
             return None
-        match = self.interest[ctx.streamer_category[streamer]] / self.interest.max()
+        match = rules.interest_match(self.interest[ctx.streamer_category[streamer]], self.interest.max())
         t_s = rules.beta_trust(self.follow_a[edge], self.follow_b[edge]) if edge >= 0 else ctx.streamer_trust[streamer]
         if not d[3] < rules.consider_probability(match, t_s, self.impulsivity, beh, ctx.demand_multiplier):
             return None, None
         b = int(ctx.product[streamer])
-        price = ctx.price_rmb[b] * self.price_sensitivity / 100.0
-        common = (
-            beh.util_trust_streamer * t_s + beh.util_trust_brand * ctx.brand_trust[b]
-            + beh.util_match * match + beh.util_impulsivity * self.impulsivity - price
-        )  # fmt: skip
+        price = rules.price_utility(ctx.price_rmb[b], self.price_sensitivity)
+        common = rules.live_common_utility(t_s, ctx.brand_trust[b], match, self.impulsivity, price, beh)
         n_p = len(ctx.is_shelf)
-        own = beh.util_own_shop + common + self._platform_terms(p, ctx) if ctx.sells_in_room[b, p] else -math.inf
+        in_room = ctx.sells_in_room[b, p]
+        own = rules.own_shop_utility(common, self._platform_terms(p, ctx), beh) if in_room else -math.inf
         links, searches = [], []
         for q in range(n_p):
             plat = self._platform_terms(q, ctx)
             ok_link = ctx.link_allowed[p, q] and ctx.listed[b, q]
-            friction = beh.jump_friction + ctx.link_friction[p, q]
-            links.append(beh.util_link + common + plat - friction if ok_link else -math.inf)
+            markup = ctx.link_markup[p] * price  # the link fee passed into the checkout price
+            link = rules.link_utility(common, plat, ctx.link_friction[p, q], beh, markup)
+            links.append(link if ok_link else -math.inf)
             ok_search = ctx.listed[b, q] and self.installed[q] and q != p
-            search = (
-                beh.util_search + beh.util_trust_brand * ctx.brand_trust[b] + beh.util_match * match
-                - price + plat - beh.search_friction
-            )  # fmt: skip
+            search = rules.search_utility(ctx.brand_trust[b], match, price, plat, beh)
             searches.append(search if ok_search else -math.inf)
         choice, surplus = self._choose([0.0, own, *links, *searches], d[4])
         if choice == 0:
@@ -124,7 +119,7 @@ class ConsumerAgent(mesa.Agent):
         return (b, pay, p, channel, streamer, global_edge), surplus
 
     def shelf_purchase(self, q_options: list[int], cat_u: float, brand_u: float, choice_u: float,
-                       ctx: DayContext, bonus: float, require_installed: bool):  # fmt: skip
+                       ctx: DayContext, friction: float, require_installed: bool):  # fmt: skip
         """Buy for a need by searching shelf platforms ``q_options``: (brand, platform) or None."""
         beh, k = self.model.config.behaviour, ctx.n_categories
         cat = int(rules.choose_index(self.interest, cat_u))
@@ -133,10 +128,8 @@ class ConsumerAgent(mesa.Agent):
             b = self._pick(ctx.shelf_brands, q * k + cat, brand_u)
             brands.append(b)
             ok = b >= 0 and ctx.is_shelf[q] and (self.installed[q] or not require_installed)
-            util = (
-                beh.util_planned + bonus + beh.util_trust_brand * ctx.brand_trust[max(b, 0)]
-                - ctx.price_rmb[max(b, 0)] * self.price_sensitivity / 100.0 + self._platform_terms(q, ctx)
-            )  # fmt: skip
+            price = rules.price_utility(ctx.price_rmb[max(b, 0)], self.price_sensitivity)
+            util = rules.shelf_utility(ctx.brand_trust[max(b, 0)], price, self._platform_terms(q, ctx), beh, friction)
             utils.append(util if ok else -math.inf)
         choice, surplus = self._choose(utils, choice_u)
         if choice == 0:
@@ -255,7 +248,7 @@ class ReferenceConsumers:
             views[p] += len(seen)
             for ag, d in zip(seen, rng.random((len(seen), 4)), strict=True):
                 if d[0] < beh.splash_consider * ctx.demand_multiplier:
-                    order, cs = ag.shelf_purchase([q], d[1], d[2], d[3], ctx, -beh.jump_friction, False)
+                    order, cs = ag.shelf_purchase([q], d[1], d[2], d[3], ctx, beh.jump_friction, False)
                     surplus += cs
                     if order is not None:
                         add(ag.row, order[0], q, p, rules.SPLASH, -1, -1)
@@ -263,7 +256,9 @@ class ReferenceConsumers:
         n, b = cols[:, 0], cols[:, 1]
         return Orders(
             consumer=n, brand=b, platform=cols[:, 2], source=cols[:, 3], channel=cols[:, 4],
-            streamer=cols[:, 5], edge=cols[:, 6], price_rmb=ctx.price_rmb[b].astype(np.float64),
+            streamer=cols[:, 5], edge=cols[:, 6],
+            price_rmb=ctx.price_rmb[b].astype(np.float64)
+            * (1.0 + ctx.link_markup[np.maximum(cols[:, 3], 0)] * (cols[:, 4] == rules.LIVE_LINK)),
             impulsivity=np.array([self.agents[i].impulsivity for i in n], dtype=np.float64),
             surplus_rmb=surplus, splash_views=views, funnel=funnel,
         )  # fmt: skip
@@ -276,35 +271,34 @@ class ReferenceConsumers:
         lacking = []
         for i in range(len(orders)):
             ag, q, bad = agents[orders.consumer[i]], orders.platform[i], bool(out.bad[i])
-            own_good[ag.row][q] += 0.0 if bad else beh.evidence_good
-            bad_w = beh.evidence_bad * (1.0 - beh.protection_soften * out.covered[i]) if bad else 0.0
+            good_w, bad_w = (float(x) for x in rules.evidence_weights(bad, bool(out.covered[i]), beh))
+            own_good[ag.row][q] += good_w
             own_bad[ag.row][q] += bad_w
             if orders.edge[i] >= 0:
                 j = orders.edge[i] - ag.first_edge
-                if bad:
-                    ag.follow_b[j] += bad_w
-                else:
-                    ag.follow_a[j] += beh.evidence_good
+                ag.follow_a[j] += good_w
+                ag.follow_b[j] += bad_w
             if not ag.wallet_ok(q, ctx):
                 lacking.append((ag, ctx.primary_wallet[q]))
         for ag in agents:
             for p in range(n_p):
                 heard_good = sum(own_good[nb][p] for nb in ag.neighbours)
                 heard_bad = sum(own_bad[nb][p] for nb in ag.neighbours)
-                ag.trust_a[p] += own_good[ag.row][p] + beh.word_of_mouth * heard_good
-                ag.trust_b[p] += own_bad[ag.row][p] + beh.word_of_mouth * heard_bad
+                ag.trust_a[p] += own_good[ag.row][p] + rules.word_of_mouth_evidence(heard_good, beh)
+                ag.trust_b[p] += own_bad[ag.row][p] + rules.word_of_mouth_evidence(heard_bad, beh)
         for ag, w in lacking:
             ag.wallets[w] = True
         for streamer in ctx.scandals:
             home = ctx.streamer_platform[streamer]
+            on_edge, on_platform, spillover = rules.scandal_evidence(ctx.protection[home], beh)
             for ag in agents:
                 j = ag.edge_to(streamer)
                 if j >= 0:
-                    ag.follow_b[j] += beh.scandal_evidence
-                    ag.trust_b[home] += beh.scandal_platform_evidence * (1 - ctx.protection[home])
+                    ag.follow_b[j] += on_edge
+                    ag.trust_b[home] += on_platform
                     for k, other in enumerate(ag.follows):
                         if other != streamer and ctx.streamer_platform[other] == home:
-                            ag.follow_b[k] += beh.scandal_spillover * beh.scandal_evidence
+                            ag.follow_b[k] += spillover
         f, (sa, sb) = beh.forgetting_per_day, self.streamer_prior
         for ag in agents:
             ag.trust_a = [rules.beta_forget(x, self.prior_a[p], f) for p, x in enumerate(ag.trust_a)]
@@ -321,15 +315,15 @@ class ReferenceConsumers:
         for i, u in zip(*rules.bernoulli_candidates(len(others), p_max, rng), strict=True):
             ag = others[i]
             promo = sum(ctx.promotion[p] for p in range(n_p) if ag.installed[p])
-            if u * p_max < promo + q_bass * share(ag, lambda x: x.adopter):
+            if u * p_max < rules.adoption_hazard(promo, share(ag, lambda x: x.adopter), q_bass):
                 adopt.add(ag.row)
         p_max = beh.churn_base_per_day + beh.churn_trust_per_day
         for cell, u in zip(*rules.bernoulli_candidates(len(agents) * n_p, p_max, rng), strict=True):
             ag, p = agents[cell // n_p], int(cell % n_p)
             if ag.installed[p] and u * p_max < rules.churn_hazard(ag.trust_in(p), beh):
                 churn.add((ag.row, p))
-        pull = ctx.install_pull if ctx.install_pull is not None else np.zeros(n_p)
-        p_max = beh.install_per_day + beh.install_social + float(pull.max())
+        pull = ctx.install_pull
+        p_max = rules.install_hazard(1.0, float(pull.max()), beh)
         for cell, u in zip(*rules.bernoulli_candidates(len(agents) * n_p, p_max, rng), strict=True):
             ag, p = agents[cell // n_p], int(cell % n_p)
             use = share(ag, lambda x, p=p: x.installed[p])

@@ -10,41 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from livemarket.models.sampling import WeightedGroups  # re-exported: its old home
+
 __all__ = ["DayContext", "Orders", "Outcomes", "WeightedGroups"]
-
-
-class WeightedGroups:
-    """Items grouped by an integer key, picked within a group with chance proportional to weight.
-
-    Example:
-        >>> g = WeightedGroups(keys=np.array([0, 0, 1]), weights=np.array([1.0, 3.0, 1.0]), n_keys=2)
-        >>> g.pick(np.array([0, 0, 1]), np.array([0.2, 0.5, 0.9])).tolist()
-        [0, 1, 2]
-    """
-
-    def __init__(self, keys: np.ndarray, weights: np.ndarray, n_keys: int, labels=None):
-        order = np.argsort(keys, kind="stable")
-        self.items = order if labels is None else np.asarray(labels)[order]
-        w = np.asarray(weights, dtype=np.float64)[order]
-        self.cum = np.cumsum(w)
-        sorted_keys = np.asarray(keys)[order]
-        self.start = np.searchsorted(sorted_keys, np.arange(n_keys), side="left")
-        self.end = np.searchsorted(sorted_keys, np.arange(n_keys), side="right")
-        before = np.concatenate([[0.0], self.cum])
-        self.base = before[self.start]
-        self.total = before[self.end] - self.base
-
-    def pick(self, key: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-        """Item (or its label) for each (key, uniform); -1 where the group is empty or weightless."""
-        key = np.asarray(key)
-        if len(self.items) == 0:
-            return np.full(key.shape, -1)
-        total = self.total[key]
-        x = self.base[key] + np.asarray(uniform) * total
-        pos = np.searchsorted(self.cum, x, side="right")
-        pos = np.clip(pos, self.start[key], np.maximum(self.end[key] - 1, self.start[key]))
-        found = (total > 0) & (self.end[key] > self.start[key])
-        return np.where(found, self.items[np.minimum(pos, len(self.items) - 1)], -1)
 
 
 @dataclass
@@ -81,6 +49,14 @@ class DayContext:
     scandals: list[int] = field(default_factory=list)  # streamers hit today
     n_categories: int = 1
     install_pull: np.ndarray | None = None  # (P,) extra daily install hazard of non-users (None: zeros)
+    link_markup: np.ndarray | None = None  # (P,) price markup of outbound-link orders from p's rooms (fee pass-through)
+
+    def __post_init__(self) -> None:
+        n_p = len(self.is_shelf)
+        if self.install_pull is None:
+            self.install_pull = np.zeros(n_p)
+        if self.link_markup is None:
+            self.link_markup = np.zeros(n_p)
 
 
 @dataclass

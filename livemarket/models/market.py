@@ -378,8 +378,14 @@ class LiveCommerceModel(mesa.Model):
                 labels=np.repeat(np.arange(len(b.category)), n_p),
             ),
             splash=splash, scandals=list(self.scandals_today), n_categories=k,
-            install_pull=arr(lambda c: c.install_pull),
+            install_pull=arr(lambda c: c.install_pull), link_markup=self.link_markup(),
         )  # fmt: skip
+
+    def link_markup(self) -> np.ndarray:
+        """(P,) markup on outbound-link orders from each platform's rooms: ``s f / (1 - f)`` (pass-through s, fee f)."""
+        s = self.config.brands.price_pass_through
+        fee = np.array([p.config.ext_link_fee for p in self.platform_list])
+        return s * fee / np.maximum(1.0 - fee, 1e-9) if s > 0 else np.zeros(len(fee))
 
     def wallet_accepts(self) -> np.ndarray:
         """Bool (P, W): wallets each platform's checkout accepts today."""
@@ -397,11 +403,7 @@ class LiveCommerceModel(mesa.Model):
         b, beh, n = self.brands, self.config.behaviour, len(orders)
         u = self.streams["fulfil"].random((n, 4))
         capacity = np.floor(b.capacity_orders_per_day * self.calendar.capacity_factor(self.date, b.category))
-        order = np.lexsort((u[:, 0], orders.brand))
-        first = np.searchsorted(orders.brand[order], orders.brand[order], side="left")
-        rank = np.empty(n, np.int64)
-        rank[order] = np.arange(n) - first
-        delayed = rank >= capacity[orders.brand]
+        delayed = _over_capacity(orders.brand, u[:, 0], capacity)
         care = np.where(orders.streamer >= 0, self.streamers.selection_care[np.maximum(orders.streamer, 0)], 0.0)
         p_bad = rules.bad_outcome_probability(
             b.quality[orders.brand], self.logistics_quality()[orders.platform], delayed, care, beh
@@ -504,3 +506,23 @@ class LiveCommerceModel(mesa.Model):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.results().write_parquet(path)
         return path
+
+
+def _over_capacity(brand: np.ndarray, u: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Orders shipped late: each brand ships its orders in the order of ``u`` up to its capacity.
+
+    Only brands with more orders than capacity can delay, so only their orders are sorted.
+    """
+    delayed = np.zeros(len(brand), bool)
+    over = np.flatnonzero((np.bincount(brand, minlength=len(capacity)) > capacity)[brand])
+    if len(over):
+        b = brand[over]
+        order = np.argsort(u[over], kind="stable")  # then a stable sort by brand: the lexsort order
+        small = np.int16 if len(capacity) < 2**15 else np.int64  # 16-bit keys sort by radix
+        order = order[np.argsort(b[order].astype(small), kind="stable")]
+        starts = np.flatnonzero(np.diff(b[order], prepend=-1))  # where each brand's run begins
+        first = np.repeat(starts, np.diff(starts, append=len(order)))
+        rank = np.empty(len(over), np.int64)
+        rank[order] = np.arange(len(over)) - first
+        delayed[over] = rank >= capacity[b]
+    return delayed

@@ -129,6 +129,7 @@ REGISTRY: tuple[Metric, ...] = (
     _m("followers", _PL, "follows", "Follows", "follow edges to streamers homed here"),
     _m("multihoming_share", _PL, "share", "Users on other apps too", "share of its users with two apps or more"),
     _m("wallet_ok_share", _PL, "share", "Can pay", "share of consumers holding a wallet its checkout accepts"),
+    _m("outbound_link_orders", _PL, "orders/day", "Outbound-link orders", "orders its live rooms sent by links"),
     _m("gmv_rmb", _MK, "RMB/day", "GMV", "value of all orders"),
     _m("gmv_net_rmb", _MK, "RMB/day", "GMV net of returns", "kept order value"),
     _m("orders", _MK, "orders/day", "Orders", "all orders"),
@@ -168,6 +169,7 @@ REGISTRY: tuple[Metric, ...] = (
     _m("total_welfare_rmb", _MK, "RMB/day", "Total welfare",
        "experienced consumer surplus + producer surplus + platform profit + streamer receipts"),
     _m("price_index", _MK, "index", "Price index", "mean over brands of price / base price (1: no pass-through)"),
+    _m("hhi_revenue", _MK, "index", "HHI of platform revenue", "Herfindahl index of platforms' shares of revenue"),
 )  # fmt: skip
 
 CHANNEL_METRICS = tuple(m.name for m in REGISTRY if m.level == _CH)
@@ -278,6 +280,7 @@ class Recorder:
             "hired_streamers_active": np.bincount(st.platform[hired & st.active], minlength=n_p),
             "followers": np.bincount(st.platform, st.followers, n_p),
             "multihoming_share": stats["multihoming_share"], "wallet_ok_share": stats["wallet_ok_share"],
+            "outbound_link_orders": np.bincount(src, orders.channel == rules.LIVE_LINK, n_p + 1)[1:],
         }  # fmt: skip
 
         hired = st.brand < 0
@@ -303,6 +306,7 @@ class Recorder:
             ),
             "brand_accounts_live": (live & ~hired).sum(),
             **self._welfare(orders, out, ledger, live, hired),
+            "hhi_revenue": hhi(_share(revenue.sum(axis=0))),
         }  # fmt: skip
         self.by_channel.append(_stack(_CH, chan, CHANNEL_METRICS))
         self.by_platform.append(_stack(_PL, plat, PLATFORM_METRICS))

@@ -2,15 +2,21 @@
 
 Both consumer engines (the column engine and the per-consumer reference) call these
 functions, so the two differ only in how they walk the population, never in the rule.
-Every function is a plain numpy expression: pass floats or arrays.
+Every function is a plain numpy expression: pass floats or arrays. Where a formula sums
+terms, the order of the terms is part of the rule (floating point is not associative, and
+the baselines pin the last bits).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+# samplers live in their own module; re-exported here, where callers first found them
+from livemarket.models.sampling import bernoulli_candidates, choose_from_cumulative, choose_index
+
 __all__ = [
     "CHANNELS",
+    "adoption_hazard",
     "bad_outcome_probability",
     "bernoulli_candidates",
     "beta_forget",
@@ -19,15 +25,28 @@ __all__ = [
     "choose_index",
     "churn_hazard",
     "consider_probability",
+    "evidence_weights",
     "install_hazard",
+    "interest_match",
+    "link_utility",
+    "live_common_utility",
+    "logit_choice",
     "logit_probabilities",
     "logsum",
     "minutes_target",
     "new_link_friction",
+    "own_shop_utility",
     "perceived_trust",
+    "platform_utility",
+    "price_utility",
     "rescale_commission",
     "return_probability",
+    "scandal_evidence",
+    "search_utility",
+    "shelf_utility",
+    "surplus_rmb",
     "visit_probability",
+    "word_of_mouth_evidence",
 ]
 
 #: Sales channels, in the order used by every table.
@@ -69,22 +88,30 @@ def logit_probabilities(utilities):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def logit_choice(utilities, uniform, compiled=None):
+    """The option picked (as :func:`choose_index` of :func:`logit_probabilities`) and the :func:`logsum`.
+
+    One pass of ``exp`` serves both; the results equal those of the three functions bit for bit.
+    ``compiled``: a module with compiled equivalents of the steps around ``exp`` and ``log``
+    (``row_max_shift``, ``logit_pick``; see :mod:`livemarket.agents.kernels`), used for 2-D
+    utilities of fewer than 8 options (numpy sums such rows term by term, as they do).
+    """
+    u = np.asarray(utilities, dtype=np.float64)
+    if compiled is not None and u.ndim == 2 and 0 < u.shape[1] < 8:
+        top, shifted = compiled.row_max_shift(u)
+        choice, total = compiled.logit_pick(np.exp(shifted), np.ascontiguousarray(uniform))
+        return choice, top + np.log(total)
+    top = u.max(axis=-1, keepdims=True)
+    e = np.exp(u - top)
+    total = e.sum(axis=-1, keepdims=True)
+    return choose_index(e / total, uniform), top[..., 0] + np.log(total[..., 0])
+
+
 def logsum(utilities):
     """Expected maximum utility (the logit log-sum), the basis of consumer surplus."""
     u = np.asarray(utilities, dtype=np.float64)
     top = u.max(axis=-1)
     return top + np.log(np.exp(u - top[..., None]).sum(axis=-1))
-
-
-def choose_index(probabilities, uniform):
-    """Index of the option picked by inverse-CDF sampling with one uniform draw per row."""
-    return choose_from_cumulative(np.cumsum(probabilities, axis=-1), uniform)
-
-
-def choose_from_cumulative(cumulative, uniform):
-    """:func:`choose_index` given the running sums of the probabilities (reusable across days)."""
-    u = np.asarray(uniform)[..., None] * cumulative[..., -1:]
-    return np.minimum((cumulative <= u).sum(axis=-1), np.shape(cumulative)[-1] - 1)
 
 
 def bad_outcome_probability(quality, logistics_quality, delayed, selection_care, beh):
@@ -125,46 +152,105 @@ def minutes_target(minutes_per_day, ad_load, live_share, beh):
     return minutes_per_day * np.maximum(0.0, factor)
 
 
-def install_hazard(neighbour_use, pull, beh):
-    """Daily chance a non-user installs an app: a base rate, the platform's pull, and social influence."""
-    return beh.install_per_day + pull + beh.install_social * neighbour_use
-
-
 def churn_hazard(trust, beh):
     """Daily chance of uninstalling an app: a base rate plus more as trust falls below a threshold."""
     shortfall = np.maximum(0.0, beh.churn_trust_threshold - trust) / beh.churn_trust_threshold
     return beh.churn_base_per_day + beh.churn_trust_per_day * shortfall
 
 
-def bernoulli_candidates(size: int, p_max: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Thinning for many independent events of chance ``p_i <= p_max`` among ``size`` cells.
+# ---------------------------------------------------------------- channel utilities
+def price_utility(price_rmb, price_sensitivity):
+    """Disutility of a price: ``price_sensitivity`` is utility per 100 RMB."""
+    return price_rmb * price_sensitivity / 100.0
 
-    Draws the cells where a Bernoulli(``p_max``) trial succeeds (geometric gaps, so the cost
-    grows with the number of successes, not with ``size``) and one uniform ``u`` per such cell.
-    Cell ``i`` then has its event when ``u * p_max < p_i``: exactly chance ``p_i``, as with one
-    uniform per cell, at a fraction ``p_max`` of the draws. Cells come in increasing order.
 
-    Returns:
-        (cells, u): int64 cell indices in increasing order and their uniforms.
+def interest_match(interest_in_category, top_interest):
+    """Interest match in [0, 1]: interest in the category over the consumer's top interest."""
+    return interest_in_category / top_interest
+
+
+def platform_utility(trust, protection, wallet_ok, beh):
+    """Utility of paying on a platform: perceived trust in it, minus friction without a wallet it accepts."""
+    trust_term = beh.util_trust_platform * perceived_trust(trust, protection, beh)
+    return trust_term - beh.wallet_friction * np.logical_not(wallet_ok)
+
+
+def live_common_utility(trust_streamer, brand_trust, match, impulsivity, price, beh):
+    """The part of a live-room product's utility shared by every channel that follows the room."""
+    return (
+        beh.util_trust_streamer * trust_streamer + beh.util_trust_brand * brand_trust
+        + beh.util_match * match + beh.util_impulsivity * impulsivity - price
+    )  # fmt: skip
+
+
+def own_shop_utility(common, platform, beh):
+    """Buying inside the live room (the room's platform ``platform`` utility)."""
+    return beh.util_own_shop + common + platform
+
+
+def link_utility(common, platform, link_friction, beh, markup=0.0):
+    """Following the room's outbound link to a shelf platform.
+
+    Jump friction, any new-link friction, and ``markup``: the link fee passed into the checkout
+    price, in utility (markup share x price utility).
     """
-    if size <= 0 or p_max <= 0.0:
-        return np.zeros(0, np.int64), np.zeros(0)
-    if p_max >= 1.0:
-        return np.arange(size, dtype=np.int64), rng.random(size)
-    expected = size * p_max
-    batch = int(expected + 6.0 * np.sqrt(expected) + 16)
-    cells = np.cumsum(_geometric_gaps(p_max, batch, size, rng)) - 1
-    while cells[-1] < size:
-        cells = np.concatenate([cells, cells[-1] + np.cumsum(_geometric_gaps(p_max, batch, size, rng))])
-    cells = cells[cells < size]
-    return cells, rng.random(len(cells))
+    return beh.util_link + common + platform - beh.jump_friction - link_friction - markup
 
 
-def _geometric_gaps(p: float, count: int, cap: int, rng: np.random.Generator) -> np.ndarray:
-    """Geometric(p) trials to the next success, by inversion, capped at ``cap + 1`` (no overflow)."""
-    with np.errstate(over="ignore"):  # p near zero: gaps beyond any cap
-        gaps = np.ceil(rng.standard_exponential(count) / -np.log1p(-p))
-    return np.minimum(np.maximum(gaps, 1.0), cap + 1.0).astype(np.int64)
+def search_utility(brand_trust, match, price, platform, beh):
+    """Searching the product later on another shelf platform (no streamer or impulse terms)."""
+    return (
+        beh.util_search + beh.util_trust_brand * brand_trust + beh.util_match * match - price
+        + platform - beh.search_friction
+    )  # fmt: skip
+
+
+def shelf_utility(brand_trust, price, platform, beh, friction=0.0):
+    """A planned purchase (or a splash ad's, with ``friction``) of a brand found on a shelf platform."""
+    return beh.util_planned + beh.util_trust_brand * brand_trust - friction - price + platform
+
+
+def surplus_rmb(utilities, price_sensitivity, logsum_utility=None):
+    """Consumer surplus of one choice in RMB: the logit log-sum over utility per RMB.
+
+    ``logsum_utility``: the log-sum when already computed (by :func:`logit_choice`); then
+    ``utilities`` is not read.
+    """
+    total = logsum(utilities) if logsum_utility is None else logsum_utility
+    return total * 100.0 / price_sensitivity
+
+
+# ---------------------------------------------------------------- evidence
+def evidence_weights(bad, covered, beh):
+    """(good, bad) trust evidence of one outcome; platform protection softens a covered bad one."""
+    good = beh.evidence_good * np.logical_not(bad)
+    return good, beh.evidence_bad * bad * (1.0 - beh.protection_soften * covered)
+
+
+def word_of_mouth_evidence(evidence, beh):
+    """The share of a buyer's evidence each neighbour hears."""
+    return beh.word_of_mouth * evidence
+
+
+def scandal_evidence(protection, beh):
+    """(edge, platform, spillover) bad evidence a scandal adds for each follower of the streamer.
+
+    On the follow edge to the streamer; on the streamer's home platform (softened by its
+    protection); on each of the follower's other follow edges on that platform.
+    """
+    on_platform = beh.scandal_platform_evidence * (1 - protection)
+    return beh.scandal_evidence, on_platform, beh.scandal_spillover * beh.scandal_evidence
+
+
+# ---------------------------------------------------------------- hazards
+def adoption_hazard(promotion, adopter_share, bass_q):
+    """Bass adoption: platform promotion on the apps one has (p) plus imitation of neighbours (q)."""
+    return promotion + bass_q * adopter_share
+
+
+def install_hazard(neighbour_use, pull, beh):
+    """Daily chance a non-user installs an app: a base rate, the platform's pull, and social influence."""
+    return beh.install_per_day + pull + beh.install_social * neighbour_use
 
 
 def rescale_commission(commission: np.ndarray, old_mean: float, new_mean: float) -> np.ndarray:

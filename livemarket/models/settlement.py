@@ -136,7 +136,7 @@ def _book_brands(model, orders: Orders, ledger: Ledger, live: np.ndarray) -> Non
     cfg = model.config
     b.cost_self_rmb[st.brand[on_air]] += cfg.brands.self_broadcast_cost_rmb_per_day * cfg.consumers / 10_000
     np.add.at(b.receipts_by_platform_rmb, (orders.brand, orders.platform), receipt)
-    b.fees_rmb += np.bincount(orders.brand, ledger.take_rmb + ledger.link_fee_rmb + ledger.commission_rmb, n_b)
+    b.fees_rmb += np.bincount(orders.brand, ledger.take_rmb + ledger.commission_rmb, n_b)  # link fees: at checkout
     b.sales_rmb += np.bincount(orders.brand, ledger.value_rmb * ledger.kept, n_b)
     live_room = orders.channel <= rules.LIVE_SEARCH
     room = (orders.brand[live_room], orders.source[live_room])

@@ -1,0 +1,267 @@
+"""Compiled kernels (numba) for the column engine's hot paths, used above a population threshold.
+
+Each kernel walks the rows the numpy path handles as whole columns and applies the same
+formulas of :mod:`livemarket.models.rules` (registered here as jitable, so the rule is still
+written once), in the same order of operations: the two paths give bit-identical results.
+What numba would compute differently stays in numpy in the callers: ``exp`` and ``log``
+(numba's differ from numpy's in the last bit on a few per cent of inputs) and sums over
+many terms (numpy sums pairwise). The kernels are serial, so a run's output does not depend
+on the number of threads, and cached on disk (``cache=True``) so a run does not pay for
+compilation after the first. This module imports numba; :mod:`consumers` imports it only
+when a population is large enough for the kernels to pay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import namedtuple
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+from numba.extending import register_jitable
+
+from livemarket.models import rules
+
+__all__ = [
+    "behaviour_tuple", "edge_of", "logit_pick", "pick_followed", "planned_utilities", "row_max_shift", "scandal",
+    "scatter_evidence",
+]  # fmt: skip
+
+for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
+              rules.word_of_mouth_evidence):  # fmt: skip
+    register_jitable(_rule)
+
+_FIELDS = ("util_trust_platform", "protection_assurance", "wallet_friction", "util_planned", "util_trust_brand",
+           "word_of_mouth")  # fmt: skip
+Behaviour = namedtuple("Behaviour", _FIELDS)
+
+
+def behaviour_tuple(beh) -> Behaviour:
+    """The behaviour parameters the kernels read, as a tuple numba can type."""
+    return Behaviour(*(float(getattr(beh, f)) for f in _FIELDS))
+
+
+@nb.njit(cache=True)
+def planned_utilities(nn, d, interest_cum, shelf, n_k, cum, base, total, start, end, items, guide, installed,
+                      brand_trust, price_rmb, price_sensitivity, ta, tb, prior_a, prior_b, decay, protection,
+                      wallet_ok, beh):  # fmt: skip
+    """Planned needs: category, a brand on each shelf platform, and the utilities [none, shelf q...].
+
+    Returns (brand, u): brand (m, Q), -1 where none is found; u (m, 1 + Q), -inf where the
+    brand is missing or the app is not installed.
+    """
+    m, n_q, k, n_items = len(nn), len(shelf), interest_cum.shape[1], len(items)
+    brand = np.empty((m, n_q), np.int64)
+    u = np.empty((m, n_q + 1))
+    for i in range(m):
+        n = nn[i]
+        x = d[i, 0] * np.float64(interest_cum[n, k - 1])
+        cat = 0
+        for j in range(k):
+            if interest_cum[n, j] <= x:
+                cat += 1
+        cat = min(cat, k - 1)
+        u[i, 0] = 0.0
+        for j in range(n_q):
+            q = shelf[j]
+            # WeightedGroups.pick, written out (a helper taking the arrays would count references per call)
+            key = q * n_k + cat
+            t, lo, hi = total[key], start[key], end[key]
+            b = -1
+            if n_items > 0 and t > 0 and hi > lo:
+                x = base[key] + d[i, 1] * t
+                # first position in [lo, hi) whose running weight exceeds x, else hi: from the guide, step
+                a = min(max(guide[lo + min(np.int64(d[i, 1] * (hi - lo)), hi - lo - 1)], lo), hi)
+                while a > lo and cum[a - 1] > x:
+                    a -= 1
+                while a < hi and cum[a] <= x:
+                    a += 1
+                b = items[min(min(max(a, lo), max(hi - 1, lo)), n_items - 1)]
+            brand[i, j] = b
+            if b >= 0 and installed[n, q]:
+                a = prior_a[q] + decay * ta[n, q]
+                trust = a / (a + prior_b[q] + decay * tb[n, q])
+                plat = rules.platform_utility(trust, protection[q], wallet_ok[n, q], beh)
+                price = rules.price_utility(price_rmb[b], price_sensitivity[n])
+                u[i, j + 1] = rules.shelf_utility(brand_trust[b], price, plat, beh)
+            else:
+                u[i, j + 1] = -np.inf
+    return brand, u
+
+
+@nb.njit(cache=True)
+def scatter_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_w, nb_ptr, nbrs, beh):
+    """Outcome evidence to the buyer, then word of mouth to the neighbours, then to follow edges.
+
+    ``ta``/``tb`` are the flat (N * P) evidence offsets. Additions land in the order of the
+    numpy path's ``np.add.at`` calls (own outcomes, then what neighbours hear, order by
+    order), so every cell sums its terms in the same order; additions of 0.0 are skipped.
+    """
+    for i in range(len(consumer)):
+        cell = consumer[i] * n_p + platform[i]
+        if good_w[i] != 0.0:
+            ta[cell] += good_w[i]
+        if bad_w[i] != 0.0:
+            tb[cell] += bad_w[i]
+    for i in range(len(consumer)):
+        g = rules.word_of_mouth_evidence(good_w[i], beh)
+        h = rules.word_of_mouth_evidence(bad_w[i], beh)
+        p = platform[i]
+        for k in range(nb_ptr[consumer[i]], nb_ptr[consumer[i] + 1]):
+            cell = np.int64(nbrs[k]) * n_p + p
+            if g != 0.0:
+                ta[cell] += g
+            if h != 0.0:
+                tb[cell] += h
+    for i in range(len(consumer)):
+        e = edge[i]
+        if e >= 0:
+            if good_w[i] != 0.0:
+                fa[e] += good_w[i]
+            if bad_w[i] != 0.0:
+                fb[e] += bad_w[i]
+
+
+@nb.njit(cache=True)
+def pick_followed(vn, vp, uniform, n_p, seg_ptr, f_streamer, live):
+    """:meth:`ConsumerColumns._pick_followed` row by row: the k-th followed room on air, k = floor(u * count)."""
+    m = len(vn)
+    edge = np.full(m, -1, np.int64)
+    streamer = np.full(m, -1, np.int64)
+    for i in range(m):
+        cell = vn[i] * n_p + vp[i]
+        lo, hi = seg_ptr[cell], seg_ptr[cell + 1]
+        count = 0
+        for e in range(lo, hi):
+            if live[f_streamer[e]]:
+                count += 1
+        want = np.int64(np.floor(uniform[i] * np.float64(count)))
+        rank = 0
+        for e in range(lo, hi):
+            if live[f_streamer[e]]:
+                if rank == want:
+                    edge[i] = e
+                    streamer[i] = f_streamer[e]
+                    break
+                rank += 1
+    return streamer, edge
+
+
+@nb.njit(cache=True)
+def edge_of(n, streamer, streamer_platform, n_p, seg_ptr, f_streamer):
+    """Follow edge (consumer, streamer) by a scan of the consumer's edges on the streamer's platform; -1 if none."""
+    m = len(n)
+    out = np.full(m, -1, np.int64)
+    for i in range(m):
+        s = streamer[i]
+        if s < 0:
+            continue
+        cell = n[i] * n_p + streamer_platform[s]
+        for e in range(seg_ptr[cell], seg_ptr[cell + 1]):
+            if f_streamer[e] == s:
+                out[i] = e
+                break
+    return out
+
+
+@nb.njit(cache=True)
+def row_max_shift(u):
+    """Each row's maximum and the row less it (the steps before ``exp`` in :func:`rules.logit_choice`)."""
+    m, k = u.shape
+    top = np.empty(m)
+    shifted = np.empty((m, k))
+    for i in range(m):
+        t = u[i, 0]
+        for j in range(1, k):
+            if u[i, j] > t:
+                t = u[i, j]
+        top[i] = t
+        for j in range(k):
+            shifted[i, j] = u[i, j] - t
+    return top, shifted
+
+
+@nb.njit(cache=True)
+def logit_pick(e, uniform):
+    """Row sums of ``e`` (term by term, as numpy sums rows of fewer than 8) and the logit choice.
+
+    The choice is :func:`rules.choose_index` of the shares ``e / sum``: the running sum of the
+    shares, then the count of running sums at or below ``uniform`` times the last one.
+    Returns (choice, sums).
+    """
+    m, k = e.shape
+    choice = np.empty(m, np.int64)
+    total = np.empty(m)
+    cum = np.empty(k)
+    for i in range(m):
+        s = e[i, 0]
+        for j in range(1, k):
+            s += e[i, j]
+        total[i] = s
+        acc = 0.0
+        for j in range(k):
+            acc += e[i, j] / s
+            cum[j] = acc
+        x = uniform[i] * cum[k - 1]
+        count = 0
+        for j in range(k):
+            if cum[j] <= x:
+                count += 1
+        choice[i] = min(count, k - 1)
+    return choice, total
+
+
+@nb.njit(cache=True)
+def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on_platform, spillover):
+    """A scandal's bad evidence on the follow edges ``hit`` (ascending), the home platform, the other edges there.
+
+    The evidence lands on each follow edge to the streamer, on the follower's trust in the
+    streamer's home platform and on the follower's other follow edges there. Each cell gets
+    one addition, as in the numpy path; followers are found by a galloping search over the
+    CSR row pointers (the edges come in increasing order).
+    """
+    n, n_p = len(f_ptr) - 1, tb.shape[1]
+    f = 0
+    for e in hit:
+        lo, hi, step = f, f + 1, 1  # owner: the last row whose first edge is at or before e
+        while hi < n and f_ptr[hi] <= e:
+            lo = hi
+            step *= 2
+            hi = lo + step
+        hi = min(hi, n)
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if f_ptr[mid] <= e:
+                lo = mid
+            else:
+                hi = mid
+        f = lo
+        fb[e] += on_edge
+        tb[f, home] += on_platform
+        cell = f * n_p + home
+        for other in range(seg_ptr[cell], seg_ptr[cell + 1]):
+            if f_streamer[other] != streamer:
+                fb[other] += spillover
+
+
+KERNELS = (scandal, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift, logit_pick)
+
+
+def _drop_stale_cache() -> None:
+    """Numba keys a cached kernel on this file only; drop the cache when the rules it inlines change."""
+    stamp = hashlib.sha256(Path(rules.__file__).read_bytes() + Path(__file__).read_bytes()).hexdigest()
+    try:
+        folder = Path(planned_utilities._cache._cache_path)
+        mark = folder / "kernels.rules-stamp"
+        if mark.exists() and mark.read_text() == stamp:
+            return
+        for kernel in KERNELS:
+            kernel._cache.flush()
+        folder.mkdir(parents=True, exist_ok=True)
+        mark.write_text(stamp)
+    except (AttributeError, OSError):  # a read-only install or another numba: the cache stays as numba keeps it
+        pass
+
+
+_drop_stale_cache()

@@ -1,0 +1,103 @@
+"""Samplers: weighted picks within groups, Bernoulli thinning, choice from cumulative weights.
+
+Every draw takes its uniforms (or its generator) from the caller, so both consumer engines
+request the same random numbers in the same order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["WeightedGroups", "bernoulli_candidates", "choose_from_cumulative", "choose_index"]
+
+
+class WeightedGroups:
+    """Items grouped by an integer key, picked within a group with chance proportional to weight.
+
+    Example:
+        >>> g = WeightedGroups(keys=np.array([0, 0, 1]), weights=np.array([1.0, 3.0, 1.0]), n_keys=2)
+        >>> g.pick(np.array([0, 0, 1]), np.array([0.2, 0.5, 0.9])).tolist()
+        [0, 1, 2]
+    """
+
+    def __init__(self, keys: np.ndarray, weights: np.ndarray, n_keys: int, labels=None):
+        order = np.argsort(keys, kind="stable")
+        self.items = order if labels is None else np.asarray(labels)[order]
+        w = np.asarray(weights, dtype=np.float64)[order]
+        self.cum = np.cumsum(w)
+        sorted_keys = np.asarray(keys)[order]
+        self.start = np.searchsorted(sorted_keys, np.arange(n_keys), side="left")
+        self.end = np.searchsorted(sorted_keys, np.arange(n_keys), side="right")
+        before = np.concatenate([[0.0], self.cum])
+        self.base = before[self.start]
+        self.total = before[self.end] - self.base
+
+    def guide(self) -> np.ndarray:
+        """Where a search for a pick may start, for compiled searches (built on first use).
+
+        Each key's weight range is cut into as many equal buckets as the key has items;
+        entry ``start[key] + j`` is the position :meth:`pick` finds at the start of bucket
+        ``j``. A search that starts there and steps to the exact position finds what
+        :meth:`pick` finds, in a step or two instead of a binary search.
+        """
+        if getattr(self, "_guide", None) is None:
+            n = len(self.items)
+            key = np.repeat(np.arange(len(self.start)), self.end - self.start)
+            size = (self.end - self.start)[key]
+            x = self.base[key] + (np.arange(n) - self.start[key]) / np.maximum(size, 1) * self.total[key]
+            self._guide = np.searchsorted(self.cum, x, side="right")
+        return self._guide
+
+    def pick(self, key: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """Item (or its label) for each (key, uniform); -1 where the group is empty or weightless."""
+        key = np.asarray(key)
+        if len(self.items) == 0:
+            return np.full(key.shape, -1)
+        total = self.total[key]
+        x = self.base[key] + np.asarray(uniform) * total
+        pos = np.searchsorted(self.cum, x, side="right")
+        pos = np.clip(pos, self.start[key], np.maximum(self.end[key] - 1, self.start[key]))
+        found = (total > 0) & (self.end[key] > self.start[key])
+        return np.where(found, self.items[np.minimum(pos, len(self.items) - 1)], -1)
+
+
+def choose_index(probabilities, uniform):
+    """Index of the option picked by inverse-CDF sampling with one uniform draw per row."""
+    return choose_from_cumulative(np.cumsum(probabilities, axis=-1), uniform)
+
+
+def choose_from_cumulative(cumulative, uniform):
+    """:func:`choose_index` given the running sums of the probabilities (reusable across days)."""
+    u = np.asarray(uniform)[..., None] * cumulative[..., -1:]
+    return np.minimum((cumulative <= u).sum(axis=-1), np.shape(cumulative)[-1] - 1)
+
+
+def bernoulli_candidates(size: int, p_max: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Thinning for many independent events of chance ``p_i <= p_max`` among ``size`` cells.
+
+    Draws the cells where a Bernoulli(``p_max``) trial succeeds (geometric gaps, so the cost
+    grows with the number of successes, not with ``size``) and one uniform ``u`` per such cell.
+    Cell ``i`` then has its event when ``u * p_max < p_i``: exactly chance ``p_i``, as with one
+    uniform per cell, at a fraction ``p_max`` of the draws. Cells come in increasing order.
+
+    Returns:
+        (cells, u): int64 cell indices in increasing order and their uniforms.
+    """
+    if size <= 0 or p_max <= 0.0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    if p_max >= 1.0:
+        return np.arange(size, dtype=np.int64), rng.random(size)
+    expected = size * p_max
+    batch = int(expected + 6.0 * np.sqrt(expected) + 16)
+    cells = np.cumsum(_geometric_gaps(p_max, batch, size, rng)) - 1
+    while cells[-1] < size:
+        cells = np.concatenate([cells, cells[-1] + np.cumsum(_geometric_gaps(p_max, batch, size, rng))])
+    cells = cells[cells < size]
+    return cells, rng.random(len(cells))
+
+
+def _geometric_gaps(p: float, count: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Geometric(p) trials to the next success, by inversion, capped at ``cap + 1`` (no overflow)."""
+    with np.errstate(over="ignore"):  # p near zero: gaps beyond any cap
+        gaps = np.ceil(rng.standard_exponential(count) / -np.log1p(-p))
+    return np.minimum(np.maximum(gaps, 1.0), cap + 1.0).astype(np.int64)

@@ -1,0 +1,98 @@
+"""The compiled kernels and the numpy path give the same outputs, bit for bit."""
+
+import numpy as np
+import pytest
+
+from livemarket import LiveCommerceModel
+from livemarket.agents import consumers
+from livemarket.config import BehaviourConfig
+from livemarket.models import rules
+from livemarket.models.sampling import WeightedGroups
+
+kernels = pytest.importorskip("livemarket.agents.kernels")
+
+CASES = [
+    ("china-2019", 1500, ["platforms.taobao.traffic_bought={douyin=0.1}", "streamers.scandal_hazard_per_day=0.02"]),
+    ("minimal", 1200, ["platforms.mall.traffic_bought={video=0.2}", "streamers.scandal_hazard_per_day=0.02"]),
+]
+
+
+def _run(monkeypatch, path: str, scenario: str, n: int, overrides: list[str]):
+    monkeypatch.setenv("LIVEMARKET_KERNELS", path)
+    model = LiveCommerceModel(scenario, consumers=n, rng=9, overrides=overrides)
+    assert (model.consumers._kernels is not None) == (path == "on")
+    return model, model.run(25)
+
+
+@pytest.mark.parametrize(("scenario", "consumers_n", "overrides"), CASES)
+def test_kernel_path_equals_numpy_path(monkeypatch, scenario, consumers_n, overrides):
+    m_np, numpy_path = _run(monkeypatch, "off", scenario, consumers_n, overrides)
+    m_k, kernel_path = _run(monkeypatch, "on", scenario, consumers_n, overrides)
+    assert numpy_path["value"].sum() > 0 and m_np.streamers.banned_until_step.max() > 0  # scandals happened
+    assert kernel_path.equals(numpy_path)
+    a, b = m_np.consumers.snapshot(), m_k.consumers.snapshot()
+    for field in ("trust_a", "trust_b", "follow_a", "follow_b", "minutes", "installed", "wallets", "adopter"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+
+
+def test_population_threshold_picks_the_path(monkeypatch):
+    monkeypatch.delenv("LIVEMARKET_KERNELS", raising=False)
+    monkeypatch.setattr(consumers, "KERNELS_FROM_CONSUMERS", 1000)
+    assert LiveCommerceModel("minimal", consumers=999, rng=1).consumers._kernels is None
+    assert LiveCommerceModel("minimal", consumers=1000, rng=1).consumers._kernels is kernels
+    monkeypatch.setenv("LIVEMARKET_KERNELS", "sometimes")
+    with pytest.raises(ValueError, match="LIVEMARKET_KERNELS"):
+        LiveCommerceModel("minimal", consumers=200, rng=1)
+
+
+def test_guided_pick_in_kernel_equals_weighted_groups_pick():
+    """Random groups (empty, weightless, tied weights): the planned-need kernel picks as WeightedGroups does."""
+    rng = np.random.default_rng(4)
+    beh = kernels.behaviour_tuple(BehaviourConfig())
+    for trial in range(60):
+        n_items, n_k = int(rng.integers(0, 50)), int(rng.integers(1, 5))
+        w = rng.random(n_items) * (rng.random(n_items) < 0.6)
+        w[: n_items // 4] = np.round(w[: n_items // 4], 1)  # ties in the running weights
+        g = WeightedGroups(rng.integers(0, n_k, n_items), w, n_k, labels=rng.integers(0, 99, n_items))
+        m = 400
+        d = rng.random((m, 3))
+        d[:4, 1] = [0.0, 1.0 - 2**-53, 0.5, 1e-300]
+        nn = np.zeros(m, np.int64)
+        interest_cum = np.array([[1.0]], np.float32)  # one category: key = platform
+        shelf = np.array([0], np.int64)
+        yes, one, none = np.ones((1, 1), bool), np.ones(1), np.zeros((1, 1))
+        brand, _ = kernels.planned_utilities(
+            nn, d, interest_cum, shelf, 1, g.cum, g.base, g.total, g.start, g.end, g.items, g.guide(),
+            yes, np.ones(100), np.ones(100), one, none, none, one, one, 1.0, np.zeros(1), yes, beh,
+        )  # fmt: skip
+        assert np.array_equal(brand[:, 0], g.pick(np.zeros(m, np.int64), d[:, 1])), trial
+
+
+@pytest.mark.parametrize("options", [2, 5, 7, 9])
+def test_logit_choice_equals_probabilities_choice_and_logsum(options):
+    rng = np.random.default_rng(options)
+    u = rng.normal(scale=5.0, size=(5000, options))
+    u[rng.random(u.shape) < 0.3] = -np.inf
+    u[:, 0] = 0.0
+    x = rng.random(5000)
+    expected = rules.choose_index(rules.logit_probabilities(u), x), rules.logsum(u)
+    for compiled in (None, kernels):
+        choice, logsum = rules.logit_choice(u, x, compiled)
+        assert np.array_equal(choice, expected[0]) and np.array_equal(logsum, expected[1])
+
+
+def test_fulfilment_delays_as_a_full_sort_would():
+    """Sorting only brands over capacity delays the same orders as ranking every order by brand and draw."""
+    from livemarket.models.market import _over_capacity
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n_brands, n = int(rng.integers(1, 40)), int(rng.integers(0, 300))
+        brand, u = rng.integers(0, n_brands, n), rng.random(n)
+        if trial % 3 == 0:
+            u = np.round(u, 1)  # ties: broken by order, as lexsort does
+        capacity = np.floor(rng.random(n_brands) * 12)
+        order = np.lexsort((u, brand))
+        rank = np.empty(n, np.int64)
+        rank[order] = np.arange(n) - np.searchsorted(brand[order], brand[order], side="left")
+        assert np.array_equal(_over_capacity(brand, u, capacity), rank >= capacity[brand]), trial
