@@ -40,7 +40,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from livemarket.config import (
     ConfigError,
@@ -52,6 +52,7 @@ from livemarket.config import (
 )
 from livemarket.draws import run_seed_sequence
 from livemarket.sweeps.cluster import open_client
+from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class
 from livemarket.validation import (
     DAYS,
     TARGETS,
@@ -97,6 +98,7 @@ class CalibrationSpec(BaseModel):
     """What to fit, against which targets, with what budget."""
 
     model_config = ConfigDict(extra="forbid")
+    model: str = DEFAULT_MODEL  # the model class, "package.module:Class" (as in an experiment spec)
     scenario: str = "china-2019"
     overrides: list[str] = []  # fixed overrides applied before the fitted parameters
     parameters: dict[str, Parameter]
@@ -117,6 +119,15 @@ class CalibrationSpec(BaseModel):
     study_name: str = "calibration"
     output_scenario: str = "calibration/fitted/china-2019.toml"
     report: str = "docs/calibration_report.md"
+
+    @field_validator("model")
+    @classmethod
+    def _model_ok(cls, v: str) -> str:
+        try:
+            load_model_class(v)
+        except ConfigError as err:  # pydantic names the field itself
+            raise ValueError(str(err).removeprefix("model: ")) from None
+        return v
 
     @model_validator(mode="after")
     def _known(self) -> CalibrationSpec:
@@ -236,7 +247,7 @@ def _study(spec: CalibrationSpec, client, log) -> dict[str, Any]:
             for t in batch
         ]  # fmt: skip
         runs = [
-            RunSpec(spec.scenario, _overrides(spec, pr), spec.consumers, spec.days, True, s)
+            RunSpec(spec.scenario, _overrides(spec, pr), spec.consumers, spec.days, True, s, spec.model)
             for pr in params for s in seeds
         ]  # fmt: skip
         results = submit_runs(runs, client)
@@ -436,7 +447,7 @@ def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
         started = time.time()
         consumers = spec.check_consumers or spec.consumers
         specs = [
-            RunSpec(str(scenario_path), tuple(spec.overrides), consumers, DAYS, True, s)
+            RunSpec(str(scenario_path), tuple(spec.overrides), consumers, DAYS, True, s, spec.model)
             for s in _replicate_seeds(spec, spec.check_replicates)
         ]  # fmt: skip
         runs = submit_runs(specs, client)

@@ -76,7 +76,9 @@ def _spec(tmp_path, **extra) -> str:
      ({"out_of_sample": ["shelf_share_jd"]}, "both in and out of sample"),
      ({"parameters": {"platforms.jd.trust_prior": "{ low = 0.9, high = 0.5 }"}}, "must be below"),
      ({"parameters": {"platforms.jd.trust_prio": "{ low = 0.5, high = 0.9 }"}}, "not set in scenario"),
-     ({"parameters": {"platforms.jd.trust_prior": "{ low = 0.5, high = 1.5 }"}}, "less than or equal to 1")],
+     ({"parameters": {"platforms.jd.trust_prior": "{ low = 0.5, high = 1.5 }"}}, "less than or equal to 1"),
+     ({"model": "sweep_strategies:NotAModel"}, "model: 'sweep_strategies:NotAModel' is not a subclass"),
+     ({"model": "no_such_module_xyz:M"}, "model: cannot import module 'no_such_module_xyz'")],
 )  # fmt: skip
 def test_bad_specs_are_one_clear_error(tmp_path, extra, message):
     with pytest.raises(ConfigError, match=message):
@@ -111,3 +113,18 @@ def test_two_trial_study_and_fitted_scenario(tmp_path):
     )
     assert fitted.platforms["taobao"] == load_scenario("china-2019").platforms["taobao"]
     assert isinstance(CalibrationSpec.model_json_schema(), dict)
+
+
+def test_every_trial_runs_the_model_the_spec_names(tmp_path, monkeypatch):
+    import livemarket.calibration as cal
+
+    seen = []
+
+    def fake_runs(specs, client=None):
+        seen.extend(specs)
+        return [{"shelf_share_jd": 20.0, "shelf_share_pinduoduo": 14.0} for _ in specs]
+
+    monkeypatch.setattr(cal, "submit_runs", fake_runs)
+    spec = load_spec(_spec(tmp_path, model="sweep_strategies:FeeRatchet"))
+    calibrate(spec, client=None, log=lambda *_: None)
+    assert len(seen) == 3 and {s.model for s in seen} == {"sweep_strategies:FeeRatchet"}

@@ -145,3 +145,19 @@ def test_validation_replicates_of_a_users_model_run_on_the_shared_cluster_helper
     assert np.allclose([list(r.values()) for r in here], [list(r.values()) for r in on_dask], equal_nan=True)
     builtin = run_replicates([dataclasses.replace(specs[0], model="livemarket.models.market:LiveCommerceModel")])
     assert builtin[0]["market_gmv_2019_bn"] != pytest.approx(here[0]["market_gmv_2019_bn"])
+
+
+def test_the_source_hash_covers_the_whole_package_of_the_model(tmp_path, monkeypatch):
+    from livemarket.sweeps.modelclass import model_source_sha256
+
+    pkg = tmp_path / "ratchet_pkg_xyz"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helpers.py").write_text("STEP = 0.1\n")
+    (pkg / "strategies.py").write_text("from livemarket import LiveCommerceModel\n\n\n"
+                                       "class Ratchet(LiveCommerceModel):\n    pass\n")  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = model_source_sha256("ratchet_pkg_xyz.strategies:Ratchet")
+    (pkg / "helpers.py").write_text("STEP = 0.2\n")  # a helper the class may use
+    assert model_source_sha256("ratchet_pkg_xyz.strategies:Ratchet") != before
+    assert model_source_sha256("livemarket.models.market:LiveCommerceModel") is None  # in model_version

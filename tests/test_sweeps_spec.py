@@ -101,3 +101,21 @@ def test_every_named_experiment_is_valid_and_has_a_quick_size():
         assert header[0].startswith("# Question:"), f.name
         quick = exp.effective(quick=True)
         assert quick.plan(), f.name
+
+
+def test_named_experiments_are_the_packages_and_the_working_folders(tmp_path, monkeypatch):
+    from livemarket.sweeps.catalog import builtin_experiments, experiment_files, find_experiment
+
+    assert len(builtin_experiments()) == 12
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").mkdir()
+    spec = 'scenario = "minimal"\ndays = 3\nconsumers = 200\nmetrics = ["gmv_rmb:sum"]\n'
+    for stem in ("01-douyin-link-ban", "99-mine"):
+        (tmp_path / "experiments" / f"{stem}.toml").write_text(spec)
+    files = experiment_files()
+    assert len(files) == 13 and find_experiment("mine") == tmp_path / "experiments" / "99-mine.toml"
+    assert find_experiment("douyin-link-ban").parent == tmp_path / "experiments"  # the local one wins
+    assert find_experiment("ad-load-user-time").parent.name == "experiments" and "livemarket" in str(
+        find_experiment("ad-load-user-time"))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"no experiment 'nope'; accepted: a .toml path or one of .*mine"):
+        find_experiment("nope")

@@ -24,6 +24,7 @@ import hashlib
 import importlib
 import inspect
 import re
+from pathlib import Path
 from typing import Any
 
 from livemarket.config import ConfigError
@@ -71,20 +72,28 @@ def load_model_class(ref: str, field: str = "model") -> type:
 
 
 def model_source_sha256(ref: str) -> str | None:
-    """Hash of the source file that defines a user's model class (None for the built-in model).
+    """Hash of the source of a user's model class (None for the built-in model).
 
-    It enters the runs' identity: a sweep whose model source changed is another sweep. The
-    built-in model is covered by :func:`livemarket.sweeps.version.model_version`.
+    The source is the module that defines the class or, when that module is part of a
+    package, every ``.py`` file of its top-level package (helpers included). It enters the
+    runs' identity: a sweep whose model source changed is another sweep. The built-in model
+    is covered by :func:`livemarket.sweeps.version.model_version`.
     """
     if ref == DEFAULT_MODEL:
         return None
     cls = load_model_class(ref)
+    digest = hashlib.sha256()
+    top = importlib.import_module(cls.__module__.partition(".")[0])
     try:
-        source = inspect.getsourcefile(inspect.getmodule(cls)) or ""
-        data = open(source, "rb").read()
-    except (TypeError, OSError):  # defined without a file (a notebook cell): its qualified name only
-        data = ref.encode()
-    return hashlib.sha256(data).hexdigest()
+        if hasattr(top, "__path__"):  # a package: all of it
+            root = Path(next(iter(top.__path__)))
+            for f in sorted(root.rglob("*.py")):
+                digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+        else:
+            digest.update(Path(inspect.getsourcefile(inspect.getmodule(cls)) or "").read_bytes())
+    except (TypeError, OSError, StopIteration):  # defined without a file (a notebook cell): its name only
+        digest.update(ref.encode())
+    return digest.hexdigest()
 
 
 def split_overrides(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
