@@ -24,13 +24,15 @@ def _run(seed: int, fee: float, consumers: int, mechanisms: list[str]) -> dict:
     )["value"]
     b = model.brands
     link_sellers = b.live_value_by_source_rmb[:, model.platforms["douyin"].index] > 0
+    ratio = b.price_rmb / b.base_price_rmb
+    link_aov = pick("outbound_link_gmv_rmb").sum() / max(pick("outbound_link_orders").sum(), 1)
     return {
         "douyin own-shop GMV (RMB)": pick("gmv_rmb", "live_own_shop").sum(),
         "douyin outbound-link GMV (RMB)": pick("outbound_link_gmv_rmb").sum(),
         "douyin brand shops (end)": pick("brand_shops")[-1],
-        "douyin outbound-link AOV (RMB)": pick("outbound_link_gmv_rmb").sum() / max(pick("outbound_link_orders").sum(), 1),
-        "price / base, all brands (end)": float(np.mean(b.price_rmb / b.base_price_rmb)),
-        "price / base, brands selling in Douyin rooms (end)": float(np.mean((b.price_rmb / b.base_price_rmb)[link_sellers])),
+        "douyin outbound-link AOV (RMB)": link_aov,
+        "price / base, all brands (end)": float(np.mean(ratio)),
+        "price / base, brands selling in Douyin rooms (end)": float(np.mean(ratio[link_sellers])),
     }
 
 

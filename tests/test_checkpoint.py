@@ -19,7 +19,12 @@ def test_saved_and_restored_run_is_bit_identical_to_an_uninterrupted_one(tmp_pat
     path = first.save(tmp_path / "day35.ckpt")
     assert read_header(path)["step"] == 35
     restored = LiveCommerceModel.load(path, scenario="china-2019")
+    assert (restored.steps, restored.time) == (35, 35.0)
     assert restored.run(35).equals(whole)
+    again = LiveCommerceModel("china-2019", consumers=800, rng=4, overrides=DYNAMIC)
+    again.run(70)
+    assert restored.datacollector.get_model_vars_dataframe().equals(again.datacollector.get_model_vars_dataframe())
+    assert path.read_bytes().find(b"pickle") == -1 and b"__state__" in path.read_bytes()  # data, not code
 
 
 def test_branches_share_the_state_up_to_their_date(tmp_path):

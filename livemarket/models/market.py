@@ -84,7 +84,9 @@ class LiveCommerceModel(mesa.Model):
             detail = check_detail(detail)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        super().__init__(rng=config.seed if rng is None else rng)
+        rng = config.seed if rng is None else rng
+        super().__init__(rng=rng)
+        self._setup_seed_is_int = isinstance(rng, int | np.integer)  # how a checkpoint rebuilds the set-up
         # the day's processes draw from streams spawned from (this entropy, day, process): two runs
         # sharing a seed keep sharing every process's draws after a policy that does not touch it
         self.stream_entropy = int(self.rng.integers(2**63))
@@ -382,14 +384,14 @@ class LiveCommerceModel(mesa.Model):
         return checkpoint.save(self, path)
 
     @classmethod
-    def load(cls, path: str | Path, scenario: str | None = None) -> LiveCommerceModel:
-        """Restore a model saved with :meth:`save`; it continues exactly as the saved run would have."""
+    def load(cls, path: str | Path, scenario: str | None = None, **keywords) -> LiveCommerceModel:
+        """Restore a model saved with :meth:`save`; it continues exactly as the saved run would have.
+
+        ``keywords`` are a subclass's own constructor keywords (the model is built again, then restored).
+        """
         from livemarket.models import checkpoint
 
-        model = checkpoint.load(path, scenario)
-        if not isinstance(model, cls):
-            raise checkpoint.CheckpointError(f"{path}: holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
+        return checkpoint.load(path, scenario, model_class=cls, **keywords)
 
     def add_policies(self, policies: list[dict]) -> None:
         """Schedule more dated policy events (``{platform, date | step, set}``) on a running model: branching.

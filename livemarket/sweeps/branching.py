@@ -90,7 +90,7 @@ def branched_model(model_class, task, run, seed, keywords: dict, arm: ScenarioCo
     model = None
     if path.exists():
         try:
-            model = model_class.load(path)
+            model = model_class.load(path, **keywords)
         except CheckpointError:  # a damaged warm state is rebuilt
             model = None
     if model is None:
