@@ -18,7 +18,8 @@ EXPERIMENTS = builtin_experiments()
 #: sign is wrong, or right but within the noise (|z| < 2). See livemarket/experiments/README.md.
 #: Each is an expected failure (strict: the day the model shows it, the test says so).
 NOT_SHOWN = {  # (experiment, expectation label): what the quick run shows instead
-    ("interoperability-2024", "concentration falls slightly (HHI)"): "Taobao, the largest platform, gains: HHI +0.6% (revenue HHI rises too)",
+    ("interoperability-2024", "concentration falls slightly (HHI)"):
+        "Taobao, the largest platform, gains: HHI +0.6% (revenue HHI rises too)",
     ("feed-x-protection", "protection's trust effect is larger under the follow feed (lower at feed 0.9)"):
         "opposite sign, z=1.0: protection acts per bad order, and the interest feed sells more",
 }
