@@ -173,7 +173,7 @@ class DaskSweep:
         if all(run.run_id in have for run in chunk.runs):
             del self.partial[chunk.chunk]
             frame = pl.DataFrame([have[run.run_id] for run in chunk.runs], schema=self.columns)
-            counts = _counts(chunk.chunk, frame, 0.0, write_error=_write(self.out, chunk.chunk, frame))
+            counts = _counts(chunk.chunk, frame, 0.0, write_error=_write(self.out, chunk.chunk, frame, chunk.identity))
             if error := self.status.chunk_done(counts):
                 self.errors.append(error)
         return set(have)

@@ -56,8 +56,8 @@ from livemarket.sweeps import store
 from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, MetricSpec, Plan, Run
 from livemarket.sweeps.version import model_version
 
-__all__ = ["ChunkTask", "RunTimeLimitExceeded", "SlurmOptions", "SweepError", "SweepReport", "default_workers",
-           "run_chunk", "run_rows", "run_sweep"]
+__all__ = ["ChunkTask", "RunTimeLimitExceeded", "SlurmOptions", "SweepError", "SweepReport", "SweepStopped",
+           "default_workers", "run_chunk", "run_rows", "run_sweep"]
 
 TARGET_CHUNK_SECONDS = 5.0  # long enough that Dask's per-task cost (milliseconds) is noise
 CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, for load balance
@@ -68,6 +68,17 @@ PROGRESS_TOPIC = "livemarket-sweep-progress"  # Dask event topic: a run started,
 
 class SweepError(ConfigError):
     """A sweep that cannot start or go on (changed spec, other model version, folder locked)."""
+
+
+class SweepStopped(BaseException):
+    """SIGTERM or SIGINT reached the driver: the sweep stopped cleanly, ready to resume.
+
+    A ``BaseException``, so that no ``except Exception`` (a run's error handling) takes it.
+    """
+
+    def __init__(self, signum: int):
+        self.signum, self.exit_code = signum, 128 + signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
 
 
 #: Worker settings for simulation runs (see :func:`local_cluster`), as shell exports for job scripts.
@@ -124,6 +135,8 @@ class ChunkTask:
     model_version: str
     retry_failed: bool = False
     run_time_limit_s: float | None = None
+    identity: dict[str, Any] = field(default_factory=dict)  # written into the chunk file (store.write_chunk)
+    inputs: dict[str, str | None] = field(default_factory=dict)  # input file -> sha256 when the sweep started
 
 
 @dataclass
@@ -305,6 +318,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     are not done, and running them again on another worker would not help.
     """
     _check_model_version(task)
+    _check_inputs(task)
     out, started = Path(task.out), time.perf_counter()
     path = store.chunk_path(out, task.chunk)
     previous: dict[str, dict[str, Any]] = {}
@@ -314,19 +328,45 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
             return _counts(task.chunk, old, 0.0, cached=True)
         previous = _ok_rows(old)
     frame = pl.DataFrame(run_rows(task, previous), schema=task.columns)
-    return _counts(task.chunk, frame, time.perf_counter() - started, write_error=_write(out, task.chunk, frame))
+    error = _write(out, task.chunk, frame, task.identity)
+    return _counts(task.chunk, frame, time.perf_counter() - started, write_error=error)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, mtime_ns: int, size: int) -> str | None:
+    return store.file_sha256(path)
+
+
+def _check_inputs(task: ChunkTask) -> None:
+    """Refuse to run a chunk when an input file changed since the sweep started (runs would mix)."""
+    now = {}
+    for path in task.inputs:
+        try:
+            st = os.stat(path)
+            now[path] = _sha256_of(path, st.st_mtime_ns, st.st_size)
+        except OSError:
+            now[path] = None
+    changes = store.input_changes(task.inputs, now)
+    if changes:
+        raise SweepError(f"{'; '.join(changes)} since the sweep in {task.out} started: runs would mix; "
+                         "restore it and re-run the same command, or use a new --out folder")  # fmt: skip
 
 
 def _ok_rows(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return {r["run_id"]: r for r in frame.iter_rows(named=True) if r["status"] == "ok"}
 
 
-def _write(out: Path, chunk: int, frame: pl.DataFrame) -> str | None:
-    """Write a chunk's file; return the error (disk full, read-only...) instead of raising it."""
+def _write(out: Path, chunk: int, frame: pl.DataFrame, identity: dict[str, Any] | None = None) -> str | None:
+    """Write a chunk's file; return the error (disk full, read-only...) in one line instead of raising it.
+
+    Any writer error counts (polars reports a full disk as ``ComputeError``, not ``OSError``):
+    the chunk is then not done, and it is not retried (another worker would not help).
+    """
     try:
-        store.write_chunk(out, chunk, frame)
-    except OSError as err:
-        return str(err)
+        store.write_chunk(out, chunk, frame, identity)
+    except Exception as err:
+        lines = str(err).strip().splitlines() or [""]
+        return lines[0] if isinstance(err, OSError) else f"{type(err).__name__}: {lines[0]}"
     return None
 
 
@@ -456,14 +496,18 @@ def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Pat
             f"{out} was started with model {manifest['model_version']}, this is {plan.model_version}; "
             "results of two model versions would mix. Use a new --out folder."
         )
-    if manifest["fingerprint"] != spec.fingerprint() or manifest["scenario_sha256"] != plan.scenario_sha256:
+    inputs = store.input_changes(manifest.get("inputs", {}), _input_files(spec, plan)) if "inputs" in manifest else []
+    if manifest["fingerprint"] != spec.fingerprint() or manifest["scenario_sha256"] != plan.scenario_sha256 or inputs:
         old, new = _flatten(manifest["spec"]), _flatten(json.loads(spec.model_dump_json()))
         ignore = NOT_FINGERPRINTED
         diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
                 for k in sorted(set(old) | set(new))
                 if old.get(k) != new.get(k) and not k.startswith(ignore)]  # fmt: skip
-        if manifest["scenario_sha256"] != plan.scenario_sha256:
+        if manifest["scenario_sha256"] != plan.scenario_sha256 and not any(spec.scenario_source() in i for i in inputs):
             diff.append(f"scenario file {spec.scenario} changed")
+        diff += inputs
+        if not diff:
+            diff = [f"spec fingerprint {manifest['fingerprint'][:12]} -> {spec.fingerprint()[:12]}"]
         raise SweepError(
             f"the spec differs from the one this sweep in {out} was started with ({'; '.join(diff)}). "
             "Restore it to resume, or use a new --out folder."
@@ -476,10 +520,23 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
+def _input_files(spec: Experiment, plan: Plan) -> dict[str, str | None]:
+    """Absolute path -> sha256 of every file the runs read besides the code: scenario and graph files."""
+    paths = [spec.scenario_source()] if spec.scenario.endswith(".toml") else []
+    graph = spec.resolve(plan.runs[0].overrides).graph
+    if graph.kind == "file" and graph.path:
+        paths.append(graph.path)
+    for overrides in {tuple(r.overrides) for r in plan.runs}:
+        paths += [o.split("=", 1)[1].strip().strip("'\"") for o in overrides
+                  if o.replace(" ", "").startswith("graph.path=")]  # fmt: skip
+    return {str(Path(p).resolve()): store.file_sha256(p) for p in dict.fromkeys(paths)}
+
+
 def _manifest(spec: Experiment, plan: Plan, chunk_size: int, columns: dict, estimate: dict) -> dict[str, Any]:
     points = spec.points()
     return {
-        "format": 1, "name": spec.name, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "format": store.FORMAT, "inputs": _input_files(spec, plan),
+        "name": spec.name, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fingerprint": spec.fingerprint(), "model_version": plan.model_version,
         "scenario_sha256": plan.scenario_sha256, "versions": versions(), "git_commit": git_commit(),
         "spec": json.loads(spec.model_dump_json()), "chunk_size": chunk_size,
@@ -584,12 +641,18 @@ def run_sweep(
     started = time.perf_counter()
     plan = spec.plan()  # validates every run's scenario: bad input writes nothing
     out.mkdir(parents=True, exist_ok=True)
-    with _lock(out):
-        manifest = store.read_manifest(out)
+    columns = store.schema(spec, spec.points())
+    with _lock(out), _stop_on_signals():
+        store.remove_temporary(out)
+        manifest, notes = store.recover_manifest(
+            out, lambda size: _manifest(spec, plan, size, columns, {"rebuilt": True}), spec.fingerprint(),
+            plan.model_version)  # fmt: skip
         if manifest is not None:
             _check_same(manifest, spec, plan, out)
-        store.remove_temporary(out)
-        with contextlib.nullcontext(None) if in_process else open_client(workers, scheduler, slurm, client) as c:
+        local = not in_process and scheduler is None and slurm is None and client is None
+        with contextlib.ExitStack() as stack:
+            with _quiet_children(local):  # only while the workers are started
+                c = None if in_process else stack.enter_context(open_client(workers, scheduler, slurm, client))
             expected = slurm.jobs * slurm.cores if slurm is not None else 1  # SLURM jobs start one by one
             n_workers = 1 if c is None else max(len(c.nthreads()), expected)
             if manifest is None:
@@ -598,10 +661,45 @@ def run_sweep(
                 else:
                     estimate = c.submit(pilot, spec, plan.runs[0], pure=False).result()
                 size = chunk_size or _auto_chunk_size(estimate["run_seconds"], len(plan.runs), n_workers)
-                columns = store.schema(spec, spec.points())
-                manifest = _manifest(spec, plan, size, columns, estimate)
-                store.write_json_atomic(out / store.MANIFEST, manifest)
-            return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started)
+                manifest = store.write_manifest(out, _manifest(spec, plan, size, columns, estimate))
+            return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started, notes)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise :class:`SweepStopped` in the driver (main thread only); later ones are ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        for s in (signal.SIGTERM, signal.SIGINT):  # the clean-up (cancel, close the cluster) is not interrupted
+            signal.signal(s, signal.SIG_IGN)
+        raise SweepStopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def _quiet_children(local: bool) -> Iterator[None]:
+    """Start a local cluster with SIGINT ignored.
+
+    Its workers inherit that, so a Ctrl-C to the process group stops the driver only (which
+    stops them) instead of printing their tracebacks.
+    """
+    if not local or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:
@@ -610,11 +708,12 @@ def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:
     return min(by_time, by_balance)
 
 
-def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_failed, limit_s, started) -> SweepReport:
+def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_failed, limit_s, started,
+             notes=()) -> SweepReport:  # fmt: skip
     size = manifest["chunk_size"]
     columns = {k: store._dtype(v) for k, v in manifest["schema"].items()}
     chunks = [plan.runs[i : i + size] for i in range(0, len(plan.runs), size)]
-    done = store.done_chunks(out)
+    done, moved = store.repair(out, manifest)  # every chunk file counted is checked; bad ones are moved aside
     before = store.verify(out)
     redo = set()
     if retry_failed and before["failed"]:
@@ -622,13 +721,17 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
     todo = [i for i in range(len(chunks)) if i not in done or i in redo]
     skipped = before["ok"] + before["failed"] - sum(len(chunks[i]) for i in redo)
     status = _Status(out, len(plan.runs), skipped, before["failed"] if not redo else 0, spec.name, progress)
+    for line in [*notes, *moved]:
+        status.warn("repaired", line)
     status.log("start", chunks_todo=len(todo), chunk_size=size, workers=n_workers, model_version=plan.model_version,
                run_time_limit_s=limit_s)  # fmt: skip
+    identity = {"fingerprint": manifest["fingerprint"], "chunk_size": size, "model_version": plan.model_version}
+    inputs = manifest.get("inputs", {})
 
     def task(i: int) -> ChunkTask:
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,
                          spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo,
-                         limit_s)  # fmt: skip
+                         limit_s, identity, inputs)  # fmt: skip
 
     errors: list[str] = []
     try:
@@ -643,7 +746,7 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
 
             errors = DaskSweep(client, status, out, columns, limit_s, manifest["fingerprint"]).run(map(task, todo))
     except BaseException as err:
-        status.log("stopped", error=f"{type(err).__name__}: {err}")
+        status.log("stopped", error=str(err) if isinstance(err, SweepStopped) else f"{type(err).__name__}: {err}")
         raise
     finally:
         status.close()
