@@ -76,7 +76,7 @@ __all__ = [
 class Parameter(BaseModel):
     """A parameter to fit: an override path's range (uniform, or log-uniform with ``log``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     low: float
     high: float
     log: bool = False
@@ -93,7 +93,7 @@ class Parameter(BaseModel):
 class CalibrationSpec(BaseModel):
     """What to fit, against which targets, with what budget."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     scenario: str = "china-2019"
     overrides: list[str] = []  # fixed overrides applied before the fitted parameters
     parameters: dict[str, Parameter]

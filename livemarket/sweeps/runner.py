@@ -633,8 +633,9 @@ def run_sweep(
     """
     out = Path(out)
     limit_s = spec.run_time_limit_s if run_time_limit_s is None else run_time_limit_s
-    if limit_s is not None and not limit_s > 0:
-        raise SweepError(f"the run time limit must be more than 0 s (got {limit_s:g})")
+    if limit_s is not None and not 0 < limit_s < math.inf:
+        raise SweepError(f"the run time limit must be more than 0 s (got {limit_s:g}); accepted: a finite number")
+    _check_options(spec, workers, chunk_size)
     in_process = workers == 0 and scheduler is None and slurm is None and client is None
     if in_process and limit_s and threading.current_thread() is not threading.main_thread():
         raise SweepError("a run time limit with workers=0 needs the main thread (SIGALRM); use workers >= 1")
@@ -663,6 +664,27 @@ def run_sweep(
                 size = chunk_size or _auto_chunk_size(estimate["run_seconds"], len(plan.runs), n_workers)
                 manifest = store.write_manifest(out, _manifest(spec, plan, size, columns, estimate))
             return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started, notes)
+
+
+MAX_RUNS = 1_000_000  # a plan holds every run in memory (about 1 KB each) and the manifest lists them
+
+
+def _check_options(spec: Experiment, workers: int | None, chunk_size: int | None) -> None:
+    """Bounds on the sweep's size and options, checked before anything is planned or written."""
+    if workers is not None and workers < 0:
+        raise SweepError(f"--workers: {workers} is not accepted; accepted: 0 (no Dask) or more")
+    if chunk_size is not None and chunk_size < 1:
+        raise SweepError(f"--chunk-size: {chunk_size} is not accepted; accepted: 1 or more runs per chunk")
+    grid = math.prod(len(f.grid_values()) for f in spec.factors.values() if not f.sampled)
+    d = sum(f.sampled for f in spec.factors.values())
+    rows = {"grid": 1, "lhs": spec.samples, "morris": spec.samples * (d + 1),
+            "sobol": spec.samples * (2 * d + 2 if spec.sobol_second_order else d + 2)}[spec.design]  # fmt: skip
+    n = grid * rows * spec.replicates
+    if n > MAX_RUNS:
+        raise SweepError(
+            f"{spec.name}: {n:,} runs ({grid * rows:,} design points x replicates = {spec.replicates:,}); "
+            f"accepted: at most {MAX_RUNS:,} runs per sweep (split it into several sweeps)"
+        )
 
 
 @contextlib.contextmanager
