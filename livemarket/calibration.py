@@ -117,6 +117,13 @@ class CalibrationSpec(BaseModel):
 
     @model_validator(mode="after")
     def _known(self) -> CalibrationSpec:
+        if self.storage is not None:
+            scheme = self.storage.split("://", 1)[0].split("+", 1)[0] if "://" in self.storage else ""
+            if scheme not in ("sqlite", "postgresql", "mysql", "oracle", "mssql"):
+                raise ValueError(
+                    f"storage: {self.storage!r} is not a database URL; accepted: sqlite:///path/to/study.db, "
+                    "postgresql://..., mysql://... (SQLAlchemy URLs, as optuna takes them)"
+                )
         known = {t.key for t in TARGETS}
         for name in ("in_sample", "out_of_sample"):
             bad = [k for k in getattr(self, name) if k not in known]
