@@ -208,3 +208,22 @@ def test_changed_graph_file_between_resumes_is_refused_by_name(tmp_path):
     graph.unlink()
     with pytest.raises(SweepError, match=rf"{graph}: no longer exists"):
         run_sweep(spec, out, workers=0, progress=False)
+
+
+def test_graph_file_changed_during_a_sweep_stops_it_before_runs_mix(tmp_path, monkeypatch):
+    from livemarket.models.market import LiveCommerceModel
+
+    graph = tmp_path / "g.csv"
+    graph.write_text("\n".join(f"{i},{(i + 1) % 200}" for i in range(200)) + "\n")
+    spec = _spec(overrides=["graph.kind=file", f"graph.path={json.dumps(str(graph))}"], replicates=1)
+    original, first = LiveCommerceModel.run, spec.plan().runs[0].run_id
+
+    def run(self, *args, **kwargs):  # the file is replaced while the first chunk runs
+        if self.run_id == first:
+            graph.write_text(graph.read_text() + "0,2\n")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LiveCommerceModel, "run", run)
+    with pytest.raises(SweepError, match=rf"{graph} changed .* since the sweep in .* started: runs would mix"):
+        run_sweep(spec, tmp_path / "sweep", workers=0, progress=False, chunk_size=1)
+    assert store.done_chunks(tmp_path / "sweep") == {0}  # the chunk run with the old file, nothing after it

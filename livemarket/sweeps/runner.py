@@ -489,14 +489,15 @@ def _warm_up() -> str:
     return model_version()
 
 
-def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Path) -> None:
-    """Refuse to resume when the spec or the model differs from the manifest's."""
+def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Path,
+                inputs_now: dict[str, str | None]) -> None:  # fmt: skip
+    """Refuse to resume when the spec, the model or an input file differs from the manifest's, naming each."""
     if manifest["model_version"] != plan.model_version:
         raise SweepError(
             f"{out} was started with model {manifest['model_version']}, this is {plan.model_version}; "
             "results of two model versions would mix. Use a new --out folder."
         )
-    inputs = store.input_changes(manifest.get("inputs", {}), _input_files(spec, plan)) if "inputs" in manifest else []
+    inputs = store.input_changes(manifest["inputs"], inputs_now) if "inputs" in manifest else []
     if manifest["fingerprint"] != spec.fingerprint() or manifest["scenario_sha256"] != plan.scenario_sha256 or inputs:
         old, new = _flatten(manifest["spec"]), _flatten(json.loads(spec.model_dump_json()))
         ignore = NOT_FINGERPRINTED
@@ -532,10 +533,11 @@ def _input_files(spec: Experiment, plan: Plan) -> dict[str, str | None]:
     return {str(Path(p).resolve()): store.file_sha256(p) for p in dict.fromkeys(paths)}
 
 
-def _manifest(spec: Experiment, plan: Plan, chunk_size: int, columns: dict, estimate: dict) -> dict[str, Any]:
+def _manifest(spec: Experiment, plan: Plan, chunk_size: int, columns: dict, estimate: dict,
+              inputs: dict[str, str | None]) -> dict[str, Any]:  # fmt: skip
     points = spec.points()
     return {
-        "format": store.FORMAT, "inputs": _input_files(spec, plan),
+        "format": store.FORMAT, "inputs": inputs,
         "name": spec.name, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fingerprint": spec.fingerprint(), "model_version": plan.model_version,
         "scenario_sha256": plan.scenario_sha256, "versions": versions(), "git_commit": git_commit(),
@@ -642,14 +644,14 @@ def run_sweep(
     started = time.perf_counter()
     plan = spec.plan()  # validates every run's scenario: bad input writes nothing
     out.mkdir(parents=True, exist_ok=True)
-    columns = store.schema(spec, spec.points())
+    columns, inputs = store.schema(spec, spec.points()), _input_files(spec, plan)  # inputs as the plan read them
     with _lock(out), _stop_on_signals():
         store.remove_temporary(out)
         manifest, notes = store.recover_manifest(
-            out, lambda size: _manifest(spec, plan, size, columns, {"rebuilt": True}), spec.fingerprint(),
+            out, lambda size: _manifest(spec, plan, size, columns, {"rebuilt": True}, inputs), spec.fingerprint(),
             plan.model_version)  # fmt: skip
         if manifest is not None:
-            _check_same(manifest, spec, plan, out)
+            _check_same(manifest, spec, plan, out, inputs)
         local = not in_process and scheduler is None and slurm is None and client is None
         with contextlib.ExitStack() as stack:
             with _quiet_children(local):  # only while the workers are started
@@ -662,7 +664,7 @@ def run_sweep(
                 else:
                     estimate = c.submit(pilot, spec, plan.runs[0], pure=False).result()
                 size = chunk_size or _auto_chunk_size(estimate["run_seconds"], len(plan.runs), n_workers)
-                manifest = store.write_manifest(out, _manifest(spec, plan, size, columns, estimate))
+                manifest = store.write_manifest(out, _manifest(spec, plan, size, columns, estimate, inputs))
             return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started, notes)
 
 
