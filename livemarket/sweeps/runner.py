@@ -50,9 +50,18 @@ import numpy as np
 import polars as pl
 from tqdm.auto import tqdm
 
-from livemarket.config import ConfigError
 from livemarket.provenance import git_commit, versions
 from livemarket.sweeps import store
+from livemarket.sweeps.guards import (
+    SweepError,
+    SweepStopped,
+    check_inputs,
+    check_options,
+    input_changes,
+    input_files,
+    quiet_children,
+    stop_on_signals,
+)
 from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, MetricSpec, Plan, Run
 from livemarket.sweeps.version import model_version
 
@@ -64,21 +73,6 @@ CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, for load balance
 HANG_GRACE_S = 2.0  # a run is taken as hung this long after its time limit (its report may be on its way)
 POLL_S = 0.5  # how often the driver looks for hung runs
 PROGRESS_TOPIC = "livemarket-sweep-progress"  # Dask event topic: a run started, a run finished
-
-
-class SweepError(ConfigError):
-    """A sweep that cannot start or go on (changed spec, other model version, folder locked)."""
-
-
-class SweepStopped(BaseException):
-    """SIGTERM or SIGINT reached the driver: the sweep stopped cleanly, ready to resume.
-
-    A ``BaseException``, so that no ``except Exception`` (a run's error handling) takes it.
-    """
-
-    def __init__(self, signum: int):
-        self.signum, self.exit_code = signum, 128 + signum
-        super().__init__(f"stopped by {signal.Signals(signum).name}")
 
 
 #: Worker settings for simulation runs (see :func:`local_cluster`), as shell exports for job scripts.
@@ -318,7 +312,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     are not done, and running them again on another worker would not help.
     """
     _check_model_version(task)
-    _check_inputs(task)
+    check_inputs(task.inputs, task.out)
     out, started = Path(task.out), time.perf_counter()
     path = store.chunk_path(out, task.chunk)
     previous: dict[str, dict[str, Any]] = {}
@@ -330,26 +324,6 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     frame = pl.DataFrame(run_rows(task, previous), schema=task.columns)
     error = _write(out, task.chunk, frame, task.identity)
     return _counts(task.chunk, frame, time.perf_counter() - started, write_error=error)
-
-
-@functools.lru_cache(maxsize=64)
-def _sha256_of(path: str, mtime_ns: int, size: int) -> str | None:
-    return store.file_sha256(path)
-
-
-def _check_inputs(task: ChunkTask) -> None:
-    """Refuse to run a chunk when an input file changed since the sweep started (runs would mix)."""
-    now = {}
-    for path in task.inputs:
-        try:
-            st = os.stat(path)
-            now[path] = _sha256_of(path, st.st_mtime_ns, st.st_size)
-        except OSError:
-            now[path] = None
-    changes = store.input_changes(task.inputs, now)
-    if changes:
-        raise SweepError(f"{'; '.join(changes)} since the sweep in {task.out} started: runs would mix; "
-                         "restore it and re-run the same command, or use a new --out folder")  # fmt: skip
 
 
 def _ok_rows(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
@@ -497,7 +471,7 @@ def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Pat
             f"{out} was started with model {manifest['model_version']}, this is {plan.model_version}; "
             "results of two model versions would mix. Use a new --out folder."
         )
-    inputs = store.input_changes(manifest["inputs"], inputs_now) if "inputs" in manifest else []
+    inputs = input_changes(manifest["inputs"], inputs_now) if "inputs" in manifest else []
     if manifest["fingerprint"] != spec.fingerprint() or manifest["scenario_sha256"] != plan.scenario_sha256 or inputs:
         old, new = _flatten(manifest["spec"]), _flatten(json.loads(spec.model_dump_json()))
         ignore = NOT_FINGERPRINTED
@@ -519,18 +493,6 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, dict):
         return {k: v for key, val in data.items() for k, v in _flatten(val, f"{prefix}{key}.").items()}
     return {prefix.rstrip("."): data}
-
-
-def _input_files(spec: Experiment, plan: Plan) -> dict[str, str | None]:
-    """Absolute path -> sha256 of every file the runs read besides the code: scenario and graph files."""
-    paths = [spec.scenario_source()] if spec.scenario.endswith(".toml") else []
-    graph = spec.resolve(plan.runs[0].overrides).graph
-    if graph.kind == "file" and graph.path:
-        paths.append(graph.path)
-    for overrides in {tuple(r.overrides) for r in plan.runs}:
-        paths += [o.split("=", 1)[1].strip().strip("'\"") for o in overrides
-                  if o.replace(" ", "").startswith("graph.path=")]  # fmt: skip
-    return {str(Path(p).resolve()): store.file_sha256(p) for p in dict.fromkeys(paths)}
 
 
 def _manifest(spec: Experiment, plan: Plan, chunk_size: int, columns: dict, estimate: dict,
@@ -637,15 +599,15 @@ def run_sweep(
     limit_s = spec.run_time_limit_s if run_time_limit_s is None else run_time_limit_s
     if limit_s is not None and not 0 < limit_s < math.inf:
         raise SweepError(f"the run time limit must be more than 0 s (got {limit_s:g}); accepted: a finite number")
-    _check_options(spec, workers, chunk_size)
+    check_options(spec, workers, chunk_size)
     in_process = workers == 0 and scheduler is None and slurm is None and client is None
     if in_process and limit_s and threading.current_thread() is not threading.main_thread():
         raise SweepError("a run time limit with workers=0 needs the main thread (SIGALRM); use workers >= 1")
     started = time.perf_counter()
     plan = spec.plan()  # validates every run's scenario: bad input writes nothing
     out.mkdir(parents=True, exist_ok=True)
-    columns, inputs = store.schema(spec, spec.points()), _input_files(spec, plan)  # inputs as the plan read them
-    with _lock(out), _stop_on_signals():
+    columns, inputs = store.schema(spec, spec.points()), input_files(spec, plan)  # inputs as the plan read them
+    with _lock(out), stop_on_signals():
         store.remove_temporary(out)
         manifest, notes = store.recover_manifest(
             out, lambda size: _manifest(spec, plan, size, columns, {"rebuilt": True}, inputs), spec.fingerprint(),
@@ -654,7 +616,7 @@ def run_sweep(
             _check_same(manifest, spec, plan, out, inputs)
         local = not in_process and scheduler is None and slurm is None and client is None
         with contextlib.ExitStack() as stack:
-            with _quiet_children(local):  # only while the workers are started
+            with quiet_children(local):  # only while the workers are started
                 c = None if in_process else stack.enter_context(open_client(workers, scheduler, slurm, client))
             expected = slurm.jobs * slurm.cores if slurm is not None else 1  # SLURM jobs start one by one
             n_workers = 1 if c is None else max(len(c.nthreads()), expected)
@@ -666,64 +628,6 @@ def run_sweep(
                 size = chunk_size or _auto_chunk_size(estimate["run_seconds"], len(plan.runs), n_workers)
                 manifest = store.write_manifest(out, _manifest(spec, plan, size, columns, estimate, inputs))
             return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started, notes)
-
-
-MAX_RUNS = 1_000_000  # a plan holds every run in memory (about 1 KB each) and the manifest lists them
-
-
-def _check_options(spec: Experiment, workers: int | None, chunk_size: int | None) -> None:
-    """Bounds on the sweep's size and options, checked before anything is planned or written."""
-    if workers is not None and workers < 0:
-        raise SweepError(f"--workers: {workers} is not accepted; accepted: 0 (no Dask) or more")
-    if chunk_size is not None and chunk_size < 1:
-        raise SweepError(f"--chunk-size: {chunk_size} is not accepted; accepted: 1 or more runs per chunk")
-    grid = math.prod(len(f.grid_values()) for f in spec.factors.values() if not f.sampled)
-    d = sum(f.sampled for f in spec.factors.values())
-    rows = {"grid": 1, "lhs": spec.samples, "morris": spec.samples * (d + 1),
-            "sobol": spec.samples * (2 * d + 2 if spec.sobol_second_order else d + 2)}[spec.design]  # fmt: skip
-    n = grid * rows * spec.replicates
-    if n > MAX_RUNS:
-        raise SweepError(
-            f"{spec.name}: {n:,} runs ({grid * rows:,} design points x replicates = {spec.replicates:,}); "
-            f"accepted: at most {MAX_RUNS:,} runs per sweep (split it into several sweeps)"
-        )
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGINT raise :class:`SweepStopped` in the driver (main thread only); later ones are ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        for s in (signal.SIGTERM, signal.SIGINT):  # the clean-up (cancel, close the cluster) is not interrupted
-            signal.signal(s, signal.SIG_IGN)
-        raise SweepStopped(signum)
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-@contextlib.contextmanager
-def _quiet_children(local: bool) -> Iterator[None]:
-    """Start a local cluster with SIGINT ignored.
-
-    Its workers inherit that, so a Ctrl-C to the process group stops the driver only (which
-    stops them) instead of printing their tracebacks.
-    """
-    if not local or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:

@@ -532,28 +532,3 @@ def recover_manifest(out: Path, build, fingerprint: str, model_version: str) -> 
     lines.append(f"{MANIFEST} was {'damaged' if problem else 'missing'}: rebuilt from {len(chunks)} chunk files "
                  f"and the spec ({size} runs per chunk, as they were written)")  # fmt: skip
     return manifest, lines
-
-
-# ---------------------------------------------------------------------- input files
-def file_sha256(path: str | Path) -> str | None:
-    """SHA-256 of a file's bytes (None if it cannot be read)."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def input_changes(old: dict[str, str | None], new: dict[str, str | None]) -> list[str]:
-    """One phrase per input file that differs: changed, gone, new."""
-    out = []
-    for name in sorted(set(old) | set(new)):
-        a, b = old.get(name), new.get(name)
-        if a == b:
-            continue
-        if name not in old:
-            out.append(f"{name}: not read when the sweep started")
-        elif b is None:
-            out.append(f"{name}: no longer exists or cannot be read")
-        else:
-            out.append(f"{name} changed (sha256 {str(a)[:12]} -> {b[:12]})")
-    return out
