@@ -173,9 +173,29 @@ def chunk_path(out: Path, chunk: int) -> Path:
 
 
 def frame_sha256(frame: pl.DataFrame) -> str:
-    """SHA-256 of a frame's column names, types and every cell (exact float repr)."""
-    text = json.dumps([frame.columns, [str(t) for t in frame.dtypes], frame.rows()], default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 of a frame's column names, types and every cell (numbers by their exact bytes).
+
+    Independent of the Parquet encoding and of the polars version: numeric columns are
+    hashed as little-endian values with their null mask, lists as lengths and values,
+    other columns as their JSON text.
+    """
+    h = hashlib.sha256()
+    for column in frame.iter_columns():
+        h.update(f"{column.name}\x00{column.dtype}\x00{column.len()}\x00".encode())
+        _feed(h, column)
+    return h.hexdigest()
+
+
+def _feed(h, column: pl.Series) -> None:
+    if isinstance(column.dtype, pl.List):
+        h.update(column.list.len().fill_null(-1).cast(pl.Int64).to_numpy().astype("<i8").tobytes())
+        _feed(h, column.explode())
+    elif column.dtype.is_numeric() or column.dtype in (pl.Boolean, pl.Date):
+        values = column.to_physical().fill_null(0).to_numpy()
+        h.update(column.is_null().to_numpy().tobytes())
+        h.update(np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<")).tobytes())
+    else:
+        h.update(json.dumps(column.to_list(), default=str).encode())
 
 
 def write_chunk(out: Path, chunk: int, frame: pl.DataFrame, identity: dict[str, Any] | None = None) -> Path:
@@ -323,8 +343,31 @@ def chunk_info(path: Path) -> dict[str, Any] | None:
     return json.loads(meta[CHUNK_KEY]) if CHUNK_KEY in meta else None
 
 
+_VERDICTS: dict[tuple, str | None] = {}  # (file's stat, what it is checked against) -> verdict, in this process
+
+
 def _check(path: Path, index: int, manifest: dict[str, Any]) -> str | None:
-    """Why a chunk file cannot be counted as chunk ``index`` of this sweep (None: it can)."""
+    """Why a chunk file cannot be counted as chunk ``index`` of this sweep (None: it can).
+
+    A verdict is remembered while the file's inode, size and modification time stay the
+    same, so reading a big sweep again does not hash every file again.
+    """
+    try:
+        st = path.stat()
+    except OSError as err:
+        return f"unreadable ({_one_line(err)})"
+    size = manifest.get("chunk_size")
+    ids = manifest.get("run_ids", [])[index * size : (index + 1) * size] if isinstance(size, int) else None
+    against = json.dumps([manifest.get("format"), manifest.get("fingerprint"), manifest.get("schema"), ids])
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, index, against)
+    if key not in _VERDICTS:
+        if len(_VERDICTS) > 100_000:
+            _VERDICTS.clear()
+        _VERDICTS[key] = _verdict(path, index, manifest)
+    return _VERDICTS[key]
+
+
+def _verdict(path: Path, index: int, manifest: dict[str, Any]) -> str | None:
     try:
         info = chunk_info(path)
         frame = pl.read_parquet(path)
