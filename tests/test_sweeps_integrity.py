@@ -164,8 +164,9 @@ def test_damaged_manifest_is_moved_aside_and_rebuilt(folder, reference, capsys, 
     _partial(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     (folder / "manifest.json").write_text(damage(manifest))
-    with pytest.raises(store.SweepFolderError, match="is damaged.*re-run the sweep command"):
-        store.verify(folder)
+    for read in (store.verify, store.results):
+        with pytest.raises(store.SweepFolderError, match="is damaged.*re-run the sweep command"):
+            read(folder)
     _resumes_to_reference(folder, reference, capsys, f"manifest.json is damaged ({why}",
                           "moved to quarantine/manifest.json.", "manifest.json was damaged: rebuilt")  # fmt: skip
     assert json.loads((folder / "manifest.json").read_text())["chunk_size"] == SIZE

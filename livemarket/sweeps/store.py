@@ -455,7 +455,11 @@ def done_chunks(out: str | Path) -> set[int]:
 
 
 def _good_files(out: str | Path, warn: bool = True) -> tuple[list[Path], dict[str, Any] | None]:
-    manifest = _lenient_manifest(out)
+    manifest, problem = load_manifest(out)
+    if problem:  # a damaged manifest of this format is not used; incomplete ones of older formats are
+        manifest = _lenient_manifest(out)
+        if manifest is None or manifest.get("format", 1) >= 2:
+            read_manifest(out)  # raises, saying how to recover
     found = audit(out, manifest)
     if warn and found.bad:
         warnings.warn(
