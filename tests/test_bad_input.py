@@ -648,6 +648,9 @@ CASES: list[tuple[str, list | api, list[str]]] = [
     ("sweep-negative-chunk-size", [*sweep(spec("")), "--chunk-size", "-3"],
      ["--chunk-size: -3 is not accepted", "accepted: 1 or more"]),
     ("sweep-zero-chunk-size", [*sweep(spec("")), "--chunk-size", "0"], ["--chunk-size: 0 is not accepted"]),
+    ("sweep-out-is-a-file", [*sweep(spec("")), "--out", File("out")], ["--out out: is a file", "accepted"]),
+    ("sweep-out-holds-other-files", [*sweep(spec("")), "--out", Folder("out", (File("paper.tex", "x"),))],
+     ["--out out: holds files that are not a sweep's (paper.tex)", "accepted: a new or empty folder"]),
     # --- graph files that do not cover the population
     ("edges-fewer-nodes-than-consumers", graph_run(File("g.csv", "0,1\n1,2\n")),
      ["g.csv", "the edges name consumers 0..2 only, so 2 of the 5 consumers", "graph.allow_isolated = true"]),

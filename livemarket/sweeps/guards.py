@@ -28,8 +28,8 @@ from livemarket.config import ConfigError
 if TYPE_CHECKING:
     from livemarket.sweeps.spec import Experiment, Plan
 
-__all__ = ["MAX_RUNS", "SweepError", "SweepStopped", "check_inputs", "check_options", "file_sha256", "input_changes",
-           "input_files", "quiet_children", "stop_on_signals"]  # fmt: skip
+__all__ = ["MAX_RUNS", "SweepError", "SweepStopped", "check_inputs", "check_options", "check_out", "file_sha256",
+           "input_changes", "input_files", "quiet_children", "stop_on_signals"]  # fmt: skip
 
 MAX_RUNS = 1_000_000  # a plan holds every run in memory (about 1 KB each) and the manifest lists them
 
@@ -66,6 +66,17 @@ def check_options(spec: Experiment, workers: int | None, chunk_size: int | None)
             f"{spec.name}: {n:,} runs ({grid * rows:,} design points x replicates = {spec.replicates:,}); "
             f"accepted: at most {MAX_RUNS:,} runs per sweep (split it into several sweeps)"
         )
+
+
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that is a file, or a folder holding other things than a sweep."""
+    accepted = "accepted: a new or empty folder, or the folder of this sweep"
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"--out {out}: is a file; {accepted}")
+    if out.is_dir() and not (out / "manifest.json").exists() and not (out / "runs").is_dir():
+        other = sorted(p.name for p in out.iterdir() if p.name not in (".lock", "status.jsonl"))
+        if other:
+            raise SweepError(f"--out {out}: holds files that are not a sweep's ({', '.join(other[:5])}); {accepted}")
 
 
 # ---------------------------------------------------------------------- input files

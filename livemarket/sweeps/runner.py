@@ -57,6 +57,7 @@ from livemarket.sweeps.guards import (
     SweepStopped,
     check_inputs,
     check_options,
+    check_out,
     input_changes,
     input_files,
     quiet_children,
@@ -600,6 +601,7 @@ def run_sweep(
     if limit_s is not None and not 0 < limit_s < math.inf:
         raise SweepError(f"the run time limit must be more than 0 s (got {limit_s:g}); accepted: a finite number")
     check_options(spec, workers, chunk_size)
+    check_out(out)
     in_process = workers == 0 and scheduler is None and slurm is None and client is None
     if in_process and limit_s and threading.current_thread() is not threading.main_thread():
         raise SweepError("a run time limit with workers=0 needs the main thread (SIGALRM); use workers >= 1")
