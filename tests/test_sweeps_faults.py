@@ -372,3 +372,5 @@ def test_signal_stops_the_driver_cleanly_and_the_same_command_resumes(tmp_path, 
     assert again.returncode == 0 and "12 runs" in again.stdout and "complete" in again.stdout, again.stderr
     check = store.verify(out)
     assert check["ok"] == 12 and not check["missing"] and not check["duplicated"] and not check["damaged"]
+    run_sweep(load_experiment(spec_file), tmp_path / "uninterrupted", workers=0, progress=False)
+    assert _rows(out).equals(_rows(tmp_path / "uninterrupted"))
