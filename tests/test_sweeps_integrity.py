@@ -209,6 +209,10 @@ def test_changed_graph_file_between_resumes_is_refused_by_name(tmp_path):
     graph.unlink()
     with pytest.raises(SweepError, match=rf"{graph}: no longer exists"):
         run_sweep(spec, out, workers=0, progress=False)
+    graph.write_text("0,199\n" + "\n".join(f"{i},{i + 1}" for i in range(199)) + "\n")  # another graph
+    (out / "manifest.json").unlink()  # and no manifest to compare with: the chunk files say what they read
+    with pytest.raises(store.SweepFolderError, match=rf"written with other input files \({graph} changed"):
+        run_sweep(spec, out, workers=0, progress=False)
 
 
 def test_graph_file_changed_during_a_sweep_stops_it_before_runs_mix(tmp_path, monkeypatch):

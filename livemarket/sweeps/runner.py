@@ -613,7 +613,7 @@ def run_sweep(
         store.remove_temporary(out)
         manifest, notes = store.recover_manifest(
             out, lambda size: _manifest(spec, plan, size, columns, {"rebuilt": True}, inputs), spec.fingerprint(),
-            plan.model_version)  # fmt: skip
+            plan.model_version, inputs)  # fmt: skip
         if manifest is not None:
             _check_same(manifest, spec, plan, out, inputs)
         local = not in_process and scheduler is None and slurm is None and client is None
@@ -655,8 +655,9 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
         status.warn("repaired", line)
     status.log("start", chunks_todo=len(todo), chunk_size=size, workers=n_workers, model_version=plan.model_version,
                run_time_limit_s=limit_s)  # fmt: skip
-    identity = {"fingerprint": manifest["fingerprint"], "chunk_size": size, "model_version": plan.model_version}
     inputs = manifest.get("inputs", {})
+    identity = {"fingerprint": manifest["fingerprint"], "chunk_size": size, "model_version": plan.model_version,
+                "inputs": inputs}  # fmt: skip
 
     def task(i: int) -> ChunkTask:
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,

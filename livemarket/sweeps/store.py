@@ -45,6 +45,7 @@ import numpy as np
 import polars as pl
 
 from livemarket.config import ConfigError
+from livemarket.sweeps.guards import input_changes
 from livemarket.sweeps.spec import Experiment, MetricSpec
 
 __all__ = [
@@ -541,7 +542,9 @@ def _dtype(text: str) -> pl.DataType:
 
 
 # ---------------------------------------------------------------------- a lost manifest
-def recover_manifest(out: Path, build, fingerprint: str, model_version: str) -> tuple[dict[str, Any] | None, list[str]]:
+def recover_manifest(
+    out: Path, build, fingerprint: str, model_version: str, inputs: dict[str, str | None] | None = None
+) -> tuple[dict[str, Any] | None, list[str]]:
     """The folder's manifest; rebuilt from its chunk files when missing or damaged; None for a new sweep.
 
     ``build(chunk_size)`` returns the manifest of this spec with that chunking. The chunk
@@ -550,7 +553,8 @@ def recover_manifest(out: Path, build, fingerprint: str, model_version: str) -> 
     re-chunked. The rebuilt manifest is checked like any other by the audit that follows.
 
     Raises:
-        SweepFolderError: the chunk files were written by another spec or model.
+        SweepFolderError: the chunk files were written by another spec or model, or with
+            other input files (``inputs``: path -> sha256 now).
     """
     manifest, problem = load_manifest(out)
     if manifest is not None:
@@ -572,6 +576,12 @@ def recover_manifest(out: Path, build, fingerprint: str, model_version: str) -> 
             f"{str(other.get('fingerprint'))[:12]}, model {other.get('model_version')}; this is {fingerprint[:12]}, "
             f"model {model_version}): run the spec that wrote them, restore the manifest"
             f"{f' from {QUARANTINE}/' if problem else ''}, or use a new --out folder"
+        )
+    changed = input_changes(mine[0]["inputs"], inputs) if mine and inputs is not None and "inputs" in mine[0] else []
+    if changed:
+        raise SweepFolderError(
+            f"{out / MANIFEST} is {'damaged' if problem else 'missing'} and the chunk files in {out / RUNS} were "
+            f"written with other input files ({'; '.join(changed)}): restore them, or use a new --out folder"
         )
     sizes = [i["chunk_size"] for i in mine if isinstance(i.get("chunk_size"), int) and i["chunk_size"] >= 1]
     size = max(set(sizes), key=sizes.count) if sizes else max(rows for _, _, rows in chunks)
