@@ -662,7 +662,7 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
     def task(i: int) -> ChunkTask:
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,
                          spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo,
-                         limit_s, identity, inputs)  # fmt: skip
+                         limit_s, identity=identity, inputs=inputs)  # fmt: skip
 
     errors: list[str] = []
     try:
