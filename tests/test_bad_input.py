@@ -648,6 +648,8 @@ CASES: list[tuple[str, list | api, list[str]]] = [
     ("sweep-negative-chunk-size", [*sweep(spec("")), "--chunk-size", "-3"],
      ["--chunk-size: -3 is not accepted", "accepted: 1 or more"]),
     ("sweep-zero-chunk-size", [*sweep(spec("")), "--chunk-size", "0"], ["--chunk-size: 0 is not accepted"]),
+    ("sweep-slurm-zero-jobs", [*sweep(spec("")), "--slurm", "--jobs", "0"], ["--jobs: 0 is not accepted"]),
+    ("sweep-slurm-zero-cores", [*sweep(spec("")), "--slurm", "--cores", "0"], ["--cores: 0 is not accepted"]),
     ("sweep-out-is-a-file", [*sweep(spec("")), "--out", File("out")], ["--out out: is a file", "accepted"]),
     ("sweep-out-holds-other-files", [*sweep(spec("")), "--out", Folder("out", (File("paper.tex", "x"),))],
      ["--out out: holds files that are not a sweep's (paper.tex)", "accepted: a new or empty folder"]),

@@ -50,8 +50,12 @@ class SweepStopped(BaseException):
 
 
 # ---------------------------------------------------------------------- sizes and options
-def check_options(spec: Experiment, workers: int | None, chunk_size: int | None) -> None:
+def check_options(spec: Experiment, workers: int | None, chunk_size: int | None, slurm=None) -> None:
     """Bounds on the sweep's size and options, checked before anything is planned or written."""
+    for name in ("jobs", "cores"):
+        value = getattr(slurm, name, 1)
+        if not isinstance(value, int) or value < 1:
+            raise SweepError(f"--{name}: {value} is not accepted; accepted: 1 or more")
     if workers is not None and workers < 0:
         raise SweepError(f"--workers: {workers} is not accepted; accepted: 0 (no Dask) or more")
     if chunk_size is not None and chunk_size < 1:
