@@ -620,6 +620,10 @@ def run_sweep(
         with contextlib.ExitStack() as stack:
             with quiet_children(local):  # only while the workers are started
                 c = None if in_process else stack.enter_context(open_client(workers, scheduler, slurm, client))
+            if local:
+                from livemarket.sweeps.dask_driver import quiet_workers
+
+                quiet_workers(c)  # workers restarted later (a hung run) ignore Ctrl-C too
             expected = slurm.jobs * slurm.cores if slurm is not None else 1  # SLURM jobs start one by one
             n_workers = 1 if c is None else max(len(c.nthreads()), expected)
             if manifest is None:
