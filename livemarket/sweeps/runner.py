@@ -11,6 +11,9 @@ recorded as failed runs. With a per-run time limit, workers report each run's st
 result (Dask events); a run past its limit is recorded as failed by the driver, which
 restarts that worker and runs the rest of the chunk one run per task. A chunk file that
 cannot be written (disk full) stops the sweep with its runs missing, ready to resume.
+SIGTERM or Ctrl-C stops the driver cleanly (:mod:`livemarket.sweeps.guards`). A resume
+checks every chunk file and recomputes a damaged or foreign one, and rebuilds a lost
+manifest from the chunk files (:func:`store.repair`, :func:`store.recover_manifest`).
 
 Where the work runs:
 
