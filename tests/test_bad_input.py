@@ -547,6 +547,11 @@ CASES: list[tuple[str, list | api, list[str]]] = [
      ["--replicates", "at least 1"]),
     ("validate-zero-days", ["validate", "china-2019", "--days", "0"],
      ["days", "greater than or equal to 1"]),
+    ("validate-scenario-without-its-platforms", ["validate", "minimal", "--days", "3"],
+     ["validate compares a scenario with the Chinese market", "needs the platforms ['douyin', 'jd',",
+      "'minimal' has ['mall', 'video']", "accepted: china-2019"]),
+    ("validate-negative-seed", ["validate", "china-2019", "--seed", "-1"], ["--seed -1", "accepted: 0 or more"]),
+    ("validate-negative-workers", ["validate", "china-2019", "--workers", "-2"], ["--workers -2", "0 or more"]),
     ("validate-unknown-override", ["validate", "china-2019", "--set", "foo=1"], ["foo", *UNKNOWN]),
     # --- figures: given something that is not run output
     ("figures-missing-folder", ["figures", Missing("run")], ["run does not exist"]),
