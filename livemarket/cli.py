@@ -102,6 +102,8 @@ def check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; {accepted}")
     if out.is_dir():
+        if Path.cwd().resolve().is_relative_to(out.resolve()):
+            raise ConfigError(f"--out {out}: is the current folder or holds it; accepted: a folder below it")
         other = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
         if other:
             raise ConfigError(f"--out {out}: holds files that are not a run's ({', '.join(other[:5])}); {accepted}")
@@ -119,9 +121,10 @@ def stage(out: Path) -> Path:
         ConfigError: it cannot be made (``--out`` is not writable).
     """
     try:
-        out.absolute().parent.mkdir(parents=True, exist_ok=True)
+        out = Path(os.path.abspath(out))  # "runs/./x" and "x/" name the folder x
+        out.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(out)
-        tmp = out.absolute().parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
     except OSError as err:
         raise ConfigError(f"--out {out}: cannot write beside it ({err}); accepted: a folder this user can "

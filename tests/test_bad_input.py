@@ -668,6 +668,8 @@ CASES: list[tuple[str, list | api, list[str]]] = [
      ["--out out: is a file", "accepted: a new or empty folder"]),
     ("run-out-holds-other-files", ["run", "minimal", "--days", "2", "--out", Folder("out", (File("a.txt", "x"),))],
      ["--out out: holds files that are not a run's (a.txt)", "accepted"]),
+    ("run-out-is-the-current-folder", ["run", "minimal", "--days", "2", "--out", "."],
+     ["--out .: is the current folder or holds it", "accepted: a folder below it"]),
     ("run-out-below-a-file", ["run", "minimal", "--days", "2", "--out", Joined("", File("f", "x")), "--out", "f/run"],
      ["--out f/run", "is not a folder this user can write in"]),
 ]  # fmt: skip
