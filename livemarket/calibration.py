@@ -80,7 +80,7 @@ __all__ = [
 class Parameter(BaseModel):
     """A parameter to fit: an override path's range (uniform, or log-uniform with ``log``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     low: float
     high: float
     log: bool = False
@@ -97,7 +97,7 @@ class Parameter(BaseModel):
 class CalibrationSpec(BaseModel):
     """What to fit, against which targets, with what budget."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     model: str = DEFAULT_MODEL  # the model class, "package.module:Class" (as in an experiment spec)
     scenario: str = "china-2019"
     overrides: list[str] = []  # fixed overrides applied before the fitted parameters
@@ -131,6 +131,13 @@ class CalibrationSpec(BaseModel):
 
     @model_validator(mode="after")
     def _known(self) -> CalibrationSpec:
+        if self.storage is not None:
+            scheme = self.storage.split("://", 1)[0].split("+", 1)[0] if "://" in self.storage else ""
+            if scheme not in ("sqlite", "postgresql", "mysql", "oracle", "mssql"):
+                raise ValueError(
+                    f"storage: {self.storage!r} is not a database URL; accepted: sqlite:///path/to/study.db, "
+                    "postgresql://..., mysql://... (SQLAlchemy URLs, as optuna takes them)"
+                )
         known = {t.key for t in TARGETS}
         for name in ("in_sample", "out_of_sample"):
             bad = [k for k in getattr(self, name) if k not in known]

@@ -4,14 +4,22 @@ The commands of the other subjects (sweeps and experiments, figures and explorer
 validation and calibration) are defined in their own modules and registered at the end
 of this one.
 
-Bad input (unknown scenario, bad override, out-of-range value) prints one clear message
-and exits with code 2, before any simulation starts.
+Bad input (unknown scenario, bad override, out-of-range value, an unusable ``--out``) prints
+one clear message and exits with code 2, before any simulation starts. ``run`` writes its
+outputs into a temporary folder beside ``--out`` and swaps it into place only once complete:
+an earlier run in ``--out`` is replaced whole or kept whole.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
+import os
+import shutil
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +27,7 @@ import polars as pl
 import typer
 
 from livemarket.config import ConfigError, builtin_scenarios, load_scenario
+from livemarket.models.detail import DETAIL_TABLES
 from livemarket.models.graphs import GraphInputError
 from livemarket.provenance import git_commit, version, versions
 
@@ -50,25 +59,134 @@ def run(
 
     try:
         config = load_scenario(scenario, set_ or [], consumers=consumers, days=days, seed=seed)
+        check_out(out)
         started = time.time()
         tables = [x.strip() for x in detail.split(",") if x.strip()]
         model = LiveCommerceModel(config, run_id=f"{config.name}-seed{config.seed}", detail=tables)
+        tmp = stage(out)  # the output folder is made (and so known to be writable) before the simulation
     except (ConfigError, GraphInputError) as err:
         _fail(str(err))
-    table = model.run(config.days, progress=progress)
+    try:
+        table = model.run(config.days, progress=progress)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     seconds = time.time() - started
-    out.mkdir(parents=True, exist_ok=True)
-    table.write_parquet(out / "results.parquet")
-    for name, frame in model.detail_tables().items():
-        frame.write_parquet(out / f"detail_{name}.parquet")
     meta = {
         "scenario": scenario, "seed": config.seed, "days": config.days, "consumers": config.consumers,
         "overrides": set_ or [], "seconds": round(seconds, 3), "versions": versions(),
         "version": version(), "git_commit": git_commit(), "parameters": config.model_dump(mode="json"),
     }  # fmt: skip
-    (out / "run.json").write_text(json.dumps(meta, indent=2))
+
+    def write(folder: Path) -> None:
+        table.write_parquet(folder / "results.parquet")
+        for name, frame in model.detail_tables().items():
+            frame.write_parquet(folder / f"detail_{name}.parquet")
+        (folder / "run.json").write_text(json.dumps(meta, indent=2))
+
+    try:
+        publish(tmp, out, write)
+    except Exception as err:  # disk full (polars: ComputeError), permissions: an environment fault
+        lines = str(err).strip().splitlines() or [""]
+        typer.secho(f"error: {out} could not be written ({type(err).__name__}: {lines[0]}); "
+                    f"{'the earlier run in it is kept whole' if out.exists() else 'nothing was written'}",
+                    fg=typer.colors.RED, err=True)  # fmt: skip
+        raise typer.Exit(code=1) from None
     typer.echo(summary(table))
     typer.echo(f"\n{config.days} days x {config.consumers:,} consumers in {seconds:.2f} s -> {out}/")
+
+
+#: what a run folder holds (figures: `livemarket figures`; detail tables: ``--detail``)
+RUN_FILES = ("results.parquet", "run.json", "figures", *(f"detail_{n}.parquet" for n in DETAIL_TABLES))
+
+
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that a run cannot replace whole: a file, a folder of other things, unwritable.
+
+    Raises:
+        ConfigError: naming the path and what is accepted.
+    """
+    accepted = "accepted: a new or empty folder, or one holding an earlier run (results.parquet, run.json, figures/)"
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; {accepted}")
+    if out.is_dir():
+        if Path.cwd().resolve().is_relative_to(out.resolve()):
+            raise ConfigError(f"--out {out}: is the current folder or holds it; accepted: a folder below it")
+        other = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
+        if other:
+            raise ConfigError(f"--out {out}: holds files that are not a run's ({', '.join(other[:5])}); {accepted}")
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: {parent} is not a folder this user can write in; {accepted}")
+
+
+def stage(out: Path) -> Path:
+    """Make the temporary folder beside ``out`` that :func:`publish` fills (after removing stale ones).
+
+    Raises:
+        ConfigError: it cannot be made (``--out`` is not writable).
+    """
+    try:
+        out = Path(os.path.abspath(out))  # "runs/./x" and "x/" name the folder x
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(out)
+        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+    except OSError as err:
+        raise ConfigError(f"--out {out}: cannot write beside it ({err}); accepted: a folder this user can "
+                          "write in") from None  # fmt: skip
+    return tmp
+
+
+def publish(tmp: Path, out: Path, write: Callable[[Path], None]) -> None:
+    """Write a run folder atomically.
+
+    ``write(tmp)`` fills the folder made by :func:`stage`; its files are flushed to disk, then
+    it takes the place of ``out`` (an earlier run there is replaced whole). ``tmp`` is gone
+    afterwards, whatever happened.
+    """
+    try:
+        write(tmp)
+        for f in tmp.iterdir():
+            if f.is_file():
+                with open(f, "rb") as handle:
+                    os.fsync(handle.fileno())
+        if out.exists():
+            _exchange(tmp, out)  # tmp now holds the earlier run, removed below
+        else:
+            os.rename(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE), else by two renames."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.renameat2(-100, os.fsencode(a), -100, os.fsencode(b), 2) == 0:  # AT_FDCWD, RENAME_EXCHANGE
+            return
+        if ctypes.get_errno() not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+    except AttributeError:  # no renameat2 in this C library
+        pass
+    old = b.with_name(f".{b.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.rename(b, old)
+    os.rename(a, b)
+    os.rename(old, a)
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove temporary folders beside ``out`` left by runs that were killed (their process is gone)."""
+    for tmp in out.absolute().parent.glob(f".{out.name}.tmp-*-*"):
+        try:
+            pid = int(tmp.name.rsplit("-", 2)[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 def summary(table: pl.DataFrame) -> str:

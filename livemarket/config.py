@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -41,8 +42,9 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    # strict: TOML true/false or "0.5" is not a number (pydantic would read them as 1/0 and 0.5)
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+    # strict: TOML true/false or "0.5" is not a number (pydantic would read them as 1/0 and 0.5);
+    # allow_inf_nan=False: TOML nan and inf are refused in every float field, by name
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
 
 
 class PlatformConfig(_Strict):
@@ -215,6 +217,7 @@ class GraphConfig(_Strict):
     rewire_prob: Probability = 0.1
     triad_prob: Probability = 0.5
     path: str | None = None
+    allow_isolated: bool = False  # kind 'file': accept an edge list naming fewer nodes than consumers
 
     @model_validator(mode="after")
     def _file(self) -> GraphConfig:
@@ -251,6 +254,12 @@ class Festival(_Strict):
 
     @model_validator(mode="after")
     def _days(self) -> Festival:
+        days_in_month = (dt.date(2020 + self.month // 12, self.month % 12 + 1, 1) - dt.timedelta(days=1)).day
+        if self.last_day > days_in_month:  # 2020: a leap year, so 29 February is a date
+            raise ValueError(
+                f"{dt.date(2020, self.month, 1):%B} has no day {self.last_day} "
+                f"(accepted: first_day and last_day in 1..{days_in_month})"
+            )
         if self.first_day > self.last_day:
             raise ValueError(
                 f"first_day {self.first_day} is after last_day {self.last_day} "
@@ -329,20 +338,28 @@ class ScenarioConfig(_Strict):
                 if v not in allowed:
                     raise ValueError(f"{field}: unknown {what} {v!r} ({sorted(allowed)} accepted)")
 
-        for n, p in self.platforms.items():
-            known(f"platforms.{n}.outbound_links", p.outbound_links, shelf, "shelf platform")
-            known(f"platforms.{n}.logistics_partners", p.logistics_partners, set(names), "platform")
-            known(f"platforms.{n}.traffic_bought", p.traffic_bought, content, "content platform")
+        wallets = set(self.consumer.wallets) | {q.own_wallet for q in self.platforms.values()}
+
+        def platform_refs(prefix: str, p: PlatformConfig) -> None:
+            """Names a platform config uses: other platforms, wallets (also for a policy's ``set``)."""
+            known(f"{prefix}.outbound_links", p.outbound_links, shelf, "shelf platform")
+            known(f"{prefix}.logistics_partners", p.logistics_partners, set(names), "platform")
+            known(f"{prefix}.traffic_bought", p.traffic_bought, content, "content platform")
             if p.traffic_bought and p.kind != "shelf":
-                raise ValueError(f"platforms.{n}.traffic_bought: only shelf platforms buy traffic")
-            wallets = set(self.consumer.wallets) | {q.own_wallet for q in self.platforms.values()}
-            known(f"platforms.{n}.accepted_wallets", p.accepted_wallets, wallets - {""}, "wallet")
+                raise ValueError(f"{prefix}.traffic_bought: only shelf platforms buy traffic")
+            known(f"{prefix}.accepted_wallets", p.accepted_wallets, wallets - {""}, "wallet")
             k = self.categories.count
             if p.category_weights and (len(p.category_weights) != k or sum(p.category_weights) <= 0):
                 raise ValueError(
-                    f"platforms.{n}.category_weights: needs {k} non-negative weights (one per category) "
+                    f"{prefix}.category_weights: needs {k} non-negative weights (one per category) "
                     f"with a positive sum, or none (got {p.category_weights})"
                 )
+
+        for n, p in self.platforms.items():
+            platform_refs(f"platforms.{n}", p)
+        if self.days > MAX_DAYS:
+            raise ValueError(f"days: at most {MAX_DAYS:,} (100 years) accepted (got {self.days:,})")
+        _check_memory(self)
         known("brands.listing_probability", self.brands.listing_probability, shelf, "shelf platform")
         known("brands.own_shop_probability", self.brands.own_shop_probability, set(names), "platform")
         known("streamers.platform_shares", self.streamers.platform_shares, set(names), "platform")
@@ -357,9 +374,10 @@ class ScenarioConfig(_Strict):
                 raise ValueError(f"policies[{i}].date {ev.date} is before start_date {self.start_date}")
             merged = self.platforms[ev.platform].model_dump() | ev.set
             try:
-                PlatformConfig.model_validate(merged)
+                changed = PlatformConfig.model_validate(merged)
             except ValidationError as err:
                 raise ValueError(_describe(err, f"policies[{i}].set", PlatformConfig)) from None
+            platform_refs(f"policies[{i}].set", changed)
         for i, s in enumerate(self.scandals):
             if s.date < self.start_date:
                 raise ValueError(f"scandals[{i}].date {s.date} is before start_date {self.start_date}")
@@ -368,9 +386,46 @@ class ScenarioConfig(_Strict):
         for i, s in enumerate(self.supply_shocks):
             if s.end < s.start:
                 raise ValueError(f"supply_shocks[{i}]: end {s.end} is before start {s.start}")
+            if s.start < self.start_date:
+                raise ValueError(f"supply_shocks[{i}].start {s.start} is before start_date {self.start_date} "
+                                 "(accepted: a start on or after start_date)")  # fmt: skip
             if s.category is not None and not 0 <= s.category < self.categories.count:
                 raise ValueError(f"supply_shocks[{i}].category: 0..{self.categories.count - 1}")
         return self
+
+
+MAX_DAYS = 36_600  # 100 years: start_date + days stays a date, and no run is meant to be longer
+
+
+def memory_estimate_bytes(config: ScenarioConfig) -> int:
+    """Bytes a model of this scenario needs.
+
+    docs/PERFORMANCE.md's per-consumer model, doubled for building the social graph, plus
+    about 2 KB per brand and streamer (Mesa agents).
+    """
+    k, p, w = config.categories.count, len(config.platforms), len(config.consumer.wallets)
+    per_consumer = 48 + 8 * k + 30 * p + w + 4 * config.graph.mean_degree + 28 * config.consumer.follows_per_consumer
+    return int(2 * config.consumers * per_consumer + 2048 * (config.brands.count + config.streamers.count))
+
+
+def machine_memory_bytes() -> int | None:
+    """Physical memory of this machine (None if unknown)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _check_memory(config: ScenarioConfig) -> None:
+    """Refuse a scenario that would not fit in this machine's memory, with the estimate."""
+    need, have = memory_estimate_bytes(config), machine_memory_bytes()
+    if have and need > have:
+        sizes = f"consumers={config.consumers:,}, brands.count={config.brands.count:,}, " \
+                f"streamers.count={config.streamers.count:,}"  # fmt: skip
+        raise ValueError(
+            f"consumers: {sizes} need about {need / 2**30:,.1f} GiB of memory (docs/PERFORMANCE.md) but this "
+            f"machine has {have / 2**30:,.1f} GiB; accepted: a population whose estimate fits in memory"
+        )
 
 
 def _describe(err: ValidationError, prefix: str = "", root: type[BaseModel] | None = None) -> str:

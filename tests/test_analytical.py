@@ -48,7 +48,7 @@ def _isolating_graph(tmp_path, n_edges_between=(0, 1)):
     """A graph file with a single edge, so the other consumers hear no word of mouth."""
     path = tmp_path / "one_edge.csv"
     path.write_text(f"source,target\n{n_edges_between[0]},{n_edges_between[1]}\n")
-    return ["graph.kind='file'", f"graph.path='{path}'"]
+    return ["graph.kind='file'", f"graph.path='{path}'", "graph.allow_isolated=true"]
 
 
 def _orders(model, consumer, platform, brand, edge=-1):
@@ -293,7 +293,8 @@ def test_word_of_mouth_on_a_hand_built_graph(tmp_path):
     path = tmp_path / "g.csv"
     path.write_text("source,target\n0,1\n0,2\n0,3\n3,4\n4,5\n3,5\n")
     model = LiveCommerceModel(
-        "minimal", consumers=7, rng=2, overrides=["graph.kind='file'", f"graph.path='{path}'"]
+        "minimal", consumers=7, rng=2,
+        overrides=["graph.kind='file'", f"graph.path='{path}'", "graph.allow_isolated=true"],
     )
     eng, beh = model.consumers, model.config.behaviour
     ctx = model._context(1.0, *model._go_live())

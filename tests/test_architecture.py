@@ -142,12 +142,7 @@ def test_no_import_cycle_between_subpackages():
 
 #: Modules still over the limit, and why (each an expected failure until it is split).
 TOO_LONG = {
-    "models/graphs.py": "CSR type, generators, follow sampler and file readers in one module; issue-17 edits its "
-    "readers now",
-    "agents/consumers.py": "the column engine grew with the dynamic market and the kernels (issue 13, 14): its "
-    "evidence and follow-edge bookkeeping could go to a module of their own",
-    "models/market.py": "the day's schedule plus set-up and fulfilment ranking (issue 13, 14): the set-up of brands "
-    "and streamers could go to a module of their own",
+    "models/graphs.py": "CSR type, generators, follow sampler and file readers in one module",
 }
 
 

@@ -191,6 +191,7 @@ def sensitivity(*options: str) -> list:
 
 
 UNKNOWN = ["unknown field", "accepted:"]
+FINITE = "Input should be a finite number"
 
 # ----------------------------------------------------------------------------- the table
 CASES: list[tuple[str, list | api, list[str]]] = [
@@ -534,6 +535,11 @@ CASES: list[tuple[str, list | api, list[str]]] = [
     ("calibration-too-few-consumers",
      ["calibrate", cal("consumers = 10\n" + PARAM + "{ low = 0.1, high = 0.2 }\n")],
      ["consumers", "greater than or equal to 50"]),
+    ("calibration-storage-unknown-scheme",
+     ["calibrate", cal('storage = "redis://localhost/study"\n' + PARAM + "{ low = 0.1, high = 0.2 }\n")],
+     ["storage: 'redis://localhost/study' is not a database URL", "accepted: sqlite:///"]),
+    ("calibration-storage-a-path", ["calibrate", cal('storage = "study.db"\n' + PARAM + "{ low = 0.1, high = 0.2 }\n")],
+     ["storage: 'study.db' is not a database URL"]),
     ("calibration-api-unknown-key",
      api(load_spec, cal("trails = 3\n" + PARAM + "{ low = 0.1, high = 0.2 }\n")),
      ["trails", *UNKNOWN, "trials"]),
@@ -541,6 +547,11 @@ CASES: list[tuple[str, list | api, list[str]]] = [
      ["--replicates", "at least 1"]),
     ("validate-zero-days", ["validate", "china-2019", "--days", "0"],
      ["days", "greater than or equal to 1"]),
+    ("validate-scenario-without-its-platforms", ["validate", "minimal", "--days", "3"],
+     ["validate compares a scenario with the Chinese market", "needs the platforms ['douyin', 'jd',",
+      "'minimal' has ['mall', 'video']", "accepted: china-2019"]),
+    ("validate-negative-seed", ["validate", "china-2019", "--seed", "-1"], ["--seed -1", "accepted: 0 or more"]),
+    ("validate-negative-workers", ["validate", "china-2019", "--workers", "-2"], ["--workers -2", "0 or more"]),
     ("validate-unknown-override", ["validate", "china-2019", "--set", "foo=1"], ["foo", *UNKNOWN]),
     # --- figures: given something that is not run output
     ("figures-missing-folder", ["figures", Missing("run")], ["run does not exist"]),
@@ -569,6 +580,98 @@ CASES: list[tuple[str, list | api, list[str]]] = [
      ["sweep: not a readable sweep folder", "schema", RUN_OUTPUT]),
     ("figures-unknown-format", ["figures", Folder("run", (RESULTS,)), "--formats", "png,xyz"],
      ["formats: 'xyz' is not supported", "accepted:", "svg"]),
+    # --- nan and inf: refused by name in every float
+    ("nan-behaviour-coefficient", run_set("behaviour.consider_intercept=nan"),
+     ["behaviour.consider_intercept", FINITE]),
+    ("inf-internet-users", run_set("internet_users=inf"), ["internet_users", FINITE]),
+    ("minus-inf-minutes", run_set("platforms.video.minutes_per_day=-inf"),
+     ["platforms.video.minutes_per_day", FINITE]),
+    ("nan-probability", run_set("platforms.video.ad_load=nan"), ["platforms.video.ad_load", FINITE]),
+    ("nan-in-price-list", run_set("categories.price_rmb=[nan, 80.0, 60.0]"),
+     ["categories.price_rmb.0", FINITE]),
+    ("inf-in-wallet-table", run_set("consumer.wallets={alipay=inf}"), ["consumer.wallets.alipay", FINITE]),
+    ("nan-in-policy-set", run_set("policies=[{platform='video', step=1, set={ad_load=nan}}]"),
+     ["policies[0].set.ad_load", FINITE]),
+    ("nan-festival-multiplier",
+     run_set("festivals=[{name='x', month=11, first_day=1, last_day=2, demand_multiplier=nan}]"),
+     ["festivals.0.demand_multiplier", FINITE]),
+    ("inf-graph-degree", run_set("graph.mean_degree=inf"), ["graph.mean_degree", FINITE]),
+    ("nan-restore-threshold", run_set("platforms.video.restore_links_below_growth=nan"),
+     ["platforms.video.restore_links_below_growth", FINITE]),
+    ("nan-spec-factor-value", sweep(spec(FACTOR + "values = [0.1, nan]\n")),
+     ["platforms.video.ad_load", FINITE]),
+    ("inf-spec-factor-range", sweep(spec('design = "lhs"\n' + FACTOR + "range = [0.1, inf]\n")),
+     ["factors.x.range", FINITE]),
+    ("nan-spec-time-limit", sweep(spec("run_time_limit_s = nan\n")), ["run_time_limit_s", FINITE]),
+    ("inf-sweep-time-limit", [*sweep(spec("")), "--time-limit", "inf"],
+     ["time limit must be more than 0 s", "accepted: a finite number"]),
+    ("nan-calibration-bound", ["calibrate", cal(PARAM + "{ low = nan, high = 0.2 }\n")],
+     ["low", FINITE]),
+    # --- dates that exist, and fall inside the run where required
+    ("festival-on-february-30", run_set("festivals=[{name='x', month=2, first_day=28, last_day=30}]"),
+     ["festivals.0", "February has no day 30", "accepted: first_day and last_day in 1..29"]),
+    ("festival-on-april-31", run_set("festivals=[{name='x', month=4, first_day=31, last_day=31}]"),
+     ["festivals.0", "April has no day 31", "1..30"]),
+    ("supply-shock-before-start", run_set("supply_shocks=[{start=2018-12-01, end=2019-02-01}]"),
+     ["supply_shocks[0].start 2018-12-01 is before start_date 2019-01-01", "accepted: a start on or after"]),
+    ("supply-shock-impossible-date", run_set("supply_shocks=[{start='2019-02-29', end=2019-03-01}]"),
+     ["supply_shocks.0.start", "day value is outside expected range"]),
+    ("scandal-impossible-date", run_set("scandals=[{date='2019-04-31'}]"),
+     ["scandals.0.date", "day value is outside expected range"]),
+    # --- a policy's set is a partial platform config, checked against the scenario
+    ("policy-set-unknown-outbound-platform",
+     run_set("policies=[{platform='video', step=1, set={outbound_links=['tmall']}}]"),
+     ["policies[0].set.outbound_links", "unknown shelf platform 'tmall'", "['mall'] accepted"]),
+    ("policy-set-unknown-logistics-partner",
+     run_set("policies=[{platform='video', step=1, set={logistics_partners=['sf']}}]"),
+     ["policies[0].set.logistics_partners", "unknown platform 'sf'", "accepted"]),
+    ("policy-set-unknown-wallet",
+     run_set("policies=[{platform='mall', step=1, set={accepted_wallets=['paypal']}}]"),
+     ["policies[0].set.accepted_wallets", "unknown wallet 'paypal'", "accepted"]),
+    ("policy-set-traffic-from-shelf-platform",
+     run_set("policies=[{platform='mall', step=1, set={traffic_bought={mall=0.1}}}]"),
+     ["policies[0].set.traffic_bought", "unknown content platform 'mall'", "['video'] accepted"]),
+    ("policy-set-wrong-type", run_set("policies=[{platform='video', step=1, set={link_ban='yes'}}]"),
+     ["policies[0].set.link_ban", "valid boolean"]),
+    # --- sizes: bounded, and what would not fit in memory is refused with the estimate
+    ("days-beyond-100-years", ["run", "minimal", "--days", "3000000"],
+     ["days: at most 36,600 (100 years) accepted", "3,000,000"]),
+    ("consumers-beyond-memory", ["run", "minimal", "--consumers", "1000000000000"],
+     ["consumers: consumers=1,000,000,000,000", "GiB of memory", "this machine has",
+      "accepted: a population whose estimate fits in memory"]),
+    ("brands-beyond-memory", run_set("brands.count=1000000000000"),
+     ["brands.count=1,000,000,000,000", "GiB of memory"]),
+    ("spec-consumers-beyond-memory",
+     sweep(File("spec.toml", SPEC.replace("consumers = 100", "consumers = 1000000000000"))),
+     ["GiB of memory", "this machine has"]),
+    ("sweep-too-many-runs", sweep(spec("replicates = 100000000\n")),
+     ["100,000,000 runs", "accepted: at most 1,000,000 runs per sweep"]),
+    ("sweep-too-many-points", sweep(spec('design = "lhs"\nsamples = 2000000\n' + FACTOR + "range = [0.1, 0.3]\n")),
+     ["2,000,000 runs", "at most 1,000,000"]),
+    ("sweep-negative-workers", ["sweep", spec(""), "--workers", "-1", "--no-progress"],
+     ["--workers: -1 is not accepted", "accepted: 0 (no Dask) or more"]),
+    ("sweep-negative-chunk-size", [*sweep(spec("")), "--chunk-size", "-3"],
+     ["--chunk-size: -3 is not accepted", "accepted: 1 or more"]),
+    ("sweep-zero-chunk-size", [*sweep(spec("")), "--chunk-size", "0"], ["--chunk-size: 0 is not accepted"]),
+    ("sweep-slurm-zero-jobs", [*sweep(spec("")), "--slurm", "--jobs", "0"], ["--jobs: 0 is not accepted"]),
+    ("sweep-slurm-zero-cores", [*sweep(spec("")), "--slurm", "--cores", "0"], ["--cores: 0 is not accepted"]),
+    ("sweep-out-is-a-file", [*sweep(spec("")), "--out", File("out")], ["--out out: is a file", "accepted"]),
+    ("sweep-out-holds-other-files", [*sweep(spec("")), "--out", Folder("out", (File("paper.tex", "x"),))],
+     ["--out out: holds files that are not a sweep's (paper.tex)", "accepted: a new or empty folder"]),
+    # --- graph files that do not cover the population
+    ("edges-fewer-nodes-than-consumers", graph_run(File("g.csv", "0,1\n1,2\n")),
+     ["g.csv", "the edges name consumers 0..2 only, so 2 of the 5 consumers", "graph.allow_isolated = true"]),
+    ("edges-fewer-nodes-api", api(read_graph, File("g.csv", "0,1\n")),
+     ["g.csv", "3 of the 5 consumers (ids 2..4) would have no tie", "accepted: an edge list over ids 0..4"]),
+    # --- run --out that cannot hold a run, found before the simulation
+    ("run-out-is-a-file", ["run", "minimal", "--days", "2", "--out", File("out")],
+     ["--out out: is a file", "accepted: a new or empty folder"]),
+    ("run-out-holds-other-files", ["run", "minimal", "--days", "2", "--out", Folder("out", (File("a.txt", "x"),))],
+     ["--out out: holds files that are not a run's (a.txt)", "accepted"]),
+    ("run-out-is-the-current-folder", ["run", "minimal", "--days", "2", "--out", "."],
+     ["--out .: is the current folder or holds it", "accepted: a folder below it"]),
+    ("run-out-below-a-file", ["run", "minimal", "--days", "2", "--out", Joined("", File("f", "x")), "--out", "f/run"],
+     ["--out f/run", "is not a folder this user can write in"]),
 ]  # fmt: skip
 
 
@@ -602,6 +705,13 @@ def test_bad_input_is_one_clear_error(given, expected, tmp_path, monkeypatch):
 def test_case_ids_are_unique():
     ids = [c[0] for c in CASES]
     assert len(ids) == len(set(ids))
+
+
+def test_the_suite_counts_its_cases():
+    probabilities = 2 * (len(_probability_fields()) + len(PROBABILITY_ITEMS))  # above and below each
+    print(f"\nbad-input suite: {len(CASES)} named cases + {probabilities} probability bounds "
+          f"= {len(CASES) + probabilities} bad inputs, each one clear error")  # fmt: skip
+    assert len(CASES) >= 150
 
 
 # ----------------------------------------------------------------------------- probabilities

@@ -10,6 +10,7 @@ from scipy import stats
 from livemarket.models import graphs
 from livemarket.models.graphs import (
     GRAPH_KINDS,
+    GraphInputError,
     SocialGraph,
     build_follow_graph,
     build_social_graph,
@@ -319,7 +320,8 @@ def test_graph_kinds_constant():
 
 
 def read(path, n=5):
-    return build_social_graph("file", n, rng(), path=path)
+    """Read a graph file (node 4 of the edge lists below is isolated: allowed here)."""
+    return build_social_graph("file", n, rng(), path=path, allow_isolated=True)
 
 
 EXPECTED_5 = SocialGraph.from_edges(5, np.array([0, 1, 3]), np.array([1, 2, 0]))
@@ -329,6 +331,16 @@ def test_csv_with_header_and_comments(tmp_path):
     p = tmp_path / "g.csv"
     p.write_text("# consumers\nsource,target\n0,1\n2, 1  # inline\n\n3,0\n")
     assert read(p) == EXPECTED_5
+
+
+def test_edge_list_naming_fewer_nodes_than_consumers_needs_allow_isolated(tmp_path):
+    p = tmp_path / "g.csv"
+    p.write_text("0,1\n1,2\n3,0\n")  # ids 0..3 for 5 consumers
+    with pytest.raises(GraphInputError, match=r"name consumers 0..3 only, so 1 of the 5 .*graph.allow_isolated = true"):
+        build_social_graph("file", 5, rng(), path=p)
+    assert read(p) == EXPECTED_5
+    p.write_text("0,4\n1,2\n")  # node 3 isolated between named ids: fine
+    assert build_social_graph("file", 5, rng(), path=p).degrees().tolist() == [1, 1, 1, 0, 1]
 
 
 def test_tsv_txt_and_edges(tmp_path):

@@ -27,7 +27,7 @@ from livemarket.sweeps import store
 from livemarket.sweeps.runner import HANG_GRACE_S, RunTimeLimitExceeded, SweepError, run_sweep
 from livemarket.sweeps.spec import load_experiment
 
-KILL_CYCLES = 10
+KILL_CYCLES = 20  # every fourth on a local cluster (--workers 2), the others in the driver (--workers 0)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,16 @@ def _hang(run_id: str | None) -> None:
     LiveCommerceModel.run = run
 
 
-def _disk_full(chunks: list[int] | None) -> None:
-    """On a worker: the Parquet file of these chunks fails half-written with ENOSPC (None: undo)."""
+#: what polars itself raises when the disk fills up under ``write_parquet`` (not an OSError)
+POLARS_ENOSPC = "parquet: No space left on device (os error 28)"
+
+
+def _disk_full(chunks: list[int] | None, polars_error: bool = False, attempts: str | None = None) -> None:
+    """On a worker: the Parquet file of these chunks fails half-written with ENOSPC (None: undo).
+
+    ``polars_error``: raise polars' ``ComputeError`` as polars does, not ``OSError``.
+    ``attempts``: a file that gets one line per attempt to write a failing chunk.
+    """
     original = pl.DataFrame.__dict__.get("_unpatched_write_parquet", pl.DataFrame.write_parquet)
     pl.DataFrame._unpatched_write_parquet = original
     if chunks is None:
@@ -73,6 +81,11 @@ def _disk_full(chunks: list[int] | None) -> None:
     def write_parquet(self, file, *args, **kwargs):
         if "chunk" in self.columns and self["chunk"][0] in chunks:
             Path(file).write_bytes(b"PAR1 half a file")
+            if attempts:
+                with open(attempts, "a") as f:
+                    f.write(f"{self['chunk'][0]}\n")
+            if polars_error:
+                raise pl.exceptions.ComputeError(POLARS_ENOSPC)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return original(self, file, *args, **kwargs)
 
@@ -174,7 +187,8 @@ def test_time_limit_in_process_uses_sigalrm_and_is_validated(tmp_path, monkeypat
 
 
 # ------------------------------------------------------------------ disk full
-def test_disk_full_stops_the_sweep_cleanly_and_the_same_command_resumes(tmp_path, client):
+@pytest.mark.parametrize("polars_error", [False, True], ids=["oserror", "polars-computeerror"])
+def test_disk_full_stops_the_sweep_cleanly_and_the_same_command_resumes(tmp_path, client, polars_error):
     spec_file = tmp_path / "spec.toml"
     spec_file.write_text(
         'name = "full"\nscenario = "minimal"\ndays = 6\nconsumers = 300\nreplicates = 2\nroot_seed = 42\n'
@@ -187,14 +201,17 @@ def test_disk_full_stops_the_sweep_cleanly_and_the_same_command_resumes(tmp_path
     cmd = ["sweep", str(spec_file), "--out", str(out), "--scheduler", client.scheduler.address,
            "--chunk-size", "2", "--no-progress"]  # fmt: skip
     spec = load_experiment(spec_file)  # 8 runs, chunks of 2
-    client.run(_disk_full, [1])
+    attempts = tmp_path / "attempts.log"
+    client.run(_disk_full, [1], polars_error, str(attempts))
     try:
         full = CliRunner().invoke(app, cmd)
         _wait_idle(client)  # chunks cancelled when the sweep stopped may still be running
     finally:
         client.run(_disk_full, None)
     assert full.exit_code == 1, full.output
-    assert "chunk 1 could not be written: [Errno 28] No space left on device" in full.stderr
+    written = f"ComputeError: {POLARS_ENOSPC}" if polars_error else "[Errno 28] No space left on device"
+    assert f"chunk 1 could not be written: {written}" in full.stderr and "Traceback" not in full.output
+    assert attempts.read_text() == "1\n"  # written once: a chunk that failed for lack of space is not retried
     assert "INCOMPLETE" in full.stdout and "runs missing: re-run the same command" in full.stderr
     assert 1 not in store.done_chunks(out) and not list(out.rglob("*.tmp"))  # no half-written file left
     check = store.verify(out)
@@ -212,13 +229,15 @@ def test_disk_full_stops_the_sweep_cleanly_and_the_same_command_resumes(tmp_path
     assert _rows(out).equals(_rows(tmp_path / "local"))
 
 
-def test_disk_full_in_process_stops_too(tmp_path):
-    _disk_full([0])
+@pytest.mark.parametrize("polars_error", [False, True], ids=["oserror", "polars-computeerror"])
+def test_disk_full_in_process_stops_too(tmp_path, polars_error):
+    _disk_full([0], polars_error)
     try:
         report = run_sweep(_spec(replicates=1), tmp_path, workers=0, progress=False, chunk_size=2)
     finally:
         _disk_full(None)
-    assert not report.complete and report.errors == ["chunk 0 could not be written: [Errno 28] No space left on device"]
+    written = f"ComputeError: {POLARS_ENOSPC}" if polars_error else "[Errno 28] No space left on device"
+    assert not report.complete and report.errors == [f"chunk 0 could not be written: {written}"]
     assert len(report.check["missing"]) == 4 and not store.done_chunks(tmp_path) and not list(tmp_path.rglob("*.tmp"))
     assert run_sweep(_spec(replicates=1), tmp_path, workers=0, progress=False).complete
 
@@ -247,7 +266,7 @@ def _outlive(processes: list[psutil.Process], timeout_s: float = 10.0) -> list[p
 def test_driver_killed_repeatedly_resumes_to_exactly_once(tmp_path):
     spec_file = tmp_path / "spec.toml"
     spec_file.write_text(
-        'name = "killme"\nscenario = "minimal"\ndays = 10\nconsumers = 200\nreplicates = 35\nroot_seed = 5\n'
+        'name = "killme"\nscenario = "minimal"\ndays = 10\nconsumers = 200\nreplicates = 50\nroot_seed = 5\n'
         'metrics = ["gmv_rmb:sum", "hhi"]\n[factors.ban]\npath = "platforms.video.link_ban"\nvalues = [false, true]\n'
     )
     out, log = tmp_path / "out", tmp_path / "drivers.log"
@@ -259,10 +278,13 @@ def test_driver_killed_repeatedly_resumes_to_exactly_once(tmp_path):
     started, moments = time.monotonic(), []
     for cycle in range(KILL_CYCLES):
         before = len(store.done_chunks(out))
+        workers = "2" if cycle % 4 == 0 else "0"
         more = rng.randint(0, 3)  # kill after this many new chunks (0: during start-up) ...
-        jitter = rng.uniform(0.0, 3.0 if more == 0 else 0.1)  # ... plus a random delay
+        start_up = 3.0 if workers == "2" else 1.0  # (a cluster takes longer to start)
+        jitter = rng.uniform(0.0, start_up if more == 0 else 0.1)  # ... plus a random delay
         with open(log, "a") as f:
-            driver = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=f, stderr=subprocess.STDOUT)
+            driver = subprocess.Popen([*cmd[:-4], workers, *cmd[-3:]], env=env, cwd=tmp_path, stdout=f,
+                                      stderr=subprocess.STDOUT)  # fmt: skip
         deadline = time.monotonic() + 60
         while len(store.done_chunks(out)) < before + more and driver.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -278,16 +300,17 @@ def test_driver_killed_repeatedly_resumes_to_exactly_once(tmp_path):
         moments.append(f"{len(store.done_chunks(out)) - before:+d}")
     written = len(store.done_chunks(out))
     print(f"\nsurvived {KILL_CYCLES} driver kills in {time.monotonic() - started:.1f} s (seed {seed}); chunks written "
-          f"per cycle {' '.join(moments)}; {written} of 70 before the last run")  # fmt: skip
-    assert written < 70, "the sweep finished during the kills: make it longer"
+          f"per cycle {' '.join(moments)}; {written} of 100 before the last run")  # fmt: skip
+    assert written < 100, "the sweep finished during the kills: make it longer"
     final_started = time.monotonic()
     final = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     print(f"last run (to the end): {time.monotonic() - final_started:.1f} s")
     assert final.returncode == 0, final.stdout + final.stderr
-    assert "70 runs" in final.stdout and "complete" in final.stdout
+    assert "100 runs" in final.stdout and "complete" in final.stdout
     check = store.verify(out)
-    assert check["ok"] == 70 and not check["missing"] and not check["duplicated"] and not check["unknown"]
-    assert not list(out.rglob("*.tmp")) and len(store.done_chunks(out)) == 70
+    assert check["ok"] == 100 and not check["missing"] and not check["duplicated"] and not check["unknown"]
+    assert not list(out.rglob("*.tmp")) and len(store.done_chunks(out)) == 100
+    assert not (out / "quarantine").exists()  # a kill never leaves a damaged chunk file
     # nothing written outside --out (besides the spec and the drivers' output)
     assert {p.name for p in tmp_path.iterdir()} == {"spec.toml", "drivers.log", "out"}
     run_sweep(load_experiment(spec_file), tmp_path / "local", workers=0, progress=False)
@@ -312,3 +335,42 @@ def test_disk_full_at_start_is_one_clear_error_and_the_same_command_resumes(tmp_
     result = CliRunner().invoke(app, cmd)
     assert result.exit_code == 0, result.output
     assert store.verify(out)["ok"] == 2
+
+
+# ------------------------------------------------------------------ SIGTERM and Ctrl-C
+@pytest.mark.parametrize(("workers", "sig"), [("0", signal.SIGTERM), ("2", signal.SIGINT)],
+                         ids=["in-process-sigterm", "cluster-ctrl-c-to-the-process-group"])  # fmt: skip
+def test_signal_stops_the_driver_cleanly_and_the_same_command_resumes(tmp_path, workers, sig):
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text('name = "stopme"\nscenario = "minimal"\ndays = 4\nconsumers = 200\nreplicates = 12\n'
+                         'metrics = ["gmv_rmb:sum"]\n')  # fmt: skip
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "livemarket.cli", "sweep", str(spec_file), "--out", str(out), "--workers", workers,
+           "--chunk-size", "1", "--no-progress"]  # fmt: skip
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    driver = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(store.done_chunks(out)) < 2 and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert driver.poll() is None, driver.communicate()
+    family = psutil.Process(driver.pid).children(recursive=True)
+    if sig == signal.SIGINT:
+        os.killpg(driver.pid, sig)  # Ctrl-C in a terminal: the driver and every worker get it
+    else:
+        driver.send_signal(sig)
+    stdout, stderr = driver.communicate(timeout=60)
+    name = signal.Signals(sig).name
+    assert driver.returncode == 128 + sig, stdout + stderr
+    assert stderr.strip().splitlines() == [
+        f"stopped by {name}: finished chunks are kept; re-run the same command to resume"], stderr
+    assert "Traceback" not in stdout + stderr and not _outlive(family)
+    stopped = _events(out)[-1]
+    assert stopped["event"] == "stopped" and stopped["error"] == f"stopped by {name}"
+    again = subprocess.run(cmd[:-5] + ["--workers", "0", "--no-progress"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert again.returncode == 0 and "12 runs" in again.stdout and "complete" in again.stdout, again.stderr
+    check = store.verify(out)
+    assert check["ok"] == 12 and not check["missing"] and not check["duplicated"] and not check["damaged"]
+    run_sweep(load_experiment(spec_file), tmp_path / "uninterrupted", workers=0, progress=False)
+    assert _rows(out).equals(_rows(tmp_path / "uninterrupted"))

@@ -72,7 +72,7 @@ def test_changed_spec_or_busy_folder_is_refused(tmp_path):
     with pytest.raises(SweepError, match="days: 6 -> 7"):
         run_sweep(_spec(days=7), tmp_path, workers=0, progress=False)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest | {"model_version": "0.0.1+old"}))
+    store.write_manifest(tmp_path, manifest | {"model_version": "0.0.1+old"})  # checksummed: as if written by it
     with pytest.raises(SweepError, match="model versions would mix"):
         run_sweep(_spec(), tmp_path, workers=0, progress=False)
     import fcntl

@@ -193,8 +193,8 @@ def read_header(path: str | Path) -> dict:
 def load(path: str | Path, scenario: str | None = None, model_class=None, **keywords):
     """Restore a model saved by :func:`save` (``scenario``, a name, must match the saved one if given).
 
-    ``model_class`` (default the built-in model) is built again with ``keywords`` (a subclass's own
-    constructor keywords) before its state is restored.
+    ``model_class`` (``LiveCommerceModel`` or a subclass; :meth:`LiveCommerceModel.load` passes
+    itself) is built again with ``keywords`` (a subclass's own constructor keywords), then restored.
     """
     path = Path(path)
     header = read_header(path)
@@ -216,7 +216,7 @@ def load(path: str | Path, scenario: str | None = None, model_class=None, **keyw
         arrays = {k: npz[k] for k in npz.files}
     state = json.loads(arrays.pop("__state__").tobytes())
     if model_class is None:
-        from livemarket.models.market import LiveCommerceModel as model_class
+        raise CheckpointError("load: give the model class to build (LiveCommerceModel.load does)")
     return _restore(model_class, state, arrays, keywords)
 
 

@@ -164,6 +164,7 @@ def build_social_graph(
     triad_prob: float = 0.5,
     path: str | Path | None = None,
     method: str = "auto",
+    allow_isolated: bool = False,
 ) -> SocialGraph:
     """Build the consumer social graph.
 
@@ -186,7 +187,9 @@ def build_social_graph(
     Files: ``.graphml`` (undirected, nodes with ids "0".."n-1", exactly n of them) or an edge
     list (``.csv``, ``.tsv``, ``.txt``, ``.edges``): one edge per line as two integer ids in
     0..n-1 separated by a comma, tab or whitespace, an optional first line ``source,target``,
-    ``#`` starting a comment. Self-loops and duplicate edges are errors, isolated nodes are fine.
+    ``#`` starting a comment. Self-loops and duplicate edges are errors. Consumers that no edge
+    names are isolated: fine between named ids, but an edge list that names fewer nodes than
+    there are consumers (highest id below n - 1) is refused unless ``allow_isolated``.
 
     Args:
         kind: one of ``GRAPH_KINDS``.
@@ -198,6 +201,7 @@ def build_social_graph(
         rewire_prob: rewiring probability in [0, 1] for ``watts_strogatz``.
         triad_prob: triad formation probability in [0, 1] for ``holme_kim``.
         path: graph file for ``file``.
+        allow_isolated: accept an edge list whose highest id is below n - 1.
         method: ``"networkx"``, ``"arrays"`` (vectorised; sbm, watts_strogatz, complete only,
             other kinds fall back to networkx) or ``"auto"`` (arrays for sbm and complete, and
             for watts_strogatz when n > 20_000).
@@ -218,7 +222,7 @@ def build_social_graph(
     if kind == "file":
         if path is None:
             raise ValueError("kind='file' needs path (a .graphml, .csv, .tsv, .txt or .edges file)")
-        return _read_graph_file(Path(path), n)
+        return _read_graph_file(Path(path), n, allow_isolated)
     arrays = kind in _ARRAY_KINDS and (
         method == "arrays" or (method == "auto" and n > _AUTO_ARRAYS_ABOVE[kind])
     )
@@ -535,7 +539,7 @@ def _successive_sample(
     return keys >> bits, keys & mask
 
 
-def _read_graph_file(path: Path, n: int) -> SocialGraph:
+def _read_graph_file(path: Path, n: int, allow_isolated: bool = False) -> SocialGraph:
     suffix = path.suffix.lower()
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
@@ -552,10 +556,10 @@ def _read_graph_file(path: Path, n: int) -> SocialGraph:
         raise GraphInputError(f"{path}: file is empty; expected a graph over consumers 0..{n - 1}")
     if suffix == ".graphml":
         return _read_graphml(path, n)
-    return _read_edge_list(path, n)
+    return _read_edge_list(path, n, allow_isolated)
 
 
-def _read_edge_list(path: Path, n: int) -> SocialGraph:
+def _read_edge_list(path: Path, n: int, allow_isolated: bool = False) -> SocialGraph:
     accepted = (
         f"accepted: two integer consumer ids in 0..{n - 1} per line separated by a comma, tab "
         "or whitespace, an optional first line 'source,target', '#' comments"
@@ -597,6 +601,13 @@ def _read_edge_list(path: Path, n: int) -> SocialGraph:
         raise GraphInputError(
             f"{path}: line {lines[i]}: duplicate edge {ends[i, 0]} -- {ends[i, 1]}, already on "
             f"line {lines[np.flatnonzero(key == key[i])[0]]}; each undirected edge must appear once"
+        )
+    top = int(ends.max())
+    if top < n - 1 and not allow_isolated:
+        raise GraphInputError(
+            f"{path}: the edges name consumers 0..{top} only, so {n - 1 - top} of the {n} consumers (ids "
+            f"{top + 1}..{n - 1}) would have no tie; accepted: an edge list over ids 0..{n - 1} (as many nodes as "
+            "consumers), or graph.allow_isolated = true"
         )
     return _csr_from_pairs(n, ends[:, 0], ends[:, 1])
 

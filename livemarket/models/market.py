@@ -118,6 +118,7 @@ class LiveCommerceModel(mesa.Model):
             self.social_graph = graphs.build_social_graph(
                 g.kind, config.consumers, self.rng, tiers=state.tier, mean_degree=g.mean_degree,
                 homophily=g.homophily, rewire_prob=g.rewire_prob, triad_prob=g.triad_prob, path=g.path,
+                allow_isolated=g.allow_isolated,
             )  # fmt: skip
         except ValueError as err:  # a graph that does not fit the population
             raise ConfigError(f"graph ({g.kind}, {config.consumers} consumers): {err}") from None

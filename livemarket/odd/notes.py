@@ -398,6 +398,7 @@ NOTES: dict[str, tuple[str, str, str]] = {
     "graph.rewire_prob": ("probability", "0–1", "Watts & Strogatz (1998) Nature 393:440"),
     "graph.triad_prob": ("probability", "0–1", "Holme & Kim (2002) Phys. Rev. E 65:026107"),
     "graph.path": ("file path", "—", "real edge lists / GraphML"),
+    "graph.allow_isolated": ("flag", "—", "an explicit choice: consumers beyond an edge list's ids have no tie"),
     # calendar
     "policies[].platform": ("platform name", "—", f"{SF}"),
     "policies[].date": ("date", "—", f"{SF}: e.g. 2020-10-09 Douyin link ban"),

@@ -107,6 +107,7 @@ MEANINGS: dict[str, str] = {
     "graph.rewire_prob": "Watts-Strogatz rewiring probability",
     "graph.triad_prob": "Holme-Kim triad formation probability",
     "graph.path": "edge list or GraphML file (kind = file)",
+    "graph.allow_isolated": "accept an edge list naming fewer nodes than consumers",
     "policies[].platform": "platform whose parameters change",
     "policies[].date": "calendar date of the change",
     "policies[].step": "step of the change (instead of a date)",

@@ -84,6 +84,10 @@ def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_fai
                                   run_time_limit_s=time_limit)  # fmt: skip
     except ConfigError as err:
         _fail(str(err))
+    except runner.SweepStopped as err:  # SIGTERM / SIGINT: the driver stopped its workers; nothing finished is lost
+        typer.secho(f"{err}: finished chunks are kept; re-run the same command to resume", fg=typer.colors.RED,
+                    err=True)  # fmt: skip
+        raise typer.Exit(code=err.exit_code) from None
     except OSError as err:  # the output folder cannot be written (disk full, permissions): resumable
         typer.secho(f"error: {err}; nothing finished was lost: fix it and re-run the same command",
                     fg=typer.colors.RED, err=True)  # fmt: skip

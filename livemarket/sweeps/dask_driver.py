@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from livemarket.sweeps import store
 from livemarket.sweeps.tasks import (
@@ -37,7 +40,25 @@ from livemarket.sweeps.tasks import (
 if TYPE_CHECKING:
     from livemarket.sweeps.runner import _Status
 
-__all__ = ["DaskSweep"]
+__all__ = ["DaskSweep", "quiet_workers"]
+
+
+class _IgnoreSigint(WorkerPlugin):
+    """On each worker (also one started later): ignore SIGINT (the driver stops the workers)."""
+
+    def setup(self, worker) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def quiet_workers(client) -> None:
+    """Make this client's workers ignore SIGINT, also those started later.
+
+    A worker restarted after a hung run is started without the inherited SIG_IGN of
+    :func:`livemarket.sweeps.guards.quiet_children`; a Ctrl-C to the process group then
+    still stops only the driver, which stops the workers.
+    """
+    client.register_plugin(_IgnoreSigint(), name="livemarket-ignore-sigint")
 
 
 @dataclass
@@ -175,7 +196,7 @@ class DaskSweep:
         if all(run.run_id in have for run in chunk.runs):
             del self.partial[chunk.chunk]
             frame = pl.DataFrame([have[run.run_id] for run in chunk.runs], schema=self.columns)
-            counts = _counts(chunk.chunk, frame, 0.0, write_error=_write(self.out, chunk.chunk, frame))
+            counts = _counts(chunk.chunk, frame, 0.0, write_error=_write(self.out, chunk.chunk, frame, chunk.identity))
             if error := self.status.chunk_done(counts):
                 self.errors.append(error)
         return set(have)

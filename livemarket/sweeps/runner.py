@@ -12,6 +12,9 @@ recorded as failed runs. With a per-run time limit, workers report each run's st
 result (Dask events); a run past its limit is recorded as failed by the driver, which
 restarts that worker and runs the rest of the chunk one run per task. A chunk file that
 cannot be written (disk full) stops the sweep with its runs missing, ready to resume.
+SIGTERM or Ctrl-C stops the driver cleanly (:mod:`livemarket.sweeps.guards`). A resume
+checks every chunk file and recomputes a damaged or foreign one, and rebuilds a lost
+manifest from the chunk files (:func:`store.repair`, :func:`store.recover_manifest`).
 
 Where the work runs (:mod:`livemarket.sweeps.cluster`):
 
@@ -48,6 +51,16 @@ from tqdm.auto import tqdm
 from livemarket.provenance import git_commit, versions
 from livemarket.sweeps import store
 from livemarket.sweeps.cluster import SlurmOptions, default_workers, local_cluster, open_client
+from livemarket.sweeps.guards import (
+    SweepError,
+    SweepStopped,
+    check_options,
+    check_out,
+    input_changes,
+    input_files,
+    quiet_children,
+    stop_on_signals,
+)
 from livemarket.sweeps.modelclass import DEFAULT_MODEL
 from livemarket.sweeps.spec import NOT_FINGERPRINTED, Experiment, Plan, default_out
 from livemarket.sweeps.tasks import (  # noqa: F401 - HANG_GRACE_S, POLL_S: re-exported (run_sweep's time limit)
@@ -55,14 +68,13 @@ from livemarket.sweeps.tasks import (  # noqa: F401 - HANG_GRACE_S, POLL_S: re-e
     POLL_S,
     ChunkTask,
     RunTimeLimitExceeded,
-    SweepError,
     pilot,
     run_chunk,
     run_rows,
 )
 
-__all__ = ["ChunkTask", "RunTimeLimitExceeded", "SlurmOptions", "SweepError", "SweepReport", "default_workers",
-           "local_cluster", "open_client", "run_chunk", "run_experiment", "run_rows", "run_sweep"]
+__all__ = ["ChunkTask", "RunTimeLimitExceeded", "SlurmOptions", "SweepError", "SweepReport", "SweepStopped",
+           "default_workers", "local_cluster", "open_client", "run_chunk", "run_experiment", "run_rows", "run_sweep"]
 
 TARGET_CHUNK_SECONDS = 5.0  # long enough that Dask's per-task cost (milliseconds) is noise
 CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, for load balance
@@ -118,8 +130,9 @@ def _lock(out: Path) -> Iterator[None]:
         handle.close()
 
 
-def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Path) -> None:
-    """Refuse to resume when the spec or the model differs from the manifest's."""
+def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Path,
+                inputs_now: dict[str, str | None]) -> None:  # fmt: skip
+    """Refuse to resume when the spec, the model or an input file differs from the manifest's, naming each."""
     if manifest["model_version"] != plan.model_version:
         raise SweepError(
             f"{out} was started with model {manifest['model_version']}, this is {plan.model_version}; "
@@ -132,15 +145,19 @@ def _check_same(manifest: dict[str, Any], spec: Experiment, plan: Plan, out: Pat
             f"(sha256 {str(manifest.get('model_source_sha256'))[:12]}, now {str(plan.model_source_sha256)[:12]}); "
             "results of two model versions would mix. Restore the file to resume, or use a new --out folder."
         )
-    if manifest["fingerprint"] != spec.fingerprint() or manifest["scenario_sha256"] != plan.scenario_sha256:
+    inputs = input_changes(manifest["inputs"], inputs_now) if "inputs" in manifest else []
+    if manifest["fingerprint"] != spec.fingerprint() or manifest["scenario_sha256"] != plan.scenario_sha256 or inputs:
         old = _flatten({"model": DEFAULT_MODEL} | manifest["spec"])  # written before specs named their model
         new = _flatten(json.loads(spec.model_dump_json()))
         ignore = NOT_FINGERPRINTED
         diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
                 for k in sorted(set(old) | set(new))
                 if old.get(k) != new.get(k) and not k.startswith(ignore)]  # fmt: skip
-        if manifest["scenario_sha256"] != plan.scenario_sha256:
+        if manifest["scenario_sha256"] != plan.scenario_sha256 and not any(spec.scenario_source() in i for i in inputs):
             diff.append(f"scenario file {spec.scenario} changed")
+        diff += inputs
+        if not diff:
+            diff = [f"spec fingerprint {manifest['fingerprint'][:12]} -> {spec.fingerprint()[:12]}"]
         raise SweepError(
             f"the spec differs from the one this sweep in {out} was started with ({'; '.join(diff)}). "
             "Restore it to resume, or use a new --out folder."
@@ -153,10 +170,12 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
-def _manifest(spec: Experiment, plan: Plan, chunk_size: int, columns: dict, estimate: dict) -> dict[str, Any]:
+def _manifest(spec: Experiment, plan: Plan, chunk_size: int, columns: dict, estimate: dict,
+              inputs: dict[str, str | None]) -> dict[str, Any]:  # fmt: skip
     points = spec.points()
     return {
-        "format": 1, "name": spec.name, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "format": store.FORMAT, "inputs": inputs,
+        "name": spec.name, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fingerprint": spec.fingerprint(), "model_version": plan.model_version,
         "scenario_sha256": plan.scenario_sha256, "model_source_sha256": plan.model_source_sha256,
         "versions": versions(), "git_commit": git_commit(),
@@ -254,20 +273,32 @@ def run_sweep(
     """
     out = Path(out)
     limit_s = spec.run_time_limit_s if run_time_limit_s is None else run_time_limit_s
-    if limit_s is not None and not limit_s > 0:
-        raise SweepError(f"the run time limit must be more than 0 s (got {limit_s:g})")
+    if limit_s is not None and not 0 < limit_s < math.inf:
+        raise SweepError(f"the run time limit must be more than 0 s (got {limit_s:g}); accepted: a finite number")
+    check_options(spec, workers, chunk_size, slurm)
+    check_out(out)
     in_process = workers == 0 and scheduler is None and slurm is None and client is None
     if in_process and limit_s and threading.current_thread() is not threading.main_thread():
         raise SweepError("a run time limit with workers=0 needs the main thread (SIGALRM); use workers >= 1")
     started = time.perf_counter()
     plan = spec.plan()  # validates every run's scenario: bad input writes nothing
     out.mkdir(parents=True, exist_ok=True)
-    with _lock(out):
-        manifest = store.read_manifest(out)
-        if manifest is not None:
-            _check_same(manifest, spec, plan, out)
+    columns, inputs = store.schema(spec, spec.points()), input_files(spec, plan)  # inputs as the plan read them
+    with _lock(out), stop_on_signals():
         store.remove_temporary(out)
-        with contextlib.nullcontext(None) if in_process else open_client(workers, scheduler, slurm, client) as c:
+        manifest, notes = store.recover_manifest(
+            out, lambda size: _manifest(spec, plan, size, columns, {"rebuilt": True}, inputs), spec.fingerprint(),
+            plan.model_version, inputs)  # fmt: skip
+        if manifest is not None:
+            _check_same(manifest, spec, plan, out, inputs)
+        local = not in_process and scheduler is None and slurm is None and client is None
+        with contextlib.ExitStack() as stack:
+            with quiet_children(local):  # only while the workers are started
+                c = None if in_process else stack.enter_context(open_client(workers, scheduler, slurm, client))
+            if local:
+                from livemarket.sweeps.dask_driver import quiet_workers
+
+                quiet_workers(c)  # workers restarted later (a hung run) ignore Ctrl-C too
             expected = slurm.jobs * slurm.cores if slurm is not None else 1  # SLURM jobs start one by one
             n_workers = 1 if c is None else max(len(c.nthreads()), expected)
             if manifest is None:
@@ -276,10 +307,8 @@ def run_sweep(
                 else:
                     estimate = c.submit(pilot, spec, plan.runs[0], pure=False).result()
                 size = chunk_size or _auto_chunk_size(estimate["run_seconds"], len(plan.runs), n_workers)
-                columns = store.schema(spec, spec.points())
-                manifest = _manifest(spec, plan, size, columns, estimate)
-                store.write_json_atomic(out / store.MANIFEST, manifest)
-            return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started)
+                manifest = store.write_manifest(out, _manifest(spec, plan, size, columns, estimate, inputs))
+            return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started, notes)
 
 
 def run_experiment(spec: Experiment, out: str | Path | None = None, *, quick: bool = False, **options: Any):
@@ -304,11 +333,12 @@ def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:
     return min(by_time, by_balance)
 
 
-def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_failed, limit_s, started) -> SweepReport:
+def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_failed, limit_s, started,
+             notes=()) -> SweepReport:  # fmt: skip
     size = manifest["chunk_size"]
     columns = {k: store._dtype(v) for k, v in manifest["schema"].items()}
     chunks = [plan.runs[i : i + size] for i in range(0, len(plan.runs), size)]
-    done = store.done_chunks(out)
+    done, moved = store.repair(out, manifest)  # every chunk file counted is checked; bad ones are moved aside
     before = store.verify(out)
     redo = set()
     if retry_failed and before["failed"]:
@@ -316,14 +346,20 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
     todo = [i for i in range(len(chunks)) if i not in done or i in redo]
     skipped = before["ok"] + before["failed"] - sum(len(chunks[i]) for i in redo)
     status = _Status(out, len(plan.runs), skipped, before["failed"] if not redo else 0, spec.name, progress)
+    for line in [*notes, *moved]:
+        status.warn("repaired", line)
     status.log("start", chunks_todo=len(todo), chunk_size=size, workers=n_workers, model_version=plan.model_version,
                run_time_limit_s=limit_s)  # fmt: skip
+    inputs = manifest.get("inputs", {})
+    identity = {"fingerprint": manifest["fingerprint"], "chunk_size": size, "model_version": plan.model_version,
+                "inputs": inputs}  # fmt: skip
 
     def task(i: int) -> ChunkTask:
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,
                          spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo,
                          limit_s, model=spec.model, model_source_sha256=plan.model_source_sha256,
-                         start_from=spec.start_from, base_overrides=tuple(spec.overrides))  # fmt: skip
+                         start_from=spec.start_from, base_overrides=tuple(spec.overrides),
+                         identity=identity, inputs=inputs)  # fmt: skip
 
     errors: list[str] = []
     try:
@@ -338,7 +374,7 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
 
             errors = DaskSweep(client, status, out, columns, limit_s, manifest["fingerprint"]).run(map(task, todo))
     except BaseException as err:
-        status.log("stopped", error=f"{type(err).__name__}: {err}")
+        status.log("stopped", error=str(err) if isinstance(err, SweepStopped) else f"{type(err).__name__}: {err}")
         raise
     finally:
         status.close()

@@ -64,7 +64,11 @@ def analyze(
         part = part.sort("sample")
         if part["sample"].to_list() != list(range(len(x))):
             missing = sorted(set(range(len(x))) - set(part["sample"].to_list()))
-            raise SweepError(f"{spec.name}: design samples without a finished run: {missing[:20]} (re-run the sweep)")
+            raise SweepError(
+                f"{spec.name}: design samples without a finished run: {missing[:20]}; their runs failed or are "
+                "missing (livemarket.sweeps.store.failures(folder) has the errors): a failed run fails again "
+                "as it is (same seed), so fix its cause, then re-run the sweep with --retry-failed"
+            )
         where = dict(zip(grid, levels, strict=True))
         for m in metrics:
             y = part[m].to_numpy()

@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from livemarket.config import ConfigError
 from livemarket.sweeps import store
 from livemarket.sweeps.branching import branched_model
 from livemarket.sweeps.cluster import warm_up
+from livemarket.sweeps.guards import SweepError, check_inputs
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class, model_source_sha256, split_overrides
 from livemarket.sweeps.spec import Experiment, MetricSpec, Run
 from livemarket.sweeps.version import model_version
@@ -35,10 +36,6 @@ __all__ = ["ChunkTask", "RunTimeLimitExceeded", "SweepError", "pilot", "run_chun
 HANG_GRACE_S = 2.0  # a run is taken as hung this long after its time limit (its report may be on its way)
 POLL_S = 0.5  # how often the driver looks for hung runs
 PROGRESS_TOPIC = "livemarket-sweep-progress"  # Dask event topic: a run started, a run finished
-
-
-class SweepError(ConfigError):
-    """A sweep that cannot start or go on (changed spec, other model version, folder locked)."""
 
 
 @dataclass
@@ -60,6 +57,8 @@ class ChunkTask:
     model: str = DEFAULT_MODEL  # the model class, "package.module:Class"
     model_source_sha256: str | None = None  # its source file's hash, for a user's class
     start_from: str | None = None  # "<scenario>@YYYY-MM-DD": arms branch from a shared warm state
+    identity: dict[str, Any] = field(default_factory=dict)  # written into the chunk file (store.write_chunk)
+    inputs: dict[str, str | None] = field(default_factory=dict)  # input file -> sha256 when the sweep started
     base_overrides: tuple[str, ...] = ()  # the experiment's fixed overrides (the warm state's)
 
 
@@ -224,6 +223,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     are not done, and running them again on another worker would not help.
     """
     _check_model_version(task)
+    check_inputs(task.inputs, task.out)
     out, started = Path(task.out), time.perf_counter()
     path = store.chunk_path(out, task.chunk)
     previous: dict[str, dict[str, Any]] = {}
@@ -233,19 +233,25 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
             return _counts(task.chunk, old, 0.0, cached=True)
         previous = _ok_rows(old)
     frame = pl.DataFrame(run_rows(task, previous), schema=task.columns)
-    return _counts(task.chunk, frame, time.perf_counter() - started, write_error=_write(out, task.chunk, frame))
+    error = _write(out, task.chunk, frame, task.identity)
+    return _counts(task.chunk, frame, time.perf_counter() - started, write_error=error)
 
 
 def _ok_rows(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return {r["run_id"]: r for r in frame.iter_rows(named=True) if r["status"] == "ok"}
 
 
-def _write(out: Path, chunk: int, frame: pl.DataFrame) -> str | None:
-    """Write a chunk's file; return the error (disk full, read-only...) instead of raising it."""
+def _write(out: Path, chunk: int, frame: pl.DataFrame, identity: dict[str, Any] | None = None) -> str | None:
+    """Write a chunk's file; return the error (disk full, read-only...) in one line instead of raising it.
+
+    Any writer error counts (polars reports a full disk as ``ComputeError``, not ``OSError``):
+    the chunk is then not done, and it is not retried (another worker would not help).
+    """
     try:
-        store.write_chunk(out, chunk, frame)
-    except OSError as err:
-        return str(err)
+        store.write_chunk(out, chunk, frame, identity)
+    except Exception as err:
+        lines = str(err).strip().splitlines() or [""]
+        return lines[0] if isinstance(err, OSError) else f"{type(err).__name__}: {lines[0]}"
     return None
 
 

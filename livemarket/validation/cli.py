@@ -11,7 +11,7 @@ import typer
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, check_keywords, split_overrides
 from livemarket.validation.report import figure, markdown_table
 from livemarket.validation.runs import RunSpec, validate
-from livemarket.validation.targets import DAYS
+from livemarket.validation.targets import DAYS, HISTORY, LIVE, SHELF
 
 __all__ = ["validate_command"]
 
@@ -44,10 +44,20 @@ def validate_command(
     import time
 
     try:
+        base = RunSpec(scenario, tuple(set_ or []), consumers, days, False, 0, model).config()
+        lacking = sorted(({h["platform"] for h in HISTORY} | set(SHELF) | set(LIVE)) - set(base.platforms))
+        if lacking:  # the comparison and its 2020 history are about these platforms, not the user's policies
+            raise ValueError(
+                f"validate compares a scenario with the Chinese market of 2019-2021 and lays its documented "
+                f"2020 policies over it, so the scenario needs the platforms {lacking}; {scenario!r} has "
+                f"{sorted(base.platforms)}; accepted: china-2019 or a scenario with those platforms"
+            )
         RunSpec(scenario, tuple(set_ or []), consumers, days, True, 0, model).config()
         check_keywords(model, split_overrides(set_ or [])[1], "--set")  # also imports the model class
         if replicates < 1 or days < 1:
             raise ValueError("--replicates and --days must be at least 1")
+        if seed < 0 or workers < 0:
+            raise ValueError(f"--seed {seed} and --workers {workers}: accepted: 0 or more")
     except (ValueError, OSError) as err:  # ConfigError is a ValueError
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
