@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -21,16 +20,10 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = [
-    "ConfigError",
-    "PlatformConfig",
-    "ScenarioConfig",
-    "apply_overrides",
-    "builtin_scenarios",
-    "load_scenario",
-    "read_toml_file",
-    "scenario_from_dict",
-]
+from livemarket.sizing import MAX_DAYS, check_memory
+
+__all__ = ["ConfigError", "PlatformConfig", "ScenarioConfig", "apply_overrides", "builtin_scenarios",
+           "load_scenario", "read_toml_file", "scenario_from_dict"]  # fmt: skip
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -359,7 +352,7 @@ class ScenarioConfig(_Strict):
             platform_refs(f"platforms.{n}", p)
         if self.days > MAX_DAYS:
             raise ValueError(f"days: at most {MAX_DAYS:,} (100 years) accepted (got {self.days:,})")
-        _check_memory(self)
+        check_memory(self)
         known("brands.listing_probability", self.brands.listing_probability, shelf, "shelf platform")
         known("brands.own_shop_probability", self.brands.own_shop_probability, set(names), "platform")
         known("streamers.platform_shares", self.streamers.platform_shares, set(names), "platform")
@@ -392,40 +385,6 @@ class ScenarioConfig(_Strict):
             if s.category is not None and not 0 <= s.category < self.categories.count:
                 raise ValueError(f"supply_shocks[{i}].category: 0..{self.categories.count - 1}")
         return self
-
-
-MAX_DAYS = 36_600  # 100 years: start_date + days stays a date, and no run is meant to be longer
-
-
-def memory_estimate_bytes(config: ScenarioConfig) -> int:
-    """Bytes a model of this scenario needs.
-
-    docs/PERFORMANCE.md's per-consumer model, doubled for building the social graph, plus
-    about 2 KB per brand and streamer (Mesa agents).
-    """
-    k, p, w = config.categories.count, len(config.platforms), len(config.consumer.wallets)
-    per_consumer = 48 + 8 * k + 30 * p + w + 4 * config.graph.mean_degree + 28 * config.consumer.follows_per_consumer
-    return int(2 * config.consumers * per_consumer + 2048 * (config.brands.count + config.streamers.count))
-
-
-def machine_memory_bytes() -> int | None:
-    """Physical memory of this machine (None if unknown)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return None
-
-
-def _check_memory(config: ScenarioConfig) -> None:
-    """Refuse a scenario that would not fit in this machine's memory, with the estimate."""
-    need, have = memory_estimate_bytes(config), machine_memory_bytes()
-    if have and need > have:
-        sizes = f"consumers={config.consumers:,}, brands.count={config.brands.count:,}, " \
-                f"streamers.count={config.streamers.count:,}"  # fmt: skip
-        raise ValueError(
-            f"consumers: {sizes} need about {need / 2**30:,.1f} GiB of memory (docs/PERFORMANCE.md) but this "
-            f"machine has {have / 2**30:,.1f} GiB; accepted: a population whose estimate fits in memory"
-        )
 
 
 def _describe(err: ValidationError, prefix: str = "", root: type[BaseModel] | None = None) -> str:

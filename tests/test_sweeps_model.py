@@ -125,13 +125,16 @@ def test_factors_set_the_keywords_the_model_class_adds(tmp_path):
         _spec(model="livemarket.models.market:LiveCommerceModel", overrides=["model.cap=0.2"]).plan()
 
 
-def test_resuming_with_an_edited_model_source_is_refused(tmp_path):
-    spec = _spec(replicates=1, factors={})
-    run_sweep(spec, tmp_path, workers=0, progress=False)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest | {"model_source_sha256": "f" * 64}))
-    with pytest.raises(SweepError, match="another source of the model class sweep_strategies:FeeRatchet"):
-        run_sweep(spec, tmp_path, workers=0, progress=False)
+def test_resuming_with_an_edited_model_source_is_refused(tmp_path, monkeypatch):
+    module = tmp_path / "code" / "edited_ratchet_xyz.py"
+    module.parent.mkdir()
+    module.write_text("from livemarket import LiveCommerceModel\n\n\nclass Edited(LiveCommerceModel):\n    pass\n")
+    monkeypatch.syspath_prepend(str(module.parent))
+    spec = _spec(replicates=1, factors={}, model="edited_ratchet_xyz:Edited")
+    run_sweep(spec, tmp_path / "sweep", workers=0, progress=False)
+    module.write_text(module.read_text() + "\n# a changed line\n")
+    with pytest.raises(SweepError, match="another source of the model class edited_ratchet_xyz:Edited"):
+        run_sweep(spec, tmp_path / "sweep", workers=0, progress=False)
 
 
 def test_validation_replicates_of_a_users_model_run_on_the_shared_cluster_helper():

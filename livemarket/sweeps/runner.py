@@ -336,7 +336,7 @@ def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:
 def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_failed, limit_s, started,
              notes=()) -> SweepReport:  # fmt: skip
     size = manifest["chunk_size"]
-    columns = {k: store._dtype(v) for k, v in manifest["schema"].items()}
+    columns = {k: store.column_dtype(v) for k, v in manifest["schema"].items()}
     chunks = [plan.runs[i : i + size] for i in range(0, len(plan.runs), size)]
     done, moved = store.repair(out, manifest)  # every chunk file counted is checked; bad ones are moved aside
     before = store.verify(out)
