@@ -469,7 +469,8 @@ class ConsumerColumns:
         """Follow edges to ``streamer``, in increasing order (an index by streamer, built on first use)."""
         if self._by_streamer is None:
             small = np.int16 if self.n_streamers < 2**15 else np.int32  # 16-bit keys sort by radix
-            self._by_streamer = np.argsort(self.f_streamer.astype(small), kind="stable")
+            index = np.int32 if len(self.f_streamer) < 2**31 else np.int64
+            self._by_streamer = np.argsort(self.f_streamer.astype(small), kind="stable").astype(index)
             self._by_streamer_ptr = np.searchsorted(
                 self.f_streamer[self._by_streamer], np.arange(self.n_streamers + 1)
             )
