@@ -29,16 +29,20 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 __all__ = [
+    "CHANNEL_COLORS",
     "DOUBLE_COLUMN_IN",
     "FORMATS",
+    "PLATFORM_COLORS",
     "SINGLE_COLUMN_IN",
     "STYLE_PATH",
     "before_after",
     "channel_mix",
+    "color_of",
     "draw_standard",
     "figure",
     "gmv_shares",
     "graph_sample",
+    "live_commerce",
     "load_results",
     "market_indicators",
     "palette",
@@ -117,23 +121,49 @@ def figure(width: str | float = "single", height_in: float | None = None, **subp
     return fig, axes
 
 
-def palette(names: Sequence[str]) -> dict[str, str]:
-    """Colour of each name from the style's colour-blind-safe cycle; ``"all"`` is black.
+#: Colour of each real platform in every figure, the explorer and the notebooks (Okabe-Ito).
+PLATFORM_COLORS = {
+    "douyin": "#0072B2", "kuaishou": "#E69F00", "taobao": "#D55E00", "jd": "#009E73",
+    "pinduoduo": "#CC79A7",
+}  # fmt: skip
+#: Colour of each sales channel (:data:`livemarket.models.rules.CHANNELS`).
+CHANNEL_COLORS = {
+    "live_own_shop": "#0072B2", "live_outbound_link": "#D55E00", "live_later_search": "#E69F00",
+    "planned_search": "#009E73", "splash_ad": "#CC79A7",
+}  # fmt: skip
+#: Colour of the "all" aggregate (the market).
+MARKET_COLOR = "#000000"
+_OTHERS: dict[str, str] = {}
 
-    Platforms keep their colour across every figure of a scenario because tables list them
-    in the scenario's order.
+
+#: Colours of other names, in this order: the style's cycle, the one colour the real platforms
+#: leave free first, pale yellow (hard to see on white) last.
+OTHER_COLORS = ("#56B4E9", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#0072B2", "#F0E442")
+
+
+def color_of(name: str) -> str:
+    """Return the one colour of a platform, channel or other name, the same in every figure.
+
+    The five real platforms and the channels have fixed colours; ``"all"`` is black; any
+    other name (the platforms of a made-up scenario) takes the next of :data:`OTHER_COLORS`
+    in the order names are first seen, and keeps it (so every figure of one session agrees,
+    and a scenario's platforms, listed in its order, get the same colours in every session).
     """
-    with paper_style():
-        cycle = [c["color"] for c in plt.rcParams["axes.prop_cycle"]]
-    cycle = [c for c in cycle if c.lower() not in ("#000000", "000000")]
-    out, i = {}, 0
-    for name in names:
-        if name == "all":
-            out[name] = "#000000"
-        else:
-            out[name] = cycle[i % len(cycle)]
-            i += 1
-    return out
+    name = str(name)
+    if name == "all":
+        return MARKET_COLOR
+    if name in PLATFORM_COLORS:
+        return PLATFORM_COLORS[name]
+    if name in CHANNEL_COLORS:
+        return CHANNEL_COLORS[name]
+    if name not in _OTHERS:
+        _OTHERS[name] = OTHER_COLORS[len(_OTHERS) % len(OTHER_COLORS)]
+    return _OTHERS[name]
+
+
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """Colour of each name (see :func:`color_of`): one colour per platform across every figure."""
+    return {name: color_of(name) for name in names}
 
 
 def panel_title(ax, letter: str, text: str = "") -> None:
@@ -185,6 +215,7 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
 # Figure functions (imported last: they use the helpers above).
 from livemarket.figures.data import load_results  # noqa: E402
 from livemarket.figures.graph import graph_sample, trust_distribution  # noqa: E402
+from livemarket.figures.live import live_commerce  # noqa: E402
 from livemarket.figures.runs import (  # noqa: E402
     before_after,
     channel_mix,

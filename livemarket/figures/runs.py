@@ -9,15 +9,17 @@ over replicates and are drawn only when there are at least two.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 
 import matplotlib.dates as mdates
+import matplotlib.ticker as mticker
 import numpy as np
 import polars as pl
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from livemarket.figures import figure, palette, panel_title, styled
+from livemarket.figures import OTHER_COLORS, figure, palette, panel_title, styled
 from livemarket.figures.data import (
     band,
     display_values,
@@ -25,6 +27,7 @@ from livemarket.figures.data import (
     metric_label,
     metric_unit,
     nice,
+    per_run,
     replicate_column,
     wrap_label,
 )
@@ -87,6 +90,7 @@ def timeseries(
     labels: dict | None = None,
     smooth_days: int = 7,
     band_alpha: float = 0.2,
+    log: bool = False,
 ) -> dict:
     """Draw one line per ``hue`` group (mean over replicates) with its 95% band on ``ax``.
 
@@ -103,6 +107,7 @@ def timeseries(
         labels: hue value -> legend label (default: reader's names).
         smooth_days: centred rolling mean applied to each replicate first.
         band_alpha: opacity of the confidence bands.
+        log: draw on a log axis: values of about zero (no sales that week) are left as gaps.
 
     Returns:
         hue value -> line, for legends.
@@ -115,19 +120,24 @@ def timeseries(
     found = [g for g in found if g in set(data[hue].to_list())]
     if groups is None:
         groups = [g for g in found if not (hue == "platform" and platform is None and g == "all")]
-    colors = colors or palette(groups)
+    if colors is None:  # platforms and channels keep their colours; other groups take the cycle
+        named = hue in ("platform", "channel")
+        colors = palette(groups) if named else dict(zip(groups, itertools.cycle(OTHER_COLORS)))
     lines = {}
     by_date = data["date"].null_count() == 0
+    if log:  # rolling means of zeros can be 1e-18, not 0
+        tiny = 1e-9 * max(float(data["mean"].abs().max() or 0.0), 1e-300)
+        data = data.with_columns(pl.when(pl.col(c) > tiny).then(pl.col(c)).otherwise(None) for c in ("mean", "lo", "hi"))
+        ax.set_yscale("log", nonpositive="mask")
     for g in groups:
         d = data.filter(pl.col(hue) == g)
         x = d["date" if by_date else "step"].to_numpy()
         (lines[g],) = ax.plot(
-            x, d["mean"].to_numpy(), color=colors[g], label=(labels or {}).get(g, nice(str(g)))
+            x, d["mean"].fill_null(np.nan).to_numpy(), color=colors[g], label=(labels or {}).get(g, nice(str(g)))
         )
         if d["lo"].null_count() < len(d):
-            ax.fill_between(
-                x, d["lo"].to_numpy(), d["hi"].to_numpy(), color=colors[g], alpha=band_alpha, lw=0
-            )
+            ax.fill_between(x, d["lo"].fill_null(np.nan).to_numpy(), d["hi"].fill_null(np.nan).to_numpy(),
+                            color=colors[g], alpha=band_alpha, lw=0)  # fmt: skip
     ax.set_ylabel(wrap_label(metric_label(metric)))
     if by_date:
         _date_axis(ax)
@@ -142,22 +152,43 @@ def _legend_on_top(fig, handles: list, ncol: int | None = None) -> None:
 
 @styled
 def gmv_shares(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smooth_days: int = 7):
-    """GMV (bn RMB/day, scaled to the market) and GMV share (%) by platform over time.
+    """GMV (bn RMB/day, scaled to the market) and GMV share (%, log scale) by platform over time.
 
-    Double-column figure with two panels and one legend above them.
+    Double-column figure with two panels and one legend above them; the share panel is on a
+    log scale so that small platforms are not drawn on the zero line, and the legend gives
+    each platform's mean share over the run to three significant digits.
     """
     names = _platforms(frame, platforms)
-    fig, (a, b) = figure("double", 2.6, ncols=2)
+    fig, (a, b) = figure("double", 2.8, ncols=2)
     colors = palette(names)
-    lines = timeseries(frame, "gmv_rmb", a, groups=names, colors=colors, smooth_days=smooth_days)
-    timeseries(frame, "gmv_share", b, groups=names, colors=colors, smooth_days=smooth_days)
+    shares = per_run(frame, "gmv_share", platforms=names, last_days=None)
+    mean = dict(shares.group_by("platform").agg(pl.col("y").mean()).iter_rows())
+    labels = {p: f"{nice(p)} {share_text(mean.get(p, float('nan')))}" for p in names}
+    lines = timeseries(frame, "gmv_rmb", a, groups=names, colors=colors, labels=labels, smooth_days=smooth_days)
+    small = any(0 < v < 1 for v in mean.values())  # a platform under 1%: log scale
+    timeseries(frame, "gmv_share", b, groups=names, colors=colors, smooth_days=smooth_days, log=small)
     panel_title(a, "a", f"GMV by platform ({smooth_days}-day mean)")
-    panel_title(b, "b", "Market share of GMV")
+    panel_title(b, "b", "Market share of GMV" + (" (log scale)" if small else ""))
     a.set_ylim(bottom=0)
-    b.set_ylim(bottom=0)
+    if small:
+        b.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: share_text(v)))
+        b.yaxis.set_minor_formatter(mticker.NullFormatter())
+    else:
+        b.set_ylim(bottom=0)
     n = _n_replicates(frame)
-    _legend_on_top(fig, list(lines.values()) + ([_ci_handle(n)] if n > 1 else []))
+    handles = list(lines.values()) + ([_ci_handle(n)] if n > 1 else [])
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 6),
+               title="Platform and its mean GMV share over the run")  # fmt: skip
     return fig
+
+
+def share_text(percent: float) -> str:
+    """A share in per cent with three significant digits: ``55.2%``, ``0.0123%`` (never ``0.0%``)."""
+    if not np.isfinite(percent):
+        return "–"
+    if percent == 0:
+        return "0%"
+    return f"{percent:.3g}%" if percent >= 1e-3 else f"{percent:.2e}%"
 
 
 @styled
@@ -229,7 +260,7 @@ def channel_mix(
         rows.group_by("channel").agg(pl.col("y").sum()).filter(pl.col("y") > 0)["channel"].to_list()
     )
     channels = [c for c in frame["channel"].unique(maintain_order=True).to_list() if c in used]
-    colors = dict(zip(channels, palette(channels).values(), strict=True))
+    colors = palette(channels)
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
     no_sales = False
@@ -472,7 +503,7 @@ def trust_bands(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smo
         sharex=True,
         sharey=True,
     )
-    colors = palette(names) | {"all": "#000000"}
+    colors = palette([*names, "all"])
     for i, (ax, (p, prefix)) in enumerate(zip(axes.flat, panels, strict=False)):
         qs = {
             q: band(frame, f"{prefix}_{q}", platform=p, smooth_days=smooth_days)

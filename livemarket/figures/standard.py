@@ -1,6 +1,6 @@
 """The standard set of figures for a run folder or a sweep folder (``livemarket figures``).
 
-A run gets: GMV and shares by platform, channel mix, market indicators, trust over time,
+A run gets: GMV and shares by platform, live-room GMV by platform and channel, channel mix, market indicators, trust over time,
 a before/after figure for each dated policy of its scenario, and the social graph coloured
 by loyalty and by trust (the model is rebuilt from ``run.json`` and replayed with the same
 seed, which reproduces the run). A sweep gets, per factor, the strategy comparison and the
@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from livemarket.figures import FORMATS, figure, panel_title, save, styled
 from livemarket.figures.data import Results, load_results, nice
 from livemarket.figures.graph import graph_sample, trust_distribution
+from livemarket.figures.live import live_commerce
 from livemarket.figures.runs import (
     LETTERS,
     before_after,
@@ -83,6 +84,7 @@ def _run_jobs(res: Results) -> list[tuple[str, object]]:
     f = res.frame
     jobs = [
         ("gmv_shares", lambda: gmv_shares(f)),
+        ("live_commerce", lambda: live_commerce(f)),
         ("channel_mix", lambda: channel_mix(f)),
         ("market_indicators", lambda: market_indicators(f)),
         ("trust", lambda: trust_bands(f)),

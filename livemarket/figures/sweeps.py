@@ -17,7 +17,7 @@ import polars as pl
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from livemarket.figures import figure, palette, panel_title, styled
+from livemarket.figures import OTHER_COLORS, figure, palette, panel_title, styled
 from livemarket.figures.data import factor_columns, mean_ci, metric_unit, nice, wrap_label
 from livemarket.figures.runs import LETTERS, _ci_handle, _hide_unused, _legend_on_top, timeseries
 from livemarket.figures.sweepdata import runs_table
@@ -440,7 +440,7 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
     per_row = max(1.5, 0.75 + 0.22 * indices["factor"].n_unique())
     fig, axes = figure("single" if n == 1 else "double", per_row * nrows + 0.35, nrows=nrows, ncols=ncols,
                        squeeze=False, sharex=True)  # fmt: skip
-    first, tot = palette(["first", "total"]).values()
+    first, tot = OTHER_COLORS[5], OTHER_COLORS[1]  # blue and vermillion
     err = dict(elinewidth=0.7, capsize=1.5, ecolor="0.15")
     for k, (ax, row) in enumerate(zip(axes.flat, groups.iter_rows(named=True), strict=False)):
         d = indices.filter(*(pl.col(c) == v for c, v in row.items())).sort(index)
