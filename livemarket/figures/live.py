@@ -56,7 +56,9 @@ def _log_series(ax, frame: pl.DataFrame, metric: str, names: list[str], colors: 
         if d["lo"].null_count() < len(d):
             lo = d["lo"].fill_null(np.nan).to_numpy() * _TO_MILLION
             hi = d["hi"].fill_null(np.nan).to_numpy() * _TO_MILLION
-            ax.fill_between(x, np.where(lo > 0, lo, np.nan), np.where(hi > 0, hi, np.nan), color=colors[p], alpha=0.2, lw=0)
+            ax.fill_between(
+                x, np.where(lo > 0, lo, np.nan), np.where(hi > 0, hi, np.nan), color=colors[p], alpha=0.2, lw=0
+            )
         drawn.append(p)
     ax.set_yscale("log")
     ax.set_ylabel(f"GMV ({UNIT})")
@@ -73,8 +75,14 @@ def _log_series(ax, frame: pl.DataFrame, metric: str, names: list[str], colors: 
 
 def _channel_bars(ax, frame: pl.DataFrame, names: list[str]) -> list[str]:
     """Horizontal bars: each paying platform's mean live-room GMV per channel (log axis, values written)."""
-    rows = frame.filter(pl.col("metric") == "gmv_rmb", pl.col("channel").is_in(LIVE_CHANNELS), pl.col("platform").is_in(names))
-    means = rows.with_columns(display_values("gmv_rmb")).group_by("platform", "channel").agg(pl.col("y").mean() * _TO_MILLION)
+    rows = frame.filter(
+        pl.col("metric") == "gmv_rmb", pl.col("channel").is_in(LIVE_CHANNELS), pl.col("platform").is_in(names)
+    )
+    means = (
+        rows.with_columns(display_values("gmv_rmb"))
+        .group_by("platform", "channel")
+        .agg(pl.col("y").mean() * _TO_MILLION)
+    )
     value = {(p, c): v for p, c, v in means.iter_rows()}
     paying = [p for p in names if any(value.get((p, c), 0) > 0 for c in LIVE_CHANNELS)]
     colors = palette(LIVE_CHANNELS)
@@ -119,7 +127,7 @@ def live_commerce(frame: pl.DataFrame, platforms: Sequence[str] | None = None, s
     colors = palette(names)
     shown = _log_series(axes["a"], frame, "live_room_gmv_rmb", names, colors, smooth_days)
     shown += _log_series(axes["b"], frame, "outbound_link_gmv_rmb", names, colors, smooth_days)
-    paying = _channel_bars(axes["c"], frame, names)
+    _channel_bars(axes["c"], frame, names)
     panel_title(axes["a"], "a", f"Live-room GMV by platform of the stream ({smooth_days}-day mean)")
     panel_title(axes["b"], "b", "Of which paid elsewhere via outbound links")
     panel_title(axes["c"], "c", "Where live-room sales are paid, by channel")

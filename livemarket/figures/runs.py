@@ -127,7 +127,7 @@ def timeseries(
     by_date = data["date"].null_count() == 0
     if log:  # rolling means of zeros can be 1e-18, not 0
         tiny = 1e-9 * max(float(data["mean"].abs().max() or 0.0), 1e-300)
-        data = data.with_columns(pl.when(pl.col(c) > tiny).then(pl.col(c)).otherwise(None) for c in ("mean", "lo", "hi"))
+        data = data.with_columns(pl.when(pl.col(c) > tiny).then(pl.col(c)) for c in ("mean", "lo", "hi"))
         ax.set_yscale("log", nonpositive="mask")
     for g in groups:
         d = data.filter(pl.col(hue) == g)

@@ -1,11 +1,11 @@
 """The standard set of figures for a run folder or a sweep folder (``livemarket figures``).
 
-A run gets: GMV and shares by platform, live-room GMV by platform and channel, channel mix, market indicators, trust over time,
-a before/after figure for each dated policy of its scenario, and the social graph coloured
-by loyalty and by trust (the model is rebuilt from ``run.json`` and replayed with the same
-seed, which reproduces the run). A sweep gets, per factor, the strategy comparison and the
-series by level; per pair of factors, heat maps; and the sensitivity indices.
-Every figure is written as PDF, SVG and PNG.
+A run gets: GMV and shares by platform, live-room GMV by platform and channel, channel mix,
+market indicators, trust over time, a before/after figure for each dated policy of its
+scenario, and the social graph coloured by loyalty and by trust (the model is rebuilt from
+``run.json`` and replayed with the same seed, which reproduces the run). A sweep gets, per
+factor, the strategy comparison and the series by level; per pair of factors, heat maps;
+and the sensitivity indices. Every figure is written as PDF and PNG (SVG on request).
 """
 
 from __future__ import annotations
