@@ -1,5 +1,7 @@
 """Figures a reader can trust at a glance: one colour per platform, no text over text, nothing cut off."""
 
+import json
+
 import matplotlib.colors as mcolors
 import polars as pl
 import pytest
@@ -9,7 +11,7 @@ from livemarket import figures as F
 from livemarket.config import ScenarioConfig, load_scenario
 from livemarket.figures.data import Results, nice
 from livemarket.figures.layout import layout_problems
-from livemarket.figures.standard import _run_jobs
+from livemarket.figures.standard import _run_jobs, _sweep_jobs
 
 
 def legend_colours(fig) -> dict[str, str]:
@@ -90,3 +92,44 @@ def test_share_text_never_rounds_a_small_share_to_zero():
 
     assert share_text(55.23) == "55.2%" and share_text(0.0123) == "0.0123%" and share_text(0) == "0%"
     assert pl.Series([share_text(1e-5)]).str.contains("e-05").all()
+
+
+def store_with_outcomes(path, frame: pl.DataFrame) -> None:
+    """A livemarket.sweeps folder whose five outcomes are unscaled sums and platform GMV by channel."""
+    outcomes = [("video", "all", "outbound_link_gmv_rmb"), ("video", "live_own_shop", "gmv_rmb"),
+                ("mall", "live_outbound_link", "gmv_rmb"), ("video", "all", "live_room_gmv_rmb"),
+                ("all", "all", "gmv_rmb")]  # fmt: skip
+    metrics, aggs = [], {}
+    for i, (platform, channel, metric) in enumerate(outcomes):
+        name = f"m{i}"
+        metrics.append({"metric": metric, "platform": platform, "channel": channel, "agg": "sum",
+                        "window": None, "scaled": False, "name": name})  # fmt: skip
+        aggs[name] = pl.col("value").filter(pl.col("metric") == metric, pl.col("platform") == platform,
+                                            pl.col("channel") == channel).sum()  # fmt: skip
+    keys = ["run_id", "point", "replicate", "link_ban", "protection"]
+    wide = frame.group_by(keys, maintain_order=True).agg(**aggs).with_columns(status=pl.lit("ok"), chunk=pl.lit(0))
+    (path / "runs").mkdir(parents=True)
+    wide.write_parquet(path / "runs" / "chunk-000000.parquet")
+    spec = {"name": "demo", "scenario": "minimal", "overrides": [], "consumers": 300, "metrics": metrics,
+            "factors": {"link_ban": {"values": [False, True]}, "protection": {"values": [0.2, 0.8]}}}  # fmt: skip
+    (path / "manifest.json").write_text(json.dumps({"format": 1, "spec": spec}))
+
+
+def test_sweep_figures_are_laid_out_without_overlap_in_scaled_units(tmp_path):
+    from test_figures import tidy_sweep
+
+    frame = tidy_sweep(days=15, consumers=300, replicates=2)
+    store_with_outcomes(tmp_path, frame)
+    res = F.load_results(tmp_path)
+    assert set(res.runs["label"]) >= {"GMV via outbound links (bn RMB)", "GMV (bn RMB)"}
+    raw = frame.filter(pl.col("metric") == "gmv_rmb", pl.col("platform") == "all", pl.col("channel") == "all",
+                       pl.col("run_id") == "p0-r0")["value"].sum()  # fmt: skip
+    scaled = res.runs.filter(pl.col("column") == "m4", pl.col("run_id") == "p0-r0")["y"][0]
+    assert scaled == pytest.approx(raw * load_scenario("minimal", consumers=300).population_scale / 1e9)
+    jobs = dict(_sweep_jobs(res))
+    assert {"compare_link_ban", "sensitivity"} <= set(jobs)
+    for name, draw in jobs.items():
+        fig = draw()
+        assert layout_problems(fig) == [], name
+        if name.startswith("compare"):  # y labels give the unit; the titles name the outcome
+            assert {ax.get_ylabel() for ax in fig.axes if ax.get_visible()} == {"bn RMB"}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -167,7 +168,16 @@ def palette(names: Sequence[str]) -> dict[str, str]:
 
 
 def panel_title(ax, letter: str, text: str = "") -> None:
-    """Bold panel letter and a short plain description, left-aligned above the axes."""
+    """Bold panel letter and a short plain description, left-aligned above the axes.
+
+    A description too long for the panel's width is wrapped onto more lines.
+    """
+    width_in = ax.get_position().width * ax.figure.get_figwidth() * 1.15  # the layout widens panels a bit
+    with paper_style():
+        size = mpl.font_manager.FontProperties(size=plt.rcParams["axes.titlesize"]).get_size_in_points()
+    room = max(12, int(width_in * 72 / (0.6 * size)) - (4 if letter else 0))
+    if len(text) > room:
+        text = textwrap.fill(text, room)
     ax.set_title(rf"$\mathbf{{{letter}}}$  {text}" if letter else text, loc="left")
 
 

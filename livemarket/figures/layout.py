@@ -54,10 +54,10 @@ def text_boxes(fig) -> list[tuple[str, str, object]]:
             found += [(f"axes {i} {kind}", t) for kind, t in _legend_texts(ax.get_legend())]
     for legend in fig.legends:
         found += [(f"figure {kind}", t) for kind, t in _legend_texts(legend)]
-    found += [("figure text", t) for t in fig.texts]
-    if fig._suptitle is not None:
-        found.append(("suptitle", fig._suptitle))
-    return [(owner, t.get_text(), t.get_window_extent(renderer)) for owner, t in found if _visible(t)]
+    found += [("figure text", t) for t in fig.texts]  # the suptitle is one of them
+    seen: set[int] = set()
+    unique = [(o, t) for o, t in found if not (id(t) in seen or seen.add(id(t)))]
+    return [(owner, t.get_text(), t.get_window_extent(renderer)) for owner, t in unique if _visible(t)]
 
 
 def layout_problems(fig, tolerance_px: float = 1.0) -> list[str]:
