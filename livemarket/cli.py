@@ -21,6 +21,7 @@ import typer
 from livemarket.config import ConfigError, builtin_scenarios, load_scenario
 from livemarket.models.graphs import GraphInputError
 from livemarket.provenance import git_commit, versions
+from livemarket.state import write_state
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Live-stream e-commerce market simulations.")
 
@@ -61,6 +62,7 @@ def run(
         "git_commit": git_commit(), "parameters": config.model_dump(mode="json"),
     }  # fmt: skip
     (out / "run.json").write_text(json.dumps(meta, indent=2))
+    write_state(model, out)  # the last day, for the graph figures (livemarket figures need not replay)
     typer.echo(summary(table))
     typer.echo(f"\n{config.days} days x {config.consumers:,} consumers in {seconds:.2f} s -> {out}/")
 

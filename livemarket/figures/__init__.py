@@ -3,8 +3,8 @@
 Every figure function takes the polars results of a run (:meth:`LiveCommerceModel.run`)
 or of a sweep (the same tidy columns plus ``point``, ``replicate`` and one column per
 factor) and returns a :class:`matplotlib.figure.Figure` drawn in the paper style at a
-journal column width. :func:`save` writes it as PDF (TrueType fonts embedded), SVG and
-PNG (300 dpi).
+journal column width. :func:`save` writes it as PDF (TrueType fonts embedded) and PNG
+(300 dpi), and SVG on request.
 
 Example:
     >>> from livemarket import LiveCommerceModel
@@ -12,7 +12,7 @@ Example:
     >>> table = LiveCommerceModel("minimal", consumers=300, rng=1).run(20)
     >>> fig = figures.gmv_shares(table)
     >>> [p.suffix for p in figures.save(fig, tmp_path / "gmv")]  # doctest: +SKIP
-    ['.pdf', '.svg', '.png']
+    ['.pdf', '.png']
 
 """
 
@@ -28,6 +28,7 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 __all__ = [
     "CHANNEL_COLORS",
@@ -64,8 +65,8 @@ __all__ = [
 #: Text width of a single journal column and of a full page (two columns), inches.
 SINGLE_COLUMN_IN = 3.5
 DOUBLE_COLUMN_IN = 7.2
-#: File formats written by :func:`save`.
-FORMATS = ("pdf", "svg", "png")
+#: File formats written by :func:`save` (SVG, which repeats the PDF's vector drawing, on request).
+FORMATS = ("pdf", "png")
 #: The style file shipped in the package.
 STYLE_PATH = Path(str(resources.files("livemarket.figures") / "style.mplstyle"))
 
@@ -174,15 +175,26 @@ def panel_title(ax, letter: str, text: str = "") -> None:
     """
     width_in = ax.get_position().width * ax.figure.get_figwidth() * 1.15  # the layout widens panels a bit
     with paper_style():
-        size = mpl.font_manager.FontProperties(size=plt.rcParams["axes.titlesize"]).get_size_in_points()
+        size = FontProperties(size=mpl.rcParams["axes.titlesize"]).get_size_in_points()
     room = max(12, int(width_in * 72 / (0.6 * size)) - (4 if letter else 0))
     if len(text) > room:
         text = textwrap.fill(text, room)
-    ax.set_title(rf"$\mathbf{{{letter}}}$  {text}" if letter else text, loc="left")
+    old = getattr(ax, "_panel_text", None)
+    if old is not None:  # titled again (a figure that reuses a panel)
+        old.remove()
+        ax._panel_text = None
+    if not letter:
+        ax.set_title(text, loc="left")
+        return
+    # the bold letter is the title; the description is written after it (plain text: no mathtext to parse)
+    title = ax.set_title(letter, loc="left", fontweight="bold")
+    if text:
+        ax._panel_text = ax.annotate("  " + text, xy=(1, 0), xycoords=title, va="bottom", ha="left",
+                                     fontsize=title.get_fontsize())  # fmt: skip
 
 
 def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = True) -> list[Path]:
-    """Write a figure as PDF, SVG and PNG next to each other and return the paths.
+    """Write a figure as PDF and PNG (and SVG if asked) next to each other and return the paths.
 
     The PDF embeds its fonts as TrueType (Type 42) and the PNG is 300 dpi; the figure keeps
     its exact width (no tight bounding box), so it drops into a journal column unscaled.
@@ -191,7 +203,7 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
     Args:
         fig: the figure to write.
         path: file path without extension (an extension, if given, is replaced).
-        formats: which of ``pdf``, ``svg``, ``png`` to write.
+        formats: which of ``pdf``, ``png``, ``svg`` to write.
         close: close the figure if pyplot manages it (frees memory in long scripts).
 
     """

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 __all__ = [
     "BASE_COLUMNS",
@@ -312,6 +311,8 @@ def band(
         .sort(hue, "step")
     )
     n = out["n"].to_numpy()
+    from scipy import stats  # imported when needed: half a second off `livemarket figures`' start
+
     t = np.where(n > 1, stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
     half = pl.Series(t) * out["sd"] / out["n"].cast(pl.Float64).sqrt()
     # keep the band inside the metric's range: amounts and shares are never negative,
@@ -368,5 +369,7 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     v = v[np.isfinite(v)]
     if len(v) < 2:
         return (float(v.mean()) if len(v) else float("nan")), 0.0
+    from scipy import stats
+
     half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
     return float(v.mean()), float(half)
