@@ -22,6 +22,7 @@ from livemarket.agents.brand import Brand, BrandTable
 from livemarket.agents.consumers import ConsumerColumns, init_consumer_state
 from livemarket.agents.platform import Platform
 from livemarket.agents.streamer import Streamer, StreamerTable
+from livemarket.batch import default_seed
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.draws import beta_with_mean
 from livemarket.models import graphs, rules
@@ -64,7 +65,7 @@ class LiveCommerceModel(mesa.Model):
             config = load_scenario(scenario, overrides, consumers=consumers)
         if consumer_engine not in ENGINES:
             raise ValueError(f"consumer_engine {consumer_engine!r}: accepted {ENGINES}")
-        super().__init__(rng=config.seed if rng is None else rng)
+        super().__init__(rng=default_seed(config.seed) if rng is None else rng)  # batch_run: one per iteration
         self.config = config
         self.run_id = run_id
         self.start_date = config.start_date
