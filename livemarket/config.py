@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from livemarket.suggest import did_you_mean
+
 __all__ = [
     "ConfigError",
     "PlatformConfig",
@@ -290,7 +292,7 @@ class ScenarioConfig(_Strict):
                 if isinstance(p, dict) and "kind" not in p and named:
                     raise ValueError(
                         f"platforms.{name}: not a platform of the scenario (accepted: {named}; "
-                        "to add a platform, give its kind = 'content' or 'shelf')"
+                        f"to add a platform, give its kind = 'content' or 'shelf'){did_you_mean(name, named)}"
                     )
         return data
 
@@ -311,7 +313,8 @@ class ScenarioConfig(_Strict):
         def known(field: str, values, allowed: set[str], what: str) -> None:
             for v in values:
                 if v not in allowed:
-                    raise ValueError(f"{field}: unknown {what} {v!r} ({sorted(allowed)} accepted)")
+                    raise ValueError(f"{field}: unknown {what} {v!r} ({sorted(allowed)} accepted)"
+                                     f"{did_you_mean(v, allowed)}")  # fmt: skip
 
         for n, p in self.platforms.items():
             known(f"platforms.{n}.outbound_links", p.outbound_links, shelf, "shelf platform")
@@ -331,7 +334,8 @@ class ScenarioConfig(_Strict):
         end = self.start_date + dt.timedelta(days=self.days)
         for i, ev in enumerate(self.policies):
             if ev.platform not in self.platforms:
-                raise ValueError(f"policies[{i}].platform: unknown platform {ev.platform!r}; {accepted}")
+                raise ValueError(f"policies[{i}].platform: unknown platform {ev.platform!r}; {accepted}"
+                                 f"{did_you_mean(ev.platform, names)}")  # fmt: skip
             if ev.date is not None and not (self.start_date <= ev.date):
                 raise ValueError(f"policies[{i}].date {ev.date} is before start_date {self.start_date}")
             merged = self.platforms[ev.platform].model_dump() | ev.set
@@ -367,6 +371,7 @@ def _describe(err: ValidationError, prefix: str = "", root: type[BaseModel] | No
         if e["type"] == "extra_forbidden":
             accepted = _fields_at(e["loc"][:-1], root or ScenarioConfig)
             msg = f"unknown field; accepted: {', '.join(accepted)}" if accepted else "unknown field"
+            msg += did_you_mean(e["loc"][-1], accepted)
         lines.append(f"{loc}: {msg} (got {e.get('input')!r})" if loc else msg)
     return "; ".join(lines)
 
@@ -404,6 +409,7 @@ def _read_toml(source: str | Path) -> dict[str, Any]:
             raise ConfigError(
                 f"scenario {str(source)!r} is neither a .toml file nor a built-in scenario "
                 f"(accepted: {builtin_scenarios()} or a path ending in .toml)"
+                f"{did_you_mean(source, builtin_scenarios())}"
             )
         text = (resources.files("livemarket") / "scenarios" / f"{source}.toml").read_text()
         return tomllib.loads(text)

@@ -270,9 +270,14 @@ def _select(frame: pl.DataFrame, metric: str, platform: str | None, channel: str
     if platform is not None:
         rows = rows.filter(pl.col("platform") == platform)
     if rows.is_empty():
-        raise ValueError(
-            f"no rows for metric={metric!r}, platform={platform!r}, channel={channel!r}"
+        from livemarket.suggest import did_you_mean
+
+        hint = "".join(
+            did_you_mean(v, frame[c].unique().to_list())
+            for c, v in (("metric", metric), ("platform", platform), ("channel", channel))
+            if v is not None and v not in set(frame[c].unique().to_list())
         )
+        raise ValueError(f"no rows for metric={metric!r}, platform={platform!r}, channel={channel!r}{hint}")
     return rows
 
 

@@ -47,10 +47,15 @@ def find_experiment(name: str) -> Path:
     path = Path(name)
     if path.suffix == ".toml" or path.is_file():
         return path
-    for f in sorted(experiments_dir().glob("*.toml")):
+    files = sorted(experiments_dir().glob("*.toml"))
+    for f in files:
         if name in (f.stem, f.stem.split("-", 1)[-1]) or f.stem.startswith(f"{name}-"):
             return f
-    raise ConfigError(f"no experiment {name!r} (see `livemarket experiments`, or give a .toml path)")
+    from livemarket.suggest import did_you_mean
+
+    names = [n for f in files for n in (f.stem, f.stem.split("-", 1)[-1])]
+    raise ConfigError(f"no experiment {name!r} (see `livemarket experiments`, or give a .toml path)"
+                      f"{did_you_mean(name, names)}")  # fmt: skip
 
 
 def _fail(message: str) -> None:

@@ -41,6 +41,7 @@ from livemarket.config import (
 )
 from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_METRICS
 from livemarket.models.rules import CHANNELS
+from livemarket.suggest import did_you_mean
 from livemarket.sweeps.version import model_version
 
 __all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
@@ -170,6 +171,7 @@ class MetricSpec(_Strict):
         if self.metric not in known:
             raise ValueError(
                 f"{self.metric!r} is not a {level} metric; accepted: {', '.join(known)}"
+                f"{did_you_mean(self.metric, known)}"
             )
         if self.window is not None and type(self.window[0]) is not type(self.window[1]):
             raise ValueError("window: give two steps or two dates")
@@ -306,7 +308,7 @@ class Experiment(_Strict):
             raise ValueError(
                 f"scenario: {self.scenario!r} is neither a built-in scenario nor a .toml file "
                 f"(accepted: {builtin_scenarios()} or a path ending in .toml, relative to the "
-                f"spec; looked for {source})"
+                f"spec; looked for {source}){did_you_mean(self.scenario, builtin_scenarios())}"
             )
         for name in self.factors:
             if not _NAME.match(name) or name in RESERVED_COLUMNS:
@@ -459,7 +461,7 @@ class Experiment(_Strict):
             if m.platform not in platforms:
                 raise ConfigError(
                     f"{self.name}: metric {m.name}: unknown platform {m.platform!r}; "
-                    f"accepted: {platforms}"
+                    f"accepted: {platforms}{did_you_mean(m.platform, platforms)}"
                 )
             if m.window is not None:
                 steps = isinstance(m.window[0], int)
