@@ -131,7 +131,7 @@ PLATFORM_COLORS = {
 #: Colour of each sales channel (:data:`livemarket.models.rules.CHANNELS`).
 CHANNEL_COLORS = {
     "live_own_shop": "#0072B2", "live_outbound_link": "#D55E00", "live_later_search": "#E69F00",
-    "planned_search": "#009E73", "splash_ad": "#CC79A7",
+    "planned_search": "#999999", "splash_ad": "#CC79A7",  # planned search: the grey non-live baseline
 }  # fmt: skip
 #: Colour of the "all" aggregate (the market).
 MARKET_COLOR = "#000000"

@@ -171,8 +171,7 @@ def gmv_shares(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smoo
     panel_title(b, "b", "Market share of GMV" + (" (log scale)" if small else ""))
     a.set_ylim(bottom=0)
     if small:
-        b.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: share_text(v)))
-        b.yaxis.set_minor_formatter(mticker.NullFormatter())
+        share_axis(b)
     else:
         b.set_ylim(bottom=0)
     n = _n_replicates(frame)
@@ -180,6 +179,15 @@ def gmv_shares(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smoo
     fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 6),
                title="Platform and its mean GMV share over the run")  # fmt: skip
     return fig
+
+
+def share_axis(ax) -> None:
+    """Label a log axis of shares in per cent (``0.01%``, ``10%``); label minor ticks too when it spans little."""
+    fmt = mticker.FuncFormatter(lambda v, _: share_text(v))
+    ax.yaxis.set_major_formatter(fmt)
+    lo, hi = ax.dataLim.intervaly
+    narrow = lo > 0 and hi / lo < 30  # fewer than two decades: few or no major ticks
+    ax.yaxis.set_minor_formatter(fmt if narrow else mticker.NullFormatter())
 
 
 def share_text(percent: float) -> str:
