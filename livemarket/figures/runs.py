@@ -390,7 +390,8 @@ def before_after(
                     d["date"].to_numpy(), d["mean"].to_numpy(), color=colors[p], ls="--", lw=0.9
                 )
         left.set_xlim(lo, hi)
-        left.set_ylim(bottom=min(0, left.get_ylim()[0]))
+        if metric_unit(metric) != "0–1":  # amounts and shares from 0; indices (HHI, trust) zoomed to their range
+            left.set_ylim(bottom=min(0, left.get_ylim()[0]))
         left.axvline(date, color="0.2", lw=0.8, ls=":")
         left.annotate(f"{event}\n{date:%Y-%m-%d}", (date, 1), xycoords=("data", "axes fraction"),
                       xytext=(3, -2), textcoords="offset points", va="top", fontsize=6.5)  # fmt: skip
