@@ -133,3 +133,4 @@ def test_sweep_figures_are_laid_out_without_overlap_in_scaled_units(tmp_path):
         assert layout_problems(fig) == [], name
         if name.startswith("compare"):  # y labels give the unit; the titles name the outcome
             assert {ax.get_ylabel() for ax in fig.axes if ax.get_visible()} == {"bn RMB"}
+

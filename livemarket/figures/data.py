@@ -331,7 +331,8 @@ def band(
     half = pl.Series(t) * out["sd"] / out["n"].cast(pl.Float64).sqrt()
     # keep the band inside the metric's range: amounts and shares are never negative,
     # shares never above 100%, trust and indices never above 1
-    low = 0.0 if rows["y"].min() >= 0 else None
+    # (a rolling mean of non-negative values can come out at -1e-18: still non-negative)
+    low = 0.0 if rows["y"].min() >= -1e-12 * float(rows["y"].abs().max() or 1.0) else None
     high = {"%": 100.0, "% of consumers": 100.0, "% of orders": 100.0, "0–1": 1.0}.get(
         metric_unit(metric)
     )
