@@ -71,7 +71,8 @@ def test_save_writes_pdf_svg_png_at_column_width(tmp_path):
     fig, ax = F.figure("single")
     ax.plot([0, 1], [0, 1], label="line")
     ax.set_xlabel("x (units)")
-    paths = F.save(fig, tmp_path / "demo")
+    assert [p.suffix for p in F.save(fig, tmp_path / "default", close=False)] == [".pdf", ".png"]  # SVG on request
+    paths = F.save(fig, tmp_path / "demo", ("pdf", "svg", "png"))
     assert [p.suffix for p in paths] == [".pdf", ".svg", ".png"]
     assert fonts_embedded(paths[0].read_bytes())
     png = Image.open(paths[2])
