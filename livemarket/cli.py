@@ -79,7 +79,7 @@ def summary(table: pl.DataFrame) -> str:
     for row in gmv.iter_rows(named=True):
         lines.append(
             f"{row['platform']:<12}{row['gmv_rmb']:>18,.0f}{row['gmv_scaled_rmb'] / 1e9:>24,.1f}"
-            f"{100 * row['gmv_rmb'] / total:>8.1f}%"
+            f"{f'{100 * row["gmv_rmb"] / total:.3g}%':>9}"  # 3 significant digits: 0.0102%, not 0.0%
         )
     return "\n".join(lines)
 
