@@ -44,13 +44,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from livemarket.config import (
     ConfigError,
-    _describe,
     _read_toml,
     apply_overrides,
     load_scenario,
     read_toml_file,
 )
 from livemarket.draws import run_seed_sequence
+from livemarket.suggest import describe_errors
 from livemarket.sweeps.cluster import open_client
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class
 from livemarket.validation import (
@@ -159,7 +159,7 @@ def load_spec(path: str | Path) -> CalibrationSpec:
     try:
         spec = CalibrationSpec.model_validate(read_toml_file(path, "calibration spec"))
     except ValidationError as err:
-        raise ConfigError(f"{path}: {_describe(err, root=CalibrationSpec)}") from None
+        raise ConfigError(f"{path}: {describe_errors(err, CalibrationSpec)}") from None
     base = _read_toml(spec.scenario)
     for name, p in spec.parameters.items():
         if _lookup(apply_overrides(base, spec.overrides), name) is None:

@@ -30,6 +30,7 @@ from livemarket.config import ConfigError, builtin_scenarios, load_scenario
 from livemarket.models.detail import DETAIL_TABLES
 from livemarket.models.graphs import GraphInputError
 from livemarket.provenance import git_commit, version, versions
+from livemarket.state import write_state
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Live-stream e-commerce market simulations.")
 
@@ -83,6 +84,7 @@ def run(
         for name, frame in model.detail_tables().items():
             frame.write_parquet(folder / f"detail_{name}.parquet")
         (folder / "run.json").write_text(json.dumps(meta, indent=2))
+        write_state(model, folder)  # the last day, for the graph figures (livemarket figures need not replay)
 
     try:
         publish(tmp, out, write)
@@ -97,7 +99,7 @@ def run(
 
 
 #: what a run folder holds (figures: `livemarket figures`; detail tables: ``--detail``)
-RUN_FILES = ("results.parquet", "run.json", "figures", *(f"detail_{n}.parquet" for n in DETAIL_TABLES))
+RUN_FILES = ("results.parquet", "run.json", "state.npz", "figures", *(f"detail_{n}.parquet" for n in DETAIL_TABLES))
 
 
 def check_out(out: Path) -> None:
@@ -201,7 +203,7 @@ def summary(table: pl.DataFrame) -> str:
     for row in gmv.iter_rows(named=True):
         lines.append(
             f"{row['platform']:<12}{row['gmv_rmb']:>18,.0f}{row['gmv_scaled_rmb'] / 1e9:>24,.1f}"
-            f"{100 * row['gmv_rmb'] / total:>8.1f}%"
+            f"{f'{100 * row["gmv_rmb"] / total:.3g}%':>9}"  # 3 significant digits: 0.0102%, not 0.0%
         )
     return "\n".join(lines)
 

@@ -16,11 +16,12 @@ import datetime as dt
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from livemarket.sizing import MAX_DAYS, check_memory
+from livemarket.suggest import describe_errors, did_you_mean
 
 __all__ = ["ConfigError", "PlatformConfig", "ScenarioConfig", "apply_overrides", "builtin_scenarios",
            "load_scenario", "read_toml_file", "scenario_from_dict"]  # fmt: skip
@@ -308,7 +309,7 @@ class ScenarioConfig(_Strict):
                 if isinstance(p, dict) and "kind" not in p and named:
                     raise ValueError(
                         f"platforms.{name}: not a platform of the scenario (accepted: {named}; "
-                        "to add a platform, give its kind = 'content' or 'shelf')"
+                        f"to add a platform, give its kind = 'content' or 'shelf'){did_you_mean(name, named)}"
                     )
         return data
 
@@ -329,7 +330,8 @@ class ScenarioConfig(_Strict):
         def known(field: str, values, allowed: set[str], what: str) -> None:
             for v in values:
                 if v not in allowed:
-                    raise ValueError(f"{field}: unknown {what} {v!r} ({sorted(allowed)} accepted)")
+                    raise ValueError(f"{field}: unknown {what} {v!r} ({sorted(allowed)} accepted)"
+                                     f"{did_you_mean(v, allowed)}")  # fmt: skip
 
         wallets = set(self.consumer.wallets) | {q.own_wallet for q in self.platforms.values()}
 
@@ -362,14 +364,15 @@ class ScenarioConfig(_Strict):
             raise ValueError("streamers.platform_shares must sum to 1 over platforms with live rooms")
         for i, ev in enumerate(self.policies):
             if ev.platform not in self.platforms:
-                raise ValueError(f"policies[{i}].platform: unknown platform {ev.platform!r}; {accepted}")
+                raise ValueError(f"policies[{i}].platform: unknown platform {ev.platform!r}; {accepted}"
+                                 f"{did_you_mean(ev.platform, names)}")  # fmt: skip
             if ev.date is not None and not (self.start_date <= ev.date):
                 raise ValueError(f"policies[{i}].date {ev.date} is before start_date {self.start_date}")
             merged = self.platforms[ev.platform].model_dump() | ev.set
             try:
                 changed = PlatformConfig.model_validate(merged)
             except ValidationError as err:
-                raise ValueError(_describe(err, f"policies[{i}].set", PlatformConfig)) from None
+                raise ValueError(describe_errors(err, PlatformConfig, f"policies[{i}].set")) from None
             platform_refs(f"policies[{i}].set", changed)
         for i, s in enumerate(self.scandals):
             if s.date < self.start_date:
@@ -387,44 +390,6 @@ class ScenarioConfig(_Strict):
         return self
 
 
-def _describe(err: ValidationError, prefix: str = "", root: type[BaseModel] | None = None) -> str:
-    """One line per problem: the dotted field, the message, and the rejected input.
-
-    ``root`` is the model that was validated (default :class:`ScenarioConfig`): an unknown
-    field's message lists the fields accepted at its place in that model.
-    """
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"])
-        loc = f"{prefix}.{loc}" if prefix and loc else (loc or prefix)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            accepted = _fields_at(e["loc"][:-1], root or ScenarioConfig)
-            msg = f"unknown field; accepted: {', '.join(accepted)}" if accepted else "unknown field"
-        lines.append(f"{loc}: {msg} (got {e.get('input')!r})" if loc else msg)
-    return "; ".join(lines)
-
-
-def _fields_at(loc: tuple, root: type[BaseModel]) -> list[str]:
-    """Field names of the table at a validation-error location of ``root`` (for "accepted: ...")."""
-    def table(node: Any) -> Any:  # X | None: the table is X
-        return next(a for a in get_args(node) if a is not type(None)) if type(None) in get_args(node) else node
-
-    node: Any = root
-    for key in loc:
-        node = table(node)
-        if get_origin(node) in (list, dict):  # key is a list index or a dict key
-            node = get_args(node)[-1]
-        elif isinstance(node, type) and issubclass(node, BaseModel) and key in node.model_fields:
-            node = node.model_fields[key].annotation
-        else:
-            return []
-    node = table(node)
-    if not (isinstance(node, type) and issubclass(node, BaseModel)):
-        return []
-    return sorted(k for k, f in node.model_fields.items() if not f.exclude)
-
-
 def builtin_scenarios() -> list[str]:
     """Names of the scenarios shipped with the package."""
     folder = resources.files("livemarket") / "scenarios"
@@ -438,6 +403,7 @@ def _read_toml(source: str | Path) -> dict[str, Any]:
             raise ConfigError(
                 f"scenario {str(source)!r} is neither a .toml file nor a built-in scenario "
                 f"(accepted: {builtin_scenarios()} or a path ending in .toml)"
+                f"{did_you_mean(source, builtin_scenarios())}"
             )
         text = (resources.files("livemarket") / "scenarios" / f"{source}.toml").read_text()
         return tomllib.loads(text)
@@ -498,7 +464,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario") -> Scenar
     try:
         return ScenarioConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{source}: {_describe(err)}") from None
+        raise ConfigError(f"{source}: {describe_errors(err, ScenarioConfig)}") from None
 
 
 def load_scenario(

@@ -23,13 +23,13 @@ def figures(
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default RESULTS/figures).")
     ] = None,
-    formats: Annotated[str, typer.Option(help="Comma-separated formats.")] = "pdf,svg,png",
+    formats: Annotated[str, typer.Option(help="Comma-separated formats (pdf, png, svg...).")] = "pdf,png",
     factors: Annotated[
         str | None, typer.Option(help="Sweep factor columns, comma-separated (default: found).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Draw the standard figures of a run or a sweep as PDF, SVG and PNG."""
+    """Draw the standard figures of a run or a sweep as PDF and PNG (--formats pdf,png,svg adds SVG)."""
     from livemarket.figures.standard import draw_standard
 
     if not results.exists():

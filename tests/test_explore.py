@@ -9,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 os.environ.setdefault("LIVEMARKET_QUICK", "1")  # small market: the page builds in about a second
@@ -29,6 +30,10 @@ def images(rc) -> list[bytes]:
     return [w.value for w in rc.find(widgets.Image).widgets]
 
 
+def summary(rc) -> str:
+    return "".join(w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets)
+
+
 def test_explorer_renders_and_a_strategy_change_redraws_the_plots():
     from livemarket import explore
 
@@ -47,14 +52,19 @@ def test_explorer_renders_and_a_strategy_change_redraws_the_plots():
         "Taobao/Tmall: accept every wallet",
     } <= labels
     before = images(rc)
-    assert len(before) == 3 and all(len(b) > 5000 for b in before)  # shares, trust, graph
+    assert len(before) == 4 and all(len(b) > 5000 for b in before)  # shares, live channels, trust, graph
+    html = summary(rc)
+    assert "Douyin: outbound-link ban" in html and "baseline" in html  # values shown, beside the baseline's
 
     # ad load moves Douyin's users' minutes at once, so the main platforms in the graph change
     rc.find(v.Slider, label="Douyin: ad load").widget.v_model = 0.4
     rc.find(v.Checkbox, label="Douyin: ban outbound links").widget.v_model = True
     rc.find(v.Btn, children=["Reset"]).widget.click()
     after = images(rc)
-    assert after[2] != before[2]  # the graph sample, coloured by main platform
+    assert after[1] != before[1]  # the live channels: outbound links gone from this run, not from the baseline
+    assert after[3] != before[3]  # the graph sample, coloured by main platform
+    html = summary(rc)
+    assert "<td><b>0.40</b></td><td>0.12</td>" in html  # ad load: this run, baseline
     rc.find(v.Btn, children=["Step"]).widget.click()
     assert images(rc)[0] != after[0]
 
@@ -68,6 +78,11 @@ def test_explorer_model_applies_the_strategies():
     assert m.platforms["douyin"].config.link_ban and m.platforms["douyin"].config.protection == 0.9
     assert "wechat_pay" in m.platforms["taobao"].config.accepted_wallets
     assert m.steps == 2
+    base = m.baseline  # the same market with the sliders' defaults, stepped alongside
+    assert not base.platforms["douyin"].config.link_ban and base.platforms["douyin"].config.protection == 0.3
+    assert base.steps == 2 and base.config.seed == m.config.seed
+    outbound = m.results().filter(pl.col("metric") == "outbound_link_gmv_rmb", pl.col("platform") == "douyin")
+    assert outbound["value"].sum() == 0
 
 
 # ------------------------------------------------------------------ real browser
@@ -135,10 +150,13 @@ def test_explorer_in_headless_chromium_responds_to_a_slider(chromium, server):
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.goto(server, timeout=120_000)
         plots = page.locator("img")
-        plots.nth(2).wait_for(state="visible", timeout=120_000)
+        plots.nth(3).wait_for(state="visible", timeout=120_000)
         page.wait_for_timeout(500)
-        src_before = [plots.nth(i).get_attribute("src") for i in range(3)]
-        shots_before = [plots.nth(i).screenshot() for i in range(3)]
+        src_before = [plots.nth(i).get_attribute("src") for i in range(4)]
+        shots_before = [plots.nth(i).screenshot() for i in range(4)]
+
+        ban = page.locator(".v-input", has_text="Douyin: ban outbound links").locator("input[type=checkbox]")
+        ban.check(force=True)  # vuetify hides the native box under its own
 
         thumb = page.locator(".v-input", has_text="Douyin: ad load").locator("[role=slider]").first
         value_before = thumb.get_attribute("aria-valuenow")
@@ -149,12 +167,16 @@ def test_explorer_in_headless_chromium_responds_to_a_slider(chromium, server):
         assert float(thumb.get_attribute("aria-valuenow")) > float(value_before)
         page.get_by_role("button", name="Reset").click()
         deadline = time.time() + 120  # the plots are redrawn once the market is rebuilt
-        while plots.nth(2).get_attribute("src") == src_before[2] and time.time() < deadline:
+        while plots.nth(3).get_attribute("src") == src_before[3] and time.time() < deadline:
             page.wait_for_timeout(250)
         page.wait_for_timeout(500)
-        shots_after = [plots.nth(i).screenshot() for i in range(3)]
+        shots_after = [plots.nth(i).screenshot() for i in range(4)]
         page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
+        text = page.inner_text("body")
         browser.close()
+    # the link ban: Douyin's outbound-link line drops to zero in this run, not in the baseline
+    assert shots_after[1] != shots_before[1]
     # Douyin's users spend fewer minutes there: the graph's main-platform colours change
-    assert shots_after[2] != shots_before[2]
+    assert shots_after[3] != shots_before[3]
+    assert "Douyin: outbound-link ban" in text and "baseline" in text
     assert (ARTIFACTS / "explorer.png").stat().st_size > 10_000

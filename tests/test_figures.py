@@ -21,7 +21,7 @@ from livemarket.figures.sweepdata import runs_table
 from livemarket.figures.sweeps import sensitivity_indices
 
 RUN_FIGURES = {
-    "gmv_shares", "channel_mix", "market_indicators", "trust", "graph_loyalty", "graph_trust",
+    "gmv_shares", "live_commerce", "channel_mix", "market_indicators", "trust", "graph_loyalty", "graph_trust",
     "trust_distribution", "policy_video_step10",
 }  # fmt: skip
 OKABE_ITO = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"}
@@ -71,7 +71,8 @@ def test_save_writes_pdf_svg_png_at_column_width(tmp_path):
     fig, ax = F.figure("single")
     ax.plot([0, 1], [0, 1], label="line")
     ax.set_xlabel("x (units)")
-    paths = F.save(fig, tmp_path / "demo")
+    assert [p.suffix for p in F.save(fig, tmp_path / "default", close=False)] == [".pdf", ".png"]  # SVG on request
+    paths = F.save(fig, tmp_path / "demo", ("pdf", "svg", "png"))
     assert [p.suffix for p in paths] == [".pdf", ".svg", ".png"]
     assert fonts_embedded(paths[0].read_bytes())
     png = Image.open(paths[2])
@@ -281,3 +282,32 @@ def test_continuous_factors_are_binned_for_comparison_and_heat_map():
     assert len(labels) == 5 and all("–" in t for t in labels)  # five quantile bins, not 12 columns
     fig = F.strategy_comparison(sweep, "protection", metrics=["gmv_share"], last_days=5)
     assert len(fig.axes[0].get_xticklabels()) == 5
+
+
+def test_graph_figures_from_the_saved_state_are_those_of_the_replay(run_folder, tmp_path):
+    from livemarket.figures.standard import REPLAYED, _run_jobs, saved_state
+
+    res = F.load_results(run_folder)
+    assert saved_state(res) is not None  # livemarket run saved its last day
+    saved = {name: draw() for name, draw in _run_jobs(res) if name in REPLAYED}
+    stale = F.load_results(run_folder)
+    stale.path = tmp_path  # no state.npz there: the model is replayed
+    assert saved_state(stale) is None
+    replayed = {name: draw() for name, draw in _run_jobs(stale) if name in REPLAYED}
+    for name in REPLAYED:
+        a, b = (F.save(fig, tmp_path / f"{name}-{k}", ("png",))[0].read_bytes() for k, fig in
+                enumerate((saved[name], replayed[name])))  # fmt: skip
+        assert a == b, name
+
+
+def test_figures_drawn_in_two_processes_equal_those_drawn_in_one(run_folder, tmp_path):
+    from livemarket.figures import workers
+
+    one = F.draw_standard(run_folder, tmp_path / "one", formats=("png",), progress=False, parallel=False)
+    calls = []
+    two = workers.in_two_processes(lambda k: calls.append(k) or [one[k]])  # the fork reports its half
+    assert two == [one[0], one[1]] and calls == [0]  # the fork's call happened in the fork
+    if workers.can_fork():
+        both = F.draw_standard(run_folder, tmp_path / "two", formats=("png",), progress=False)
+        assert sorted(p.name for p in both) == sorted(p.name for p in one)
+        assert all((tmp_path / "two" / p.name).read_bytes() == p.read_bytes() for p in one)

@@ -75,7 +75,7 @@ def test_run_killed_while_writing_keeps_the_earlier_run_whole(earlier, tmp_path,
     again = CliRunner().invoke(app, [*ARGS, "--seed", "2", "--out", str(earlier)])
     assert again.exit_code == 0, again.output
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.")]  # stale folder cleared
-    assert sorted(p.name for p in earlier.iterdir()) == ["results.parquet", "run.json"]
+    assert sorted(p.name for p in earlier.iterdir()) == ["results.parquet", "run.json", "state.npz"]
     assert '"seed": 2' in (earlier / "run.json").read_text()
     assert pl.read_parquet(earlier / "results.parquet")["run_id"].unique().to_list() == ["minimal-seed2"]
 

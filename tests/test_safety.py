@@ -44,7 +44,7 @@ def test_run_writes_only_inside_its_output_folder(tmp_path):
     )
     assert result.exit_code == 0, result.output
     written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
-    assert written == {Path("in/s.toml"), Path("out/results.parquet"), Path("out/run.json")}
+    assert written == {Path("in/s.toml"), Path("out/results.parquet"), Path("out/run.json"), Path("out/state.npz")}
 
 
 def _files(folder: Path) -> set[Path]:

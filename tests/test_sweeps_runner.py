@@ -118,6 +118,44 @@ def test_slurm_options_render_a_job_script():
     assert "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s" in script and "POLARS_MAX_THREADS=1" in script
 
 
+def test_slurm_command_line_options_reach_the_job_script(tmp_path):
+    """--walltime, --interface, --log-dir and --job-extra, from the command line to SLURMCluster.job_script()."""
+    from typer.testing import CliRunner
+
+    from livemarket.cli import app
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "s"\nscenario = "minimal"\nmetrics = ["hhi"]\n')
+    args = ["sweep", str(spec), "--slurm", "--walltime", "00:10:00", "--interface", "lo", "--cores", "2",
+            "--memory", "4GB", "--log-dir", str(tmp_path / "logs"), "--job-extra=--qos=short",
+            "--job-extra", "constraint=cpu", "--job-script"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    script = result.output
+    assert "#SBATCH -t 00:10:00" in script and "01:00:00" not in script
+    assert "--interface lo" in script and "tcp://127.0.0.1:" in script
+    assert f"#SBATCH -o {tmp_path / 'logs'}/dask-worker-%J.out" in script
+    assert "#SBATCH --qos=short" in script and "#SBATCH --constraint=cpu" in script
+    assert not (tmp_path / "s").exists()  # nothing was run
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--slurm", "--walltime", "1h"], "--walltime: '1h' is not a SLURM time limit"),
+    (["--slurm", "--interface", "nosuch0"], "no network interface 'nosuch0'"),
+    (["--log-dir", "logs"], "are SLURM options: add --slurm"),
+    (["--job-script"], "add --slurm"),
+])  # fmt: skip
+def test_bad_slurm_options_exit_2(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from livemarket.cli import app
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "s"\nscenario = "minimal"\nmetrics = ["hhi"]\n')
+    result = CliRunner().invoke(app, ["sweep", str(spec), *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
 # ------------------------------------------------------------------ on a real LocalCluster
 @pytest.fixture(scope="module")
 def client():

@@ -3,8 +3,8 @@
 Every figure function takes the polars results of a run (:meth:`LiveCommerceModel.run`)
 or of a sweep (the same tidy columns plus ``point``, ``replicate`` and one column per
 factor) and returns a :class:`matplotlib.figure.Figure` drawn in the paper style at a
-journal column width. :func:`save` writes it as PDF (TrueType fonts embedded), SVG and
-PNG (300 dpi).
+journal column width. :func:`save` writes it as PDF (TrueType fonts embedded) and PNG
+(300 dpi), and SVG on request.
 
 Example:
     >>> from livemarket import LiveCommerceModel
@@ -12,7 +12,7 @@ Example:
     >>> table = LiveCommerceModel("minimal", consumers=300, rng=1).run(20)
     >>> fig = figures.gmv_shares(table)
     >>> [p.suffix for p in figures.save(fig, tmp_path / "gmv")]  # doctest: +SKIP
-    ['.pdf', '.svg', '.png']
+    ['.pdf', '.png']
 
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -27,18 +28,23 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 __all__ = [
+    "CHANNEL_COLORS",
     "DOUBLE_COLUMN_IN",
     "FORMATS",
+    "PLATFORM_COLORS",
     "SINGLE_COLUMN_IN",
     "STYLE_PATH",
     "before_after",
     "channel_mix",
+    "color_of",
     "draw_standard",
     "figure",
     "gmv_shares",
     "graph_sample",
+    "live_commerce",
     "load_results",
     "market_indicators",
     "palette",
@@ -59,8 +65,8 @@ __all__ = [
 #: Text width of a single journal column and of a full page (two columns), inches.
 SINGLE_COLUMN_IN = 3.5
 DOUBLE_COLUMN_IN = 7.2
-#: File formats written by :func:`save`.
-FORMATS = ("pdf", "svg", "png")
+#: File formats written by :func:`save` (SVG, which repeats the PDF's vector drawing, on request).
+FORMATS = ("pdf", "png")
 #: The style file shipped in the package.
 STYLE_PATH = Path(str(resources.files("livemarket.figures") / "style.mplstyle"))
 
@@ -117,32 +123,78 @@ def figure(width: str | float = "single", height_in: float | None = None, **subp
     return fig, axes
 
 
-def palette(names: Sequence[str]) -> dict[str, str]:
-    """Colour of each name from the style's colour-blind-safe cycle; ``"all"`` is black.
+#: Colour of each real platform in every figure, the explorer and the notebooks (Okabe-Ito).
+PLATFORM_COLORS = {
+    "douyin": "#0072B2", "kuaishou": "#E69F00", "taobao": "#D55E00", "jd": "#009E73",
+    "pinduoduo": "#CC79A7",
+}  # fmt: skip
+#: Colour of each sales channel (:data:`livemarket.models.rules.CHANNELS`).
+CHANNEL_COLORS = {
+    "live_own_shop": "#0072B2", "live_outbound_link": "#D55E00", "live_later_search": "#E69F00",
+    "planned_search": "#999999", "splash_ad": "#CC79A7",  # planned search: the grey non-live baseline
+}  # fmt: skip
+#: Colour of the "all" aggregate (the market).
+MARKET_COLOR = "#000000"
+_OTHERS: dict[str, str] = {}
 
-    Platforms keep their colour across every figure of a scenario because tables list them
-    in the scenario's order.
+
+#: Colours of other names, in this order: the style's cycle, the one colour the real platforms
+#: leave free first, pale yellow (hard to see on white) last.
+OTHER_COLORS = ("#56B4E9", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#0072B2", "#F0E442")
+
+
+def color_of(name: str) -> str:
+    """Return the one colour of a platform, channel or other name, the same in every figure.
+
+    The five real platforms and the channels have fixed colours; ``"all"`` is black; any
+    other name (the platforms of a made-up scenario) takes the next of :data:`OTHER_COLORS`
+    in the order names are first seen, and keeps it (so every figure of one session agrees,
+    and a scenario's platforms, listed in its order, get the same colours in every session).
     """
-    with paper_style():
-        cycle = [c["color"] for c in plt.rcParams["axes.prop_cycle"]]
-    cycle = [c for c in cycle if c.lower() not in ("#000000", "000000")]
-    out, i = {}, 0
-    for name in names:
-        if name == "all":
-            out[name] = "#000000"
-        else:
-            out[name] = cycle[i % len(cycle)]
-            i += 1
-    return out
+    name = str(name)
+    if name == "all":
+        return MARKET_COLOR
+    if name in PLATFORM_COLORS:
+        return PLATFORM_COLORS[name]
+    if name in CHANNEL_COLORS:
+        return CHANNEL_COLORS[name]
+    if name not in _OTHERS:
+        _OTHERS[name] = OTHER_COLORS[len(_OTHERS) % len(OTHER_COLORS)]
+    return _OTHERS[name]
+
+
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """Colour of each name (see :func:`color_of`): one colour per platform across every figure."""
+    return {name: color_of(name) for name in names}
 
 
 def panel_title(ax, letter: str, text: str = "") -> None:
-    """Bold panel letter and a short plain description, left-aligned above the axes."""
-    ax.set_title(rf"$\mathbf{{{letter}}}$  {text}" if letter else text, loc="left")
+    """Bold panel letter and a short plain description, left-aligned above the axes.
+
+    A description too long for the panel's width is wrapped onto more lines.
+    """
+    width_in = ax.get_position().width * ax.figure.get_figwidth() * 1.15  # the layout widens panels a bit
+    with paper_style():
+        size = FontProperties(size=mpl.rcParams["axes.titlesize"]).get_size_in_points()
+    room = max(12, int(width_in * 72 / (0.6 * size)) - (4 if letter else 0))
+    if len(text) > room:
+        text = textwrap.fill(text, room)
+    old = getattr(ax, "_panel_text", None)
+    if old is not None:  # titled again (a figure that reuses a panel)
+        old.remove()
+        ax._panel_text = None
+    if not letter:
+        ax.set_title(text, loc="left")
+        return
+    # the bold letter is the title; the description is written after it (plain text: no mathtext to parse)
+    title = ax.set_title(letter, loc="left", fontweight="bold")
+    if text:
+        ax._panel_text = ax.annotate("  " + text, xy=(1, 0), xycoords=title, va="bottom", ha="left",
+                                     fontsize=title.get_fontsize())  # fmt: skip
 
 
 def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = True) -> list[Path]:
-    """Write a figure as PDF, SVG and PNG next to each other and return the paths.
+    """Write a figure as PDF and PNG (and SVG if asked) next to each other and return the paths.
 
     The PDF embeds its fonts as TrueType (Type 42) and the PNG is 300 dpi; the figure keeps
     its exact width (no tight bounding box), so it drops into a journal column unscaled.
@@ -151,7 +203,7 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
     Args:
         fig: the figure to write.
         path: file path without extension (an extension, if given, is replaced).
-        formats: which of ``pdf``, ``svg``, ``png`` to write.
+        formats: which of ``pdf``, ``png``, ``svg`` to write.
         close: close the figure if pyplot manages it (frees memory in long scripts).
 
     """
@@ -184,9 +236,10 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
 
 # Figure functions (imported last: they use the helpers above).
 from livemarket.figures.graph import graph_sample, trust_distribution  # noqa: E402
+from livemarket.figures.live import live_commerce  # noqa: E402
 from livemarket.figures.load import load_results  # noqa: E402
+from livemarket.figures.policy import before_after  # noqa: E402
 from livemarket.figures.runs import (  # noqa: E402
-    before_after,
     channel_mix,
     gmv_shares,
     market_indicators,

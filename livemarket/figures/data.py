@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from livemarket.models.metrics import METRIC_INFO
 
@@ -94,6 +93,17 @@ def factor_columns(frame: pl.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in BASE_COLUMNS and c not in SWEEP_COLUMNS]
 
 
+def t_quantile(p, df):
+    """Quantile ``p`` of Student's t with ``df`` degrees of freedom (``scipy.stats.t.ppf``).
+
+    From ``scipy.special``, which the model has loaded already: ``scipy.stats`` would add
+    half a second to the start of ``livemarket figures``.
+    """
+    from scipy.special import stdtrit
+
+    return stdtrit(df, p)
+
+
 def replicate_column(frame: pl.DataFrame) -> str:
     """Return the column that tells replicates apart: ``replicate`` in sweeps, else ``run_id``."""
     return "replicate" if "replicate" in frame.columns else "run_id"
@@ -104,9 +114,14 @@ def _select(frame: pl.DataFrame, metric: str, platform: str | None, channel: str
     if platform is not None:
         rows = rows.filter(pl.col("platform") == platform)
     if rows.is_empty():
-        raise ValueError(
-            f"no rows for metric={metric!r}, platform={platform!r}, channel={channel!r}"
+        from livemarket.suggest import did_you_mean
+
+        hint = "".join(
+            did_you_mean(v, frame[c].unique().to_list())
+            for c, v in (("metric", metric), ("platform", platform), ("channel", channel))
+            if v is not None and v not in set(frame[c].unique().to_list())
         )
+        raise ValueError(f"no rows for metric={metric!r}, platform={platform!r}, channel={channel!r}{hint}")
     return rows
 
 
@@ -145,11 +160,12 @@ def band(
         .sort(hue, "step")
     )
     n = out["n"].to_numpy()
-    t = np.where(n > 1, stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
+    t = np.where(n > 1, t_quantile(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
     half = pl.Series(t) * out["sd"] / out["n"].cast(pl.Float64).sqrt()
     # keep the band inside the metric's range: amounts and shares are never negative,
     # shares never above 100%, trust and indices never above 1
-    low = 0.0 if rows["y"].min() >= 0 else None
+    # (a rolling mean of non-negative values can come out at -1e-18: still non-negative)
+    low = 0.0 if rows["y"].min() >= -1e-12 * float(rows["y"].abs().max() or 1.0) else None
     high = {"%": 100.0, "% of consumers": 100.0, "% of orders": 100.0, "0–1": 1.0}.get(
         metric_unit(metric)
     )
@@ -201,5 +217,5 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     v = v[np.isfinite(v)]
     if len(v) < 2:
         return (float(v.mean()) if len(v) else float("nan")), 0.0
-    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    half = t_quantile(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
     return float(v.mean()), float(half)

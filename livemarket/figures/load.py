@@ -170,8 +170,9 @@ def read_sweep_store(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame, list
     keys = [c for c in ("run_id", "point", "replicate", *factors) if c in wide.columns]
     scalar = [m for m in metrics if m.get("agg") != "daily" and m["name"] in wide.columns]
     daily = [m for m in metrics if m.get("agg") == "daily" and m["name"] in wide.columns]
+    scale = _scale(spec)
     runs = (
-        pl.concat([_outcome_rows(wide, keys, m) for m in scalar], how="diagonal_relaxed")
+        pl.concat([_outcome_rows(wide, keys, m, scale) for m in scalar], how="diagonal_relaxed")
         if scalar
         else None
     )
@@ -184,19 +185,26 @@ def read_sweep_store(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame, list
     return tidy, runs, factors, manifest
 
 
-def _unit(m: dict) -> tuple[str, float]:
-    """Display unit and multiplier of a stored metric (its aggregation and scaling)."""
+def _unit(m: dict, scale: float | None = None) -> tuple[str, float]:
+    """Display unit and multiplier of a stored metric (its aggregation and scaling).
+
+    Amounts stored unscaled (simulated consumers) are scaled to the real market by the
+    scenario's ``scale`` (real users per simulated consumer) when it is known.
+    """
     _, unit, column, factor = METRICS.get(m["metric"], ("", "", "value", 1.0))
     extensive = column == "value_scaled"
     if extensive and not m.get("scaled", False):
-        unit, factor = ("RMB, simulated" if "RMB" in unit else "simulated"), 1.0
+        if scale is None:
+            unit, factor = ("RMB, simulated" if "RMB" in unit else "simulated"), 1.0
+        else:
+            factor *= scale
     if m.get("agg") != "sum":
         return unit, factor
     return unit.replace("/day", "").replace("per day", ""), factor
 
 
-def _outcome_rows(wide: pl.DataFrame, keys: list[str], m: dict) -> pl.DataFrame:
-    unit, factor = _unit(m)
+def _outcome_rows(wide: pl.DataFrame, keys: list[str], m: dict, scale: float | None = None) -> pl.DataFrame:
+    unit, factor = _unit(m, scale)
     name = metric_label(m["metric"], unit=False)
     if m.get("channel", "all") != "all":
         name += f", {nice(m['channel']).lower()}"
@@ -214,6 +222,21 @@ def _outcome_rows(wide: pl.DataFrame, keys: list[str], m: dict) -> pl.DataFrame:
         note=pl.lit(note),
         y=pl.col(m["name"]).cast(pl.Float64) * factor,
     )
+
+
+def _scale(spec: dict) -> float | None:
+    """Real users per simulated consumer of a sweep's runs (``None`` if unknown or varied by a factor)."""
+    factors = spec.get("factors", {})
+    varied = [f.get("path") or name for name, f in factors.items() if isinstance(f, dict)]
+    if any(str(v).split(".")[-1] in ("consumers", "internet_users") for v in varied):
+        return None
+    try:
+        from livemarket.config import load_scenario
+
+        config = load_scenario(spec["scenario"], list(spec.get("overrides", [])), consumers=spec.get("consumers"))
+        return config.population_scale
+    except Exception:  # noqa: BLE001  (a scenario path relative to a spec elsewhere: unscaled)
+        return None
 
 
 def _start_date(spec: dict) -> dt.date | None:

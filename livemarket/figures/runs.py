@@ -8,29 +8,29 @@ over replicates and are drawn only when there are at least two.
 
 from __future__ import annotations
 
-import datetime as dt
+import itertools
 from collections.abc import Sequence
 
 import matplotlib.dates as mdates
+import matplotlib.ticker as mticker
 import numpy as np
 import polars as pl
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from livemarket.figures import figure, palette, panel_title, styled
+from livemarket.figures import OTHER_COLORS, figure, palette, panel_title, styled
 from livemarket.figures.data import (
     band,
     display_values,
-    mean_ci,
     metric_label,
     metric_unit,
     nice,
+    per_run,
     replicate_column,
     wrap_label,
 )
 
 __all__ = [
-    "before_after",
     "channel_mix",
     "gmv_shares",
     "market_indicators",
@@ -87,6 +87,7 @@ def timeseries(
     labels: dict | None = None,
     smooth_days: int = 7,
     band_alpha: float = 0.2,
+    log: bool = False,
 ) -> dict:
     """Draw one line per ``hue`` group (mean over replicates) with its 95% band on ``ax``.
 
@@ -103,6 +104,7 @@ def timeseries(
         labels: hue value -> legend label (default: reader's names).
         smooth_days: centred rolling mean applied to each replicate first.
         band_alpha: opacity of the confidence bands.
+        log: draw on a log axis: values of about zero (no sales that week) are left as gaps.
 
     Returns:
         hue value -> line, for legends.
@@ -115,19 +117,24 @@ def timeseries(
     found = [g for g in found if g in set(data[hue].to_list())]
     if groups is None:
         groups = [g for g in found if not (hue == "platform" and platform is None and g == "all")]
-    colors = colors or palette(groups)
+    if colors is None:  # platforms and channels keep their colours; other groups take the cycle
+        named = hue in ("platform", "channel")
+        colors = palette(groups) if named else dict(zip(groups, itertools.cycle(OTHER_COLORS)))
     lines = {}
     by_date = data["date"].null_count() == 0
+    if log:  # rolling means of zeros can be 1e-18, not 0
+        tiny = 1e-9 * max(float(data["mean"].abs().max() or 0.0), 1e-300)
+        data = data.with_columns(pl.when(pl.col(c) > tiny).then(pl.col(c)) for c in ("mean", "lo", "hi"))
+        ax.set_yscale("log", nonpositive="mask")
     for g in groups:
         d = data.filter(pl.col(hue) == g)
         x = d["date" if by_date else "step"].to_numpy()
         (lines[g],) = ax.plot(
-            x, d["mean"].to_numpy(), color=colors[g], label=(labels or {}).get(g, nice(str(g)))
+            x, d["mean"].fill_null(np.nan).to_numpy(), color=colors[g], label=(labels or {}).get(g, nice(str(g)))
         )
         if d["lo"].null_count() < len(d):
-            ax.fill_between(
-                x, d["lo"].to_numpy(), d["hi"].to_numpy(), color=colors[g], alpha=band_alpha, lw=0
-            )
+            ax.fill_between(x, d["lo"].fill_null(np.nan).to_numpy(), d["hi"].fill_null(np.nan).to_numpy(),
+                            color=colors[g], alpha=band_alpha, lw=0)  # fmt: skip
     ax.set_ylabel(wrap_label(metric_label(metric)))
     if by_date:
         _date_axis(ax)
@@ -142,22 +149,51 @@ def _legend_on_top(fig, handles: list, ncol: int | None = None) -> None:
 
 @styled
 def gmv_shares(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smooth_days: int = 7):
-    """GMV (bn RMB/day, scaled to the market) and GMV share (%) by platform over time.
+    """GMV (bn RMB/day, scaled to the market) and GMV share (%, log scale) by platform over time.
 
-    Double-column figure with two panels and one legend above them.
+    Double-column figure with two panels and one legend above them; the share panel is on a
+    log scale so that small platforms are not drawn on the zero line, and the legend gives
+    each platform's mean share over the run to three significant digits.
     """
     names = _platforms(frame, platforms)
-    fig, (a, b) = figure("double", 2.6, ncols=2)
+    fig, (a, b) = figure("double", 2.8, ncols=2)
     colors = palette(names)
-    lines = timeseries(frame, "gmv_rmb", a, groups=names, colors=colors, smooth_days=smooth_days)
-    timeseries(frame, "gmv_share", b, groups=names, colors=colors, smooth_days=smooth_days)
+    shares = per_run(frame, "gmv_share", platforms=names, last_days=None)
+    mean = dict(shares.group_by("platform").agg(pl.col("y").mean()).iter_rows())
+    labels = {p: f"{nice(p)} {share_text(mean.get(p, float('nan')))}" for p in names}
+    lines = timeseries(frame, "gmv_rmb", a, groups=names, colors=colors, labels=labels, smooth_days=smooth_days)
+    small = any(0 < v < 1 for v in mean.values())  # a platform under 1%: log scale
+    timeseries(frame, "gmv_share", b, groups=names, colors=colors, smooth_days=smooth_days, log=small)
     panel_title(a, "a", f"GMV by platform ({smooth_days}-day mean)")
-    panel_title(b, "b", "Market share of GMV")
+    panel_title(b, "b", "Market share of GMV" + (" (log scale)" if small else ""))
     a.set_ylim(bottom=0)
-    b.set_ylim(bottom=0)
+    if small:
+        share_axis(b)
+    else:
+        b.set_ylim(bottom=0)
     n = _n_replicates(frame)
-    _legend_on_top(fig, list(lines.values()) + ([_ci_handle(n)] if n > 1 else []))
+    handles = list(lines.values()) + ([_ci_handle(n)] if n > 1 else [])
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 6),
+               title="Platform and its mean GMV share over the run")  # fmt: skip
     return fig
+
+
+def share_axis(ax) -> None:
+    """Label a log axis of shares in per cent (``0.01%``, ``10%``); label minor ticks too when it spans little."""
+    fmt = mticker.FuncFormatter(lambda v, _: share_text(v))
+    ax.yaxis.set_major_formatter(fmt)
+    lo, hi = ax.dataLim.intervaly
+    narrow = lo > 0 and hi / lo < 30  # fewer than two decades: few or no major ticks
+    ax.yaxis.set_minor_formatter(fmt if narrow else mticker.NullFormatter())
+
+
+def share_text(percent: float) -> str:
+    """A share in per cent with three significant digits: ``55.2%``, ``0.0123%`` (never ``0.0%``)."""
+    if not np.isfinite(percent):
+        return "–"
+    if percent == 0:
+        return "0%"
+    return f"{percent:.3g}%" if percent >= 1e-3 else f"{percent:.2e}%"
 
 
 @styled
@@ -229,7 +265,7 @@ def channel_mix(
         rows.group_by("channel").agg(pl.col("y").sum()).filter(pl.col("y") > 0)["channel"].to_list()
     )
     channels = [c for c in frame["channel"].unique(maintain_order=True).to_list() if c in used]
-    colors = dict(zip(channels, palette(channels).values(), strict=True))
+    colors = palette(channels)
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
     no_sales = False
@@ -275,183 +311,6 @@ def channel_mix(
     return fig
 
 
-def _as_date(frame: pl.DataFrame, when: str | int | dt.date) -> dt.date:
-    if isinstance(when, int):
-        dates = frame.filter(pl.col("step") == when)["date"]
-        if dates.is_empty():
-            raise ValueError(f"step {when} is not in the results")
-        return dates[0]
-    return dt.date.fromisoformat(when) if isinstance(when, str) else when
-
-
-def _spec(item: str | tuple) -> tuple[str, str]:
-    if isinstance(item, tuple):
-        return item
-    metric, _, channel = item.partition(":")
-    return metric, channel or "all"
-
-
-@styled
-def before_after(
-    frame: pl.DataFrame,
-    when: str | int | dt.date,
-    metrics: Sequence[str | tuple[str, str]] = ("gmv_rmb", "gmv_share"),
-    platforms: Sequence[str] | None = None,
-    window_days: int = 60,
-    baseline: pl.DataFrame | None = None,
-    event: str = "policy",
-    smooth_days: int = 7,
-):
-    """Before/after comparison around a policy date, one row per metric.
-
-    Left: the series in a window around the date (dashed vertical line; a counterfactual
-    run without the policy, if given, dashed). Right: mean over the ``window_days`` days
-    before and after the date, per platform, with 95% confidence intervals over replicates.
-
-    Args:
-        frame: tidy results of the run(s) with the policy.
-        when: policy date (``"2020-10-09"``), date, or step.
-        metrics: metric names, or ``"metric:channel"`` / ``(metric, channel)`` pairs.
-        platforms: platforms to show (default: all).
-        window_days: days on each side of the date.
-        baseline: results of the same set-up without the policy (optional).
-        event: name of the policy for the labels (``"link ban"``).
-        smooth_days: rolling mean of the left-hand series.
-
-    """
-    date = _as_date(frame, when)
-    names = _platforms(frame, platforms)
-    colors = palette(names)
-    lo, hi = date - dt.timedelta(days=window_days), date + dt.timedelta(days=window_days)
-    specs = [_spec(m) for m in metrics]
-    fig, axes = figure("double", 2.0 * len(specs) + 0.45, nrows=len(specs), ncols=2, squeeze=False,
-                       width_ratios=[1.6, 1])  # fmt: skip
-    for r, (metric, channel) in enumerate(specs):
-        left, right = axes[r]
-        in_window = [
-            pl.col("date") >= lo - dt.timedelta(days=smooth_days),
-            pl.col("date") < hi + dt.timedelta(days=smooth_days),
-        ]
-        lines = timeseries(
-            frame.filter(*in_window),
-            metric,
-            left,
-            channel=channel,
-            groups=names,
-            colors=colors,
-            smooth_days=smooth_days,
-        )
-        if baseline is not None:
-            base = band(
-                baseline.filter(*in_window), metric, channel=channel, smooth_days=smooth_days
-            )
-            for p in names:
-                d = base.filter(pl.col("platform") == p)
-                left.plot(
-                    d["date"].to_numpy(), d["mean"].to_numpy(), color=colors[p], ls="--", lw=0.9
-                )
-        left.set_xlim(lo, hi)
-        left.set_ylim(bottom=min(0, left.get_ylim()[0]))
-        left.axvline(date, color="0.2", lw=0.8, ls=":")
-        left.annotate(f"{event}\n{date:%Y-%m-%d}", (date, 1), xycoords=("data", "axes fraction"),
-                      xytext=(3, -2), textcoords="offset points", va="top", fontsize=6.5)  # fmt: skip
-        what = metric_label(metric, unit=False) + (
-            "" if channel == "all" else f", {nice(channel).lower()}"
-        )
-        panel_title(left, LETTERS[2 * r], what)
-        _bars(right, frame, baseline, metric, channel, names, colors, date, window_days)
-        panel_title(right, LETTERS[2 * r + 1], f"{window_days} days before and after")
-    n = _n_replicates(frame)
-    handles = list(lines.values()) + ([_ci_handle(n)] if n > 1 else [])
-    handles += [
-        Patch(facecolor="0.72", label="bars: before"),
-        Patch(facecolor="0.25", label="after"),
-    ]
-    if baseline is not None:
-        handles += [
-            Patch(
-                facecolor="white",
-                edgecolor="0.3",
-                hatch="////",
-                label=f"after, no {event} (dashed)",
-            )
-        ]
-    _legend_on_top(fig, handles, ncol=min(len(handles), 5))
-    return fig
-
-
-def _window_means(frame, metric, channel, names, date, window_days) -> dict:
-    """Platform -> ((before mean, ci), (after mean, ci)) over replicates."""
-    rep = replicate_column(frame)
-    rows = frame.filter(
-        pl.col("metric") == metric, pl.col("channel") == channel, pl.col("platform").is_in(names)
-    )
-    rows = rows.with_columns(display_values(metric), after=pl.col("date") >= date).filter(
-        (pl.col("date") - date).dt.total_days().abs() <= window_days,
-        pl.col("date") != date + dt.timedelta(days=window_days),
-    )
-    means = rows.group_by("platform", rep, "after").agg(pl.col("y").mean())
-    out = {}
-    for p in names:
-        d = means.filter(pl.col("platform") == p)
-        out[p] = tuple(
-            mean_ci(d.filter(pl.col("after") == side)["y"].to_numpy()) for side in (False, True)
-        )
-    return out
-
-
-def _bars(ax, frame, baseline, metric, channel, names, colors, date, window_days) -> None:
-    policy = _window_means(frame, metric, channel, names, date, window_days)
-    base = (
-        _window_means(baseline, metric, channel, names, date, window_days)
-        if baseline is not None
-        else None
-    )
-    width = 0.8 / (3 if base else 2)
-    x = np.arange(len(names))
-    err = dict(elinewidth=0.7, capsize=1.5, ecolor="0.15")
-    for i, p in enumerate(names):
-        (b, bci), (a, aci) = policy[p]
-        ax.bar(
-            x[i] - width * (1 if base else 0.5),
-            b,
-            width,
-            yerr=bci or None,
-            color=colors[p],
-            alpha=0.45,
-            error_kw=err,
-        )
-        ax.bar(
-            x[i] + (0 if base else width * 0.5),
-            a,
-            width,
-            yerr=aci or None,
-            color=colors[p],
-            error_kw=err,
-        )
-        if base:
-            c, cci = base[p][1]
-            ax.bar(
-                x[i] + width,
-                c,
-                width,
-                yerr=cci or None,
-                color="white",
-                edgecolor=colors[p],
-                hatch="////",
-                lw=0.6,
-                error_kw=err,
-            )
-    ax.set_xticks(
-        x,
-        [nice(p) for p in names],
-        rotation=30 if len(names) > 3 else 0,
-        ha="right" if len(names) > 3 else "center",
-    )
-    ax.set_ylabel(wrap_label(metric_label(metric)))
-    ax.grid(axis="x", visible=False)
-
-
 @styled
 def trust_bands(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smooth_days: int = 1):
     """Distribution of consumers' trust in each platform over time: median and P10-P90.
@@ -472,7 +331,7 @@ def trust_bands(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smo
         sharex=True,
         sharey=True,
     )
-    colors = palette(names) | {"all": "#000000"}
+    colors = palette([*names, "all"])
     for i, (ax, (p, prefix)) in enumerate(zip(axes.flat, panels, strict=False)):
         qs = {
             q: band(frame, f"{prefix}_{q}", platform=p, smooth_days=smooth_days)

@@ -1,11 +1,13 @@
 """The standard set of figures for a run folder or a sweep folder (``livemarket figures``).
 
-A run gets: GMV and shares by platform, channel mix, market indicators, trust over time,
-a before/after figure for each dated policy of its scenario, and the social graph coloured
-by loyalty and by trust (the model is rebuilt from ``run.json`` and replayed with the same
-seed, which reproduces the run). A sweep gets, per factor, the strategy comparison and the
-series by level; per pair of factors, heat maps; and the sensitivity indices.
-Every figure is written as PDF, SVG and PNG.
+A run gets: GMV and shares by platform, live-room GMV by platform and channel, channel mix,
+market indicators, trust over time, a before/after figure for each dated policy of its
+scenario, and the social graph coloured by loyalty and by trust, and trust today. Those
+last three read the run's last-day state (``state.npz``, written by ``livemarket run``);
+without it the model is rebuilt from ``run.json`` and replayed with the same seed, which
+reproduces the run. A sweep gets, per factor, the strategy comparison and the series by
+level; per pair of factors, heat maps; and the sensitivity indices. Every figure is
+written as PDF and PNG (SVG on request).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from tqdm.auto import tqdm
 from livemarket.figures import FORMATS, figure, panel_title, save, styled
 from livemarket.figures.data import nice
 from livemarket.figures.graph import graph_sample, trust_distribution
+from livemarket.figures.live import live_commerce
 from livemarket.figures.load import Results, load_results
+from livemarket.figures.policy import before_after
 from livemarket.figures.runs import (
     LETTERS,
-    before_after,
     channel_mix,
     gmv_shares,
     market_indicators,
@@ -38,7 +41,7 @@ from livemarket.figures.sweeps import (
     sweep_timeseries,
 )
 
-__all__ = ["REPLAY_BUDGET", "draw_standard", "replay_model"]
+__all__ = ["REPLAYED", "REPLAY_BUDGET", "draw_standard", "replay_model", "saved_state"]
 
 #: Largest run (consumers x days) replayed to draw the social graph at its last day.
 REPLAY_BUDGET = 20_000_000
@@ -51,6 +54,7 @@ def draw_standard(
     formats=FORMATS,
     factors: list[str] | None = None,
     progress: bool = True,
+    parallel: bool = True,
 ) -> list[Path]:
     """Draw the standard figures of a run or a sweep into ``out`` and return the files.
 
@@ -60,30 +64,57 @@ def draw_standard(
     Args:
         source: run folder, sweep folder, Parquet file, polars frame, or :class:`Results`.
         out: output folder.
-        formats: file formats (PDF, SVG and PNG by default).
+        formats: file formats (PDF and PNG by default).
         factors: a sweep's factor columns (default: found from the table).
         progress: show a progress bar.
+        parallel: draw half of the figures in a fork of this process where that is safe
+            (:mod:`livemarket.figures.workers`); the files are the same either way.
 
     """
     from matplotlib.backend_bases import FigureCanvasBase
+
+    from livemarket.figures.workers import can_fork, in_two_processes
 
     supported = FigureCanvasBase.get_supported_filetypes()
     for fmt in formats:
         if fmt not in supported:
             raise ValueError(f"formats: {fmt!r} is not supported; accepted: {', '.join(supported)}")
-    res = source if isinstance(source, Results) else load_results(source, factors=factors)
-    jobs = _sweep_jobs(res) if res.kind == "sweep" else _run_jobs(res)
     out = Path(out)
-    written: list[Path] = []
-    for name, draw in tqdm(jobs, desc="figures", disable=not progress):
-        written += save(draw(), out / _slug(name), formats)
-    return written
+
+    def part(k: int | None) -> list[Path]:
+        """Draw all figures (``k=None``) or one of two halves (0 or 1)."""
+        res = source if isinstance(source, Results) else load_results(source, factors=factors)
+        jobs = _sweep_jobs(res) if res.kind == "sweep" else _run_jobs(res)
+        if k is not None:
+            jobs = _halves(jobs, res)[k]
+        written: list[Path] = []
+        for name, draw in tqdm(jobs, desc="figures", disable=not progress or k == 1):
+            written += save(draw(), out / _slug(name), formats)
+        return written
+
+    if parallel and can_fork():  # before any table is read: polars' threads must not have started
+        return in_two_processes(part)
+    return part(None)
+
+
+#: Figures drawn from the model's last day (saved state, or a replay of the run).
+REPLAYED = ("graph_loyalty", "graph_trust", "trust_distribution")
+
+
+def _halves(jobs: list, res: Results) -> tuple[list, list]:
+    """Split the figures in two: a replay and its figures stay together in one process."""
+    rest = [j for j in jobs if j[0] not in REPLAYED]
+    replayed = [j for j in jobs if j[0] in REPLAYED]
+    if replayed and saved_state(res) is None:
+        return rest, replayed
+    return rest[0::2], rest[1::2] + replayed
 
 
 def _run_jobs(res: Results) -> list[tuple[str, object]]:
     f = res.frame
     jobs = [
         ("gmv_shares", lambda: gmv_shares(f)),
+        ("live_commerce", lambda: live_commerce(f)),
         ("channel_mix", lambda: channel_mix(f)),
         ("market_indicators", lambda: market_indicators(f)),
         ("trust", lambda: trust_bands(f)),
@@ -101,13 +132,22 @@ def _run_jobs(res: Results) -> list[tuple[str, object]]:
             event = f"{nice(ev['platform'])} {label}"
             jobs.append((name, lambda when=when, event=event: before_after(f, when, event=event)))
     if params:
-        model = functools.cache(lambda: replay_model(res))
+        model = functools.cache(lambda: saved_state(res) or replay_model(res))
         jobs += [
             ("graph_loyalty", lambda: graph_sample(model(), color_by="loyalty")),
             ("graph_trust", lambda: graph_sample(model(), color_by="trust")),
             ("trust_distribution", lambda: trust_distribution(model())),
         ]
     return jobs
+
+
+def saved_state(res: Results):
+    """The last-day state that ``livemarket run`` saved beside the results (``None`` if absent or stale)."""
+    if res.path is None or not res.path.is_dir():
+        return None
+    from livemarket.state import read_state
+
+    return read_state(res.path, run_id=str(res.frame["run_id"][0]), day=int(res.frame["step"].max()))
 
 
 def replay_model(res: Results):
@@ -177,7 +217,7 @@ def _heatmaps(res: Results, x: str, y: str, outcomes: list[tuple[str, str]]):
     fig, axes = figure("double", 2.6, ncols=len(outcomes), squeeze=False)
     for k, (ax, (m, platform)) in enumerate(zip(axes[0], outcomes, strict=True)):
         sweep_heatmap(res, x, y, metric=m, platform=platform, ax=ax)
-        title, _, note = ax.get_title(loc="left").partition(" (")
+        title, _, note = ax.get_title(loc="left").partition(" (")  # from sweep_heatmap (no letter)
         panel_title(ax, LETTERS[k], title)
     fig.suptitle(
         f"Mean over replicates of each run's {note.rstrip(')')}", x=0.01, ha="left", fontsize=7

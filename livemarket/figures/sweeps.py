@@ -17,7 +17,7 @@ import polars as pl
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from livemarket.figures import figure, palette, panel_title, styled
+from livemarket.figures import OTHER_COLORS, figure, palette, panel_title, styled
 from livemarket.figures.data import factor_columns, mean_ci, metric_unit, nice, wrap_label
 from livemarket.figures.runs import LETTERS, _ci_handle, _hide_unused, _legend_on_top, timeseries
 from livemarket.figures.sweepdata import runs_table
@@ -122,11 +122,13 @@ def strategy_comparison(
     runs = _binned(runs, by)
     levels = _levels(runs, by)
     outcomes = _outcomes(runs)
-    fig, axes = figure(
-        "single" if len(outcomes) == 1 else "double", 2.5, ncols=len(outcomes), squeeze=False
-    )
+    ncols = len(outcomes) if len(outcomes) <= 3 else 2  # four panels: two rows of two, titles fit
+    nrows = int(np.ceil(len(outcomes) / ncols))
+    fig, axes = figure("single" if len(outcomes) == 1 else "double", 2.1 * nrows + 0.6,
+                       nrows=nrows, ncols=ncols, squeeze=False)  # fmt: skip
+    _hide_unused(axes, len(outcomes))
     handles: dict[str, Line2D] = {}
-    for k, (ax, outcome) in enumerate(zip(axes[0], outcomes, strict=True)):
+    for k, (ax, outcome) in enumerate(zip(axes.flat, outcomes, strict=False)):
         rows = runs.filter(pl.col("outcome") == outcome)
         shown = [
             p for p in rows["platform"].unique(maintain_order=True).to_list() if p != "all"
@@ -157,12 +159,12 @@ def strategy_comparison(
                 p, Line2D([], [], marker="o", color=colors[p], lw=0.8, ms=3.5, label=nice(p))
             )
         _xticks(ax, levels)
+        ax.set_xlim(-0.6, len(levels) - 0.4)
         ax.set_xlabel(_axis(by))
-        ax.set_ylabel(wrap_label(_first(rows, "label")))
+        name, _, unit = _first(rows, "label").partition(" (")
+        ax.set_ylabel(unit.rstrip(")") or name)  # the title names the outcome; the axis, its unit
         ax.grid(axis="x", visible=False)
-        panel_title(
-            ax, LETTERS[k] if len(outcomes) > 1 else "", _first(rows, "label").split(" (")[0]
-        )
+        panel_title(ax, LETTERS[k] if len(outcomes) > 1 else "", name)
     ids = [c for c in ("run_id", "point", "replicate") if c in runs.columns]
     per_level = runs.group_by(by).agg(pl.struct(*ids).n_unique().alias("n"))["n"]
     n = (
@@ -440,7 +442,7 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
     per_row = max(1.5, 0.75 + 0.22 * indices["factor"].n_unique())
     fig, axes = figure("single" if n == 1 else "double", per_row * nrows + 0.35, nrows=nrows, ncols=ncols,
                        squeeze=False, sharex=True)  # fmt: skip
-    first, tot = palette(["first", "total"]).values()
+    first, tot = OTHER_COLORS[5], OTHER_COLORS[1]  # blue and vermillion
     err = dict(elinewidth=0.7, capsize=1.5, ecolor="0.15")
     for k, (ax, row) in enumerate(zip(axes.flat, groups.iter_rows(named=True), strict=False)):
         d = indices.filter(*(pl.col(c) == v for c, v in row.items())).sort(index)
@@ -468,8 +470,7 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
             if c != "metric" and v != "all"
         ]
         panel_title(ax, LETTERS[k] if n > 1 else "", ", ".join([title, *where]))
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
+    _hide_unused(axes, n)
     handles = [Patch(facecolor=first, label="first-order index")]
     handles += [Patch(facecolor=tot, label="total-order index")] if has_total else []
     handles += [Line2D([], [], ls="", marker="|", color="0.2", label="95% interval")]

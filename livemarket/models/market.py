@@ -24,6 +24,7 @@ from livemarket.agents.consumers import ConsumerColumns
 from livemarket.agents.platform import Platform
 from livemarket.agents.population import init_consumer_state
 from livemarket.agents.streamer import Streamer, enter_and_exit
+from livemarket.batch import default_seed
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.models import graphs, rules, supply
 from livemarket.models.day import DayContext, Orders, Outcomes, WeightedGroups
@@ -84,7 +85,7 @@ class LiveCommerceModel(mesa.Model):
             detail = check_detail(detail)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        rng = config.seed if rng is None else rng
+        rng = default_seed(config.seed) if rng is None else rng  # batch_run: one seed per iteration
         super().__init__(rng=rng)
         self._setup_seed_is_int = isinstance(rng, int | np.integer)  # how a checkpoint rebuilds the set-up
         # the day's processes draw from streams spawned from (this entropy, day, process): two runs

@@ -52,6 +52,9 @@ def find_experiment(name: str | Path) -> Path:
     for f in files:
         if str(name) in (f.stem, f.stem.split("-", 1)[-1]) or f.stem.startswith(f"{name}-"):
             return f
+    from livemarket.suggest import did_you_mean
+
     names = ", ".join(f.stem.split("-", 1)[-1] for f in files)
+    every = [n for f in files for n in (f.stem, f.stem.split("-", 1)[-1])]
     raise ConfigError(f"no experiment {str(name)!r}; accepted: a .toml path or one of {names} "
-                      "(see `livemarket experiments`)")  # fmt: skip
+                      f"(see `livemarket experiments`){did_you_mean(str(name), every)}")  # fmt: skip

@@ -7,6 +7,7 @@ sweep that ends with runs missing (a chunk that could not be written) exits with
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,11 @@ Workers = Annotated[int | None, typer.Option(help="Local worker processes (defau
 Scheduler = Annotated[str | None, typer.Option(help="Attach to a running Dask scheduler, e.g. tcp://host:8786.")]
 Slurm = Annotated[bool, typer.Option(help="Start workers as SLURM jobs (dask-jobqueue).")]
 Quick = Annotated[bool, typer.Option(help="Use the spec's small quick size (runs in under a minute).")]
+Interface = Annotated[str | None, typer.Option(help="SLURM: network interface of scheduler and workers (ib0).")]
+LogDir = Annotated[Path | None, typer.Option(help="SLURM: folder for the worker jobs' output files.")]
+JobExtra = Annotated[list[str] | None, typer.Option(
+    help="SLURM: an extra #SBATCH directive, e.g. --job-extra=--qos=short (repeatable).")]  # fmt: skip
+PrintJobScript = Annotated[bool, typer.Option("--job-script", help="SLURM: print the worker job script and exit.")]
 TimeLimit = Annotated[float | None, typer.Option(metavar="SECONDS", help=(
     "Per-run time limit (overrides the spec's run_time_limit_s): a run that takes longer is recorded "
     "as failed and its worker restarted. With --workers 0: SIGALRM."))]  # fmt: skip
@@ -32,12 +38,36 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _slurm_options(slurm, queue, account, walltime, cores, memory, jobs):
+#: A SLURM time limit: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS.
+WALLTIME = re.compile(r"^(\d+-\d+(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2})$")
+
+
+def _slurm_options(slurm, queue, account, walltime, cores, memory, jobs, interface=None, log_dir=None, job_extra=None):
     if not slurm:
+        if interface or log_dir or job_extra:
+            _fail("--interface, --log-dir and --job-extra are SLURM options: add --slurm")
         return None
     from livemarket.sweeps.runner import SlurmOptions
 
-    return SlurmOptions(queue=queue, account=account, walltime=walltime, cores=cores, memory=memory, jobs=jobs)
+    if not WALLTIME.match(walltime):
+        _fail(f"--walltime: {walltime!r} is not a SLURM time limit; accepted: MM, HH:MM:SS, D-HH:MM:SS (e.g. 02:00:00)")
+    if interface:  # the scheduler listens on it here, the workers on theirs
+        import psutil
+
+        names = sorted(psutil.net_if_addrs())
+        if interface not in names:
+            _fail(f"--interface: no network interface {interface!r} on this machine; accepted: {', '.join(names)}")
+    extra = [e if e.startswith("-") else f"--{e}" for e in job_extra or []]
+    return SlurmOptions(queue=queue, account=account, walltime=walltime, cores=cores, memory=memory, jobs=jobs,
+                        interface=interface, log_dir=str(log_dir) if log_dir else None, job_extra=extra)  # fmt: skip
+
+
+def job_script(options) -> str:
+    """The batch script each SLURM worker job is submitted with (starts a scheduler here, submits nothing)."""
+    from dask_jobqueue import SLURMCluster
+
+    with SLURMCluster(**options.cluster_kwargs(), scheduler_options={"dashboard_address": ":0"}) as cluster:
+        return cluster.job_script()
 
 
 def sweep(
@@ -52,6 +82,10 @@ def sweep(
     cores: Annotated[int, typer.Option(help="SLURM cores per job (one worker each).")] = 8,
     memory: Annotated[str, typer.Option(help="SLURM memory per job.")] = "16GB",
     jobs: Annotated[int, typer.Option(help="SLURM jobs to start.")] = 1,
+    interface: Interface = None,
+    log_dir: LogDir = None,
+    job_extra: JobExtra = None,
+    print_job_script: PrintJobScript = False,
     quick: Quick = False,
     chunk_size: Annotated[int | None, typer.Option(help="Runs per task (default: about 5 s of work).")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run failed runs again.")] = False,
@@ -62,9 +96,17 @@ def sweep(
 
     Re-running the same command resumes. A chunk that cannot be written (disk full) stops
     the sweep with exit code 1; free space and re-run the same command.
+
+    With --slurm this command is the driver: it must run until the sweep ends (in tmux or
+    screen on a login node, or as a small job of its own); the worker jobs end with it.
     """
-    _run(spec, out, workers, scheduler, _slurm_options(slurm, queue, account, walltime, cores, memory, jobs),
-         quick, chunk_size, retry_failed, progress, time_limit)  # fmt: skip
+    options = _slurm_options(slurm, queue, account, walltime, cores, memory, jobs, interface, log_dir, job_extra)
+    if print_job_script:
+        if options is None:
+            _fail("--job-script shows the SLURM worker job script: add --slurm")
+        typer.echo(job_script(options))
+        return
+    _run(spec, out, workers, scheduler, options, quick, chunk_size, retry_failed, progress, time_limit)
 
 
 def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_failed, progress,

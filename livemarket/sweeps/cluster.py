@@ -37,7 +37,9 @@ class SlurmOptions:
     Attributes:
         queue: partition (``#SBATCH -p``). account: project to charge.
         walltime: per job, ``HH:MM:SS``. cores: per job. memory: per job (``"16GB"``).
-        jobs: number of jobs to start. job_extra: extra ``#SBATCH`` directives.
+        jobs: number of jobs to start. job_extra: extra ``#SBATCH`` directives (``"--qos=short"``).
+        interface: network interface of the scheduler and workers (``"ib0"``; default: dask's choice).
+        log_dir: folder of the jobs' output files (default: ``slurm-N.out`` in the working folder).
     """
 
     queue: str | None = None
@@ -47,6 +49,8 @@ class SlurmOptions:
     memory: str = "16GB"
     jobs: int = 1
     job_extra: list[str] = field(default_factory=list)
+    interface: str | None = None
+    log_dir: str | None = None
 
     def cluster_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``dask_jobqueue.SLURMCluster``."""
@@ -57,6 +61,10 @@ class SlurmOptions:
             kw["queue"] = self.queue
         if self.account:
             kw["account"] = self.account
+        if self.interface:
+            kw["interface"] = self.interface
+        if self.log_dir:
+            kw["log_directory"] = str(self.log_dir)
         return kw
 
 

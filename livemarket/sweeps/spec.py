@@ -34,13 +34,13 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from livemarket.config import (
     ConfigError,
-    _describe,
     builtin_scenarios,
     load_scenario,
     read_toml_file,
 )
 from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_METRICS
 from livemarket.models.rules import CHANNELS
+from livemarket.suggest import describe_errors, did_you_mean
 from livemarket.sweeps.branching import arm_changes, check_branch_date, parse_start_from
 from livemarket.sweeps.catalog import find_experiment
 from livemarket.sweeps.design import _NAME, Expectation, Factor, Quick, _Strict
@@ -132,6 +132,7 @@ class MetricSpec(_Strict):
         if self.metric not in known:
             raise ValueError(
                 f"{self.metric!r} is not a {level} metric; accepted: {', '.join(known)}"
+                f"{did_you_mean(self.metric, known)}"
             )
         if self.window is not None and type(self.window[0]) is not type(self.window[1]):
             raise ValueError("window: give two steps or two dates")
@@ -236,7 +237,7 @@ class Experiment(_Strict):
             raise ValueError(
                 f"scenario: {self.scenario!r} is neither a built-in scenario nor a .toml file "
                 f"(accepted: {builtin_scenarios()} or a path ending in .toml, relative to the "
-                f"spec; looked for {source})"
+                f"spec; looked for {source}){did_you_mean(self.scenario, builtin_scenarios())}"
             )
         for name in self.factors:
             if not _NAME.match(name) or name in RESERVED_COLUMNS:
@@ -401,7 +402,7 @@ class Experiment(_Strict):
             if m.platform not in platforms:
                 raise ConfigError(
                     f"{self.name}: metric {m.name}: unknown platform {m.platform!r}; "
-                    f"accepted: {platforms}"
+                    f"accepted: {platforms}{did_you_mean(m.platform, platforms)}"
                 )
             if m.window is not None:
                 steps = isinstance(m.window[0], int)
@@ -489,4 +490,4 @@ def load_experiment(path: str | Path) -> Experiment:
 
 def describe(err: ValidationError) -> str:
     """One line per problem: dotted field, message (or the accepted fields), rejected input."""
-    return _describe(err, root=Experiment)
+    return describe_errors(err, Experiment)
