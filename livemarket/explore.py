@@ -29,10 +29,10 @@ from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
 from livemarket.config import load_scenario
-from livemarket.figures import figure, palette, panel_title, styled
 from livemarket.figures.data import band, nice
 from livemarket.figures.graph import graph_layout, graph_sample, sample_nodes, trust_distribution
 from livemarket.figures.runs import _date_axis, share_axis, timeseries
+from livemarket.figures.style import figure, palette, panel_title, styled
 from livemarket.models.market import LiveCommerceModel
 
 __all__ = ["ExplorerModel", "LivePlot", "Page", "Plots", "SharesPlot", "model_params", "page"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _package_version
 from pathlib import Path
 
-__all__ = ["git_commit", "version", "versions"]
+__all__ = ["git_commit", "model_version", "version", "versions"]
 
 _PACKAGES = ("livemarket", "mesa", "numpy", "scipy", "networkx", "polars", "pydantic")
 
@@ -47,6 +49,30 @@ def version() -> str:
 
     Recorded beside the git commit, so a run from an installed wheel says what it ran.
     """
-    from livemarket.sweeps.version import model_version
-
     return model_version()
+
+
+#: What the model is: a change here changes every run's identity (the sweep tool, CLI and docs do not)
+_MODEL_PARTS = ("config.py", "sizing.py", "draws.py", "core", "agents", "models", "scenarios")
+
+
+@functools.cache
+def model_version() -> str:
+    """``"<package version>+<12 hex digits of the model source hash>"`` (cached per process).
+
+    A run is the same run only if the model code is the same: the package version plus a hash
+    of the model's source (config, sizes, draws, core rules, agents, models, built-in
+    scenarios), so results of two model versions are never mixed in one sweep folder.
+    """
+    import livemarket
+
+    root = Path(livemarket.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for part in _MODEL_PARTS:
+        where = root / part
+        files = sorted(where.rglob("*")) if where.is_dir() else [where]
+        for f in files:
+            if f.is_file() and f.suffix in (".py", ".toml"):
+                digest.update(f.relative_to(root).as_posix().encode())
+                digest.update(f.read_bytes())
+    return f"{livemarket.__version__}+{digest.hexdigest()[:12]}"

@@ -17,8 +17,9 @@ from scipy.sparse.csgraph import connected_components
 
 from livemarket import LiveCommerceModel
 from livemarket.agents.consumers import ConsumerColumns
-from livemarket.models import graphs, rules
-from livemarket.models.day import Orders, Outcomes
+from livemarket.core import rules
+from livemarket.core.context import Orders, Outcomes
+from livemarket.models import graphs
 
 VIDEO, MALL = 0, 1  # platform indices of the minimal scenario
 SMALL_GRAPH = ["graph.kind='watts_strogatz'", "graph.mean_degree=4"]  # tiny populations

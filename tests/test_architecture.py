@@ -117,9 +117,6 @@ def test_no_import_cycle_inside_livemarket():
     assert found == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
-@pytest.mark.xfail(strict=True, reason="figures/__init__.py holds the style helpers (figure, palette, styled) that "
-                   "figures/graph, runs, sweeps and standard import, and it imports them back: move the helpers to "
-                   "figures/style.py (issue-16 edits figures/__init__.py now)")
 def test_figure_modules_do_not_import_the_figures_package_that_imports_them():
     assert [c for c in cycles(import_graph()) if _figures_init_cycle(c)] == []
 
@@ -133,9 +130,6 @@ def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="agents/ imports models/rules.py and models/day.py, models/market.py imports "
-                   "agents/: a floor below both (core/: rules, day context, sampling) would end it, a move under "
-                   "agents/ and models/ that waits until the engines' rules settle (issue-14, issue-13)")
 def test_no_import_cycle_between_subpackages():
     assert cycles(package_graph(import_graph())) == []
 

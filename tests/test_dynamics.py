@@ -6,7 +6,7 @@ import pytest
 
 from livemarket import LiveCommerceModel
 from livemarket.config import ConfigError, load_scenario
-from livemarket.models import rules
+from livemarket.core import rules
 
 #: every new mechanism switched on at once
 DYNAMIC = [
@@ -261,7 +261,7 @@ def test_link_fee_passed_into_the_checkout_price_of_link_orders():
 
 
 def Orders_concat(days):  # noqa: N802 - one frame of several days' orders
-    from livemarket.models.day import Orders
+    from livemarket.core.context import Orders
 
     keys = ("consumer", "brand", "platform", "source", "channel", "streamer", "edge", "price_rmb", "impulsivity")
     return Orders(**{k: np.concatenate([getattr(d, k) for d in days]) for k in keys})

@@ -6,8 +6,8 @@ import pytest
 from livemarket import LiveCommerceModel
 from livemarket.agents import consumers
 from livemarket.config import BehaviourConfig
-from livemarket.models import rules
-from livemarket.models.sampling import WeightedGroups
+from livemarket.core import rules
+from livemarket.core.sampling import WeightedGroups
 
 kernels = pytest.importorskip("livemarket.agents.kernels")
 

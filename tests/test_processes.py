@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from livemarket import LiveCommerceModel
-from livemarket.models import rules
-from livemarket.models.day import Orders, Outcomes
+from livemarket.core import rules
+from livemarket.core.context import Orders, Outcomes
 
 
 def _orders(model, consumer, platform, brand, edge=-1, channel=rules.PLANNED):

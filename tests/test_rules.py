@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from livemarket.config import BehaviourConfig
-from livemarket.models import rules
-from livemarket.models.day import WeightedGroups
+from livemarket.core import rules
+from livemarket.core.context import WeightedGroups
 
 BEH = BehaviourConfig()
 

@@ -37,12 +37,12 @@ PY
   mv "$1.orig" "$1"
 }
 echo "== baseline"; run || { echo "the tests fail before any mutation"; exit 1; }
-mutate livemarket/models/rules.py "return beh.util_link + common + platform - beh.jump_friction - link_friction - markup" "return beh.util_link + common + platform + beh.jump_friction - link_friction - markup" "jump friction sign in the link utility"
-mutate livemarket/models/rules.py "return e / e.sum(axis=-1, keepdims=True)" "return e / (1.0 + e.sum(axis=-1, keepdims=True))" "logit denominator counts the outside option twice"
-mutate livemarket/models/rules.py "return prior + (1.0 - forgetting_per_day) * (x - prior)" "return prior + (1.0 - 2 * forgetting_per_day) * (x - prior)" "rules.beta_forget at twice the rate"
+mutate livemarket/core/rules.py "return beh.util_link + common + platform - beh.jump_friction - link_friction - markup" "return beh.util_link + common + platform + beh.jump_friction - link_friction - markup" "jump friction sign in the link utility"
+mutate livemarket/core/rules.py "return e / e.sum(axis=-1, keepdims=True)" "return e / (1.0 + e.sum(axis=-1, keepdims=True))" "logit denominator counts the outside option twice"
+mutate livemarket/core/rules.py "return prior + (1.0 - forgetting_per_day) * (x - prior)" "return prior + (1.0 - 2 * forgetting_per_day) * (x - prior)" "rules.beta_forget at twice the rate"
 mutate livemarket/agents/consumers.py "self.decay *= 1.0 - beh.forgetting_per_day" "self.decay *= 1.0 - 2 * beh.forgetting_per_day" "engine forgetting (lazy decay) at twice the rate"
-mutate livemarket/models/rules.py "return good, beh.evidence_bad * bad * (1.0 - beh.protection_soften * covered)" "return good, beh.evidence_bad * bad" "protection no longer softens bad evidence"
-mutate livemarket/models/rules.py "return beh.word_of_mouth * evidence" "return 2 * beh.word_of_mouth * evidence" "word of mouth passes twice the evidence"
+mutate livemarket/core/rules.py "return good, beh.evidence_bad * bad * (1.0 - beh.protection_soften * covered)" "return good, beh.evidence_bad * bad" "protection no longer softens bad evidence"
+mutate livemarket/core/rules.py "return beh.word_of_mouth * evidence" "return 2 * beh.word_of_mouth * evidence" "word of mouth passes twice the evidence"
 mutate livemarket/models/market.py "delayed[over] = rank >= capacity[b]" "delayed[over] = rank > capacity[b]" "capacity off by one"
 mutate livemarket/agents/consumers.py "return sums / np.maximum(self.degree[rows], 1)" "return sums / np.maximum(self.degree.sum(), 1)" "neighbour share divided by total degree"
 echo "== restored"; run || { echo "the tests fail after restoring"; exit 1; }

@@ -1,7 +1,7 @@
 """Consumers as one population held in columns: one row per consumer, rules over whole columns.
 
 The daily rules (MODEL_SPEC "One day", step 4 and steps 6-7) are written once in
-:mod:`livemarket.models.rules`; this module applies them to every consumer at once.
+:mod:`livemarket.core.rules`; this module applies them to every consumer at once.
 Everyone reads yesterday's state (synchronous update). The per-consumer reference in
 :mod:`livemarket.agents.reference` applies the same rules one agent at a time and
 reproduces this engine's trajectory on the same seed.
@@ -20,8 +20,8 @@ import os
 import numpy as np
 
 from livemarket.agents.population import ConsumerState, sample_shares, stat_sample
-from livemarket.models import rules
-from livemarket.models.day import DayContext, Orders, Outcomes
+from livemarket.core import rules
+from livemarket.core.context import DayContext, Orders, Outcomes
 
 __all__ = ["ConsumerColumns"]
 

@@ -1,7 +1,7 @@
 """Compiled kernels (numba) for the column engine's hot paths, used above a population threshold.
 
 Each kernel walks the rows the numpy path handles as whole columns and applies the same
-formulas of :mod:`livemarket.models.rules` (registered here as jitable, so the rule is still
+formulas of :mod:`livemarket.core.rules` (registered here as jitable, so the rule is still
 written once), in the same order of operations: the two paths give bit-identical results.
 What numba would compute differently stays in numpy in the callers: ``exp`` and ``log``
 (numba's differ from numpy's in the last bit on a few per cent of inputs) and sums over
@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 from numba.extending import register_jitable
 
-from livemarket.models import rules
+from livemarket.core import rules
 
 __all__ = [
     "behaviour_tuple", "edge_of", "logit_pick", "pick_followed", "planned_utilities", "row_max_shift", "scandal",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import mesa
 
 from livemarket.config import PlatformConfig
-from livemarket.models import rules
-from livemarket.models.settlement import REVENUE_SOURCES
+from livemarket.core import rules
+from livemarket.core.context import REVENUE_SOURCES
 
 __all__ = ["Platform"]
 

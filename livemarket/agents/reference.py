@@ -15,8 +15,8 @@ import mesa
 import numpy as np
 
 from livemarket.agents.population import ConsumerState, sample_shares, stat_sample
-from livemarket.models import rules
-from livemarket.models.day import DayContext, Orders, Outcomes
+from livemarket.core import rules
+from livemarket.core.context import DayContext, Orders, Outcomes
 
 __all__ = ["ConsumerAgent", "ReferenceConsumers"]
 

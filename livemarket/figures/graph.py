@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 
-from livemarket.figures import figure, palette, styled
 from livemarket.figures.data import nice
+from livemarket.figures.style import figure, palette, styled
 
 __all__ = ["graph_layout", "graph_sample", "loyalty", "sample_nodes", "trust_distribution"]
 

@@ -19,13 +19,13 @@ import polars as pl
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from livemarket.figures import palette, panel_title, paper_style, styled
 from livemarket.figures.data import band, display_values, nice
 from livemarket.figures.runs import _ci_handle, _date_axis, _n_replicates, _platforms
+from livemarket.figures.style import palette, panel_title, paper_style, styled
 
 __all__ = ["LIVE_CHANNELS", "live_commerce", "fmt_value"]
 
-#: Channels of a sale made in a live room (see :data:`livemarket.models.rules.CHANNELS`).
+#: Channels of a sale made in a live room (see :data:`livemarket.core.rules.CHANNELS`).
 LIVE_CHANNELS = ("live_own_shop", "live_outbound_link", "live_later_search")
 #: The figure's unit: million RMB per day, scaled to the real market.
 UNIT = "M RMB/day"

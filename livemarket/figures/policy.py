@@ -14,7 +14,6 @@ import numpy as np
 import polars as pl
 from matplotlib.patches import Patch
 
-from livemarket.figures import figure, palette, panel_title, styled
 from livemarket.figures.data import (
     band,
     display_values,
@@ -26,6 +25,7 @@ from livemarket.figures.data import (
     wrap_label,
 )
 from livemarket.figures.runs import LETTERS, _ci_handle, _legend_on_top, _n_replicates, _platforms, timeseries
+from livemarket.figures.style import figure, palette, panel_title, styled
 
 __all__ = ["before_after"]
 

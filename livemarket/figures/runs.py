@@ -18,7 +18,6 @@ import polars as pl
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from livemarket.figures import OTHER_COLORS, figure, palette, panel_title, styled
 from livemarket.figures.data import (
     band,
     display_values,
@@ -29,6 +28,7 @@ from livemarket.figures.data import (
     replicate_column,
     wrap_label,
 )
+from livemarket.figures.style import OTHER_COLORS, figure, palette, panel_title, styled
 
 __all__ = [
     "channel_mix",

@@ -20,7 +20,6 @@ from pathlib import Path
 import polars as pl
 from tqdm.auto import tqdm
 
-from livemarket.figures import FORMATS, figure, panel_title, save, styled
 from livemarket.figures.data import nice
 from livemarket.figures.graph import graph_sample, trust_distribution
 from livemarket.figures.live import live_commerce
@@ -33,6 +32,7 @@ from livemarket.figures.runs import (
     market_indicators,
     trust_bands,
 )
+from livemarket.figures.style import FORMATS, figure, panel_title, save, styled
 from livemarket.figures.sweeps import (
     sensitivity_bars,
     sensitivity_indices,

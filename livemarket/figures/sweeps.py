@@ -17,9 +17,9 @@ import polars as pl
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from livemarket.figures import OTHER_COLORS, figure, palette, panel_title, styled
 from livemarket.figures.data import factor_columns, mean_ci, metric_unit, nice, wrap_label
 from livemarket.figures.runs import LETTERS, _ci_handle, _hide_unused, _legend_on_top, timeseries
+from livemarket.figures.style import OTHER_COLORS, figure, palette, panel_title, styled
 from livemarket.figures.sweepdata import runs_table
 
 __all__ = [

@@ -26,8 +26,9 @@ from livemarket.agents.population import init_consumer_state
 from livemarket.agents.streamer import Streamer, enter_and_exit
 from livemarket.batch import default_seed
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
-from livemarket.models import graphs, rules, supply
-from livemarket.models.day import DayContext, Orders, Outcomes, WeightedGroups
+from livemarket.core import rules
+from livemarket.core.context import DayContext, Orders, Outcomes, WeightedGroups
+from livemarket.models import graphs, supply
 from livemarket.models.detail import DetailRecorder, check_detail
 from livemarket.models.metrics import Recorder
 from livemarket.models.policies import Calendar

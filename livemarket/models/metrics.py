@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from livemarket.models import rules
+from livemarket.core import rules
 from livemarket.models.policies import hired_by_popularity
 
 __all__ = [

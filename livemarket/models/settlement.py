@@ -25,13 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livemarket.models import rules
-from livemarket.models.day import DayContext, Orders, Outcomes
+from livemarket.core import rules
+from livemarket.core.context import REVENUE_SOURCES, DayContext, Orders, Outcomes
 
-__all__ = ["REVENUE_SOURCES", "Ledger", "settle"]
+__all__ = ["Ledger", "settle"]
 
-#: Revenue sources recorded per platform, in RMB.
-REVENUE_SOURCES = ("commission", "link_fees", "ads", "splash_ads")
 
 
 @dataclass

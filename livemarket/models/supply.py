@@ -10,9 +10,10 @@ import numpy as np
 
 from livemarket.agents.brand import BrandTable
 from livemarket.agents.streamer import StreamerTable
+from livemarket.core import rules
+from livemarket.core.sampling import WeightedGroups
 from livemarket.draws import beta_with_mean
-from livemarket.models import graphs, rules
-from livemarket.models.sampling import WeightedGroups
+from livemarket.models import graphs
 
 __all__ = ["init_brands", "init_streamers"]
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from livemarket.sweeps.version import model_version
+from livemarket.provenance import model_version
 
 __all__ = ["WORKER_ENV_EXPORTS", "SlurmOptions", "default_workers", "local_cluster", "map_runs", "open_client",
            "warm_up"]

@@ -77,7 +77,7 @@ def model_source_sha256(ref: str) -> str | None:
     The source is the module that defines the class or, when that module is part of a
     package, every ``.py`` file of its top-level package (helpers included). It enters the
     runs' identity: a sweep whose model source changed is another sweep. The built-in model
-    is covered by :func:`livemarket.sweeps.version.model_version`.
+    is covered by :func:`livemarket.provenance.model_version`.
     """
     if ref == DEFAULT_MODEL:
         return None

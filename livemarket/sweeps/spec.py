@@ -38,8 +38,9 @@ from livemarket.config import (
     load_scenario,
     read_toml_file,
 )
+from livemarket.core.rules import CHANNELS
 from livemarket.models.metrics import CHANNEL_METRICS, MARKET_METRICS, PLATFORM_METRICS
-from livemarket.models.rules import CHANNELS
+from livemarket.provenance import model_version
 from livemarket.suggest import describe_errors, did_you_mean
 from livemarket.sweeps.branching import arm_changes, check_branch_date, parse_start_from
 from livemarket.sweeps.catalog import find_experiment
@@ -52,7 +53,6 @@ from livemarket.sweeps.modelclass import (
     model_source_sha256,
     split_overrides,
 )
-from livemarket.sweeps.version import model_version
 
 __all__ = ["Expectation", "Experiment", "Factor", "MetricSpec", "Plan", "Run", "load_experiment", "toml_value"]
 

@@ -23,13 +23,13 @@ import numpy as np
 import polars as pl
 
 from livemarket.config import ConfigError
+from livemarket.provenance import model_version
 from livemarket.sweeps import store
 from livemarket.sweeps.branching import branched_model
 from livemarket.sweeps.cluster import warm_up
 from livemarket.sweeps.guards import SweepError, check_inputs
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class, model_source_sha256, split_overrides
 from livemarket.sweeps.spec import Experiment, MetricSpec, Run
-from livemarket.sweeps.version import model_version
 
 __all__ = ["ChunkTask", "RunTimeLimitExceeded", "SweepError", "pilot", "run_chunk", "run_rows"]
 

@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from livemarket.models.sampling import WeightedGroups  # re-exported: its old home
+from livemarket.core.sampling import WeightedGroups  # re-exported: its old home
 
-__all__ = ["DayContext", "Orders", "Outcomes", "WeightedGroups"]
+__all__ = ["REVENUE_SOURCES", "DayContext", "Orders", "Outcomes", "WeightedGroups"]
+
+
+#: Revenue sources recorded per platform, in RMB.
+REVENUE_SOURCES = ("commission", "link_fees", "ads", "splash_ads")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 # samplers live in their own module; re-exported here, where callers first found them
-from livemarket.models.sampling import bernoulli_candidates, choose_from_cumulative, choose_index
+from livemarket.core.sampling import bernoulli_candidates, choose_from_cumulative, choose_index
 
 __all__ = [
     "CHANNELS",
