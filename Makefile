@@ -2,10 +2,11 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DAYS ?= 365
+SCENARIO ?= china-2019-2024
+DAYS ?= 1096
 CONSUMERS ?= 10000
 SEED ?= 1
-OUT ?= results/china-2019
+OUT ?= results/$(SCENARIO)
 
 .PHONY: run test bench bench-engine bench-sweep lint clean venv
 
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/livemarket run china-2019 --days $(DAYS) --consumers $(CONSUMERS) --seed $(SEED) --out $(OUT)
+	$(VENV)/bin/livemarket run $(SCENARIO) --days $(DAYS) --consumers $(CONSUMERS) --seed $(SEED) --out $(OUT)
 	$(VENV)/bin/livemarket figures $(OUT) --out $(OUT)/figures
 
 test: $(STAMP)
