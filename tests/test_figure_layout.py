@@ -9,8 +9,9 @@ import pytest
 from livemarket import LiveCommerceModel
 from livemarket import figures as F
 from livemarket.config import ScenarioConfig, load_scenario
-from livemarket.figures.data import Results, nice
+from livemarket.figures.data import nice
 from livemarket.figures.layout import layout_problems
+from livemarket.figures.load import Results
 from livemarket.figures.standard import _run_jobs, _sweep_jobs
 
 
