@@ -9,8 +9,9 @@ outbound-link fee, consumer protection, ad load, feed mode, payment interoperabi
 Move a slider, then press Reset: the market is rebuilt with the new strategy and simulated
 for the warm-up days, so the plots show its first months at once; play continues the run.
 
-The page shows, for the strategy set and for the baseline (the same market and seed with
-the scenario's own strategies, dashed), GMV shares by platform (log scale, so the small
+The market is ``china-2019`` with the late-2020 live mix (:data:`MARKET`). The page shows,
+for the strategy set and for the baseline (the same market and seed with the scenario's own
+strategies, dashed), GMV shares by platform (log scale, so the small
 content platforms are not on the zero line) and the content platform's live-room sales by
 channel (own shop, outbound link: a link ban shows at once); then trust in each platform
 (median over time, and today's distribution), a sample of the social graph coloured by
@@ -38,6 +39,10 @@ from livemarket.models.market import LiveCommerceModel
 __all__ = ["ExplorerModel", "LivePlot", "Page", "Plots", "SharesPlot", "model_params", "page"]
 
 SCENARIO = "china-2019"
+#: Fixed overrides of the explorer's market: china-2019 with the late-2020 live mix (live-GMV shares
+#: Taobao 44-55%, Kuaishou 27-36%, Douyin 16-24%, atmallgroup), as experiments 01 and 11 use, so
+#: that Douyin's rooms sell and a link ban shows; in the 2019 market Douyin sold ~4% of live GMV.
+MARKET = {"china-2019": ["platforms.douyin.live_share=0.05", "platforms.kuaishou.live_share=0.12"]}
 #: Population and warm-up when the page opens (small with LIVEMARKET_QUICK=1, for tests).
 QUICK = os.environ.get("LIVEMARKET_QUICK", "") not in ("", "0")
 CONSUMERS, WARMUP_DAYS = (500, 20) if QUICK else (2000, 60)
@@ -61,6 +66,7 @@ def _overrides(scenario: str, link_ban, link_fee, protection, ad_load, feed_mode
     content, shelf = _platforms(scenario)
     base = load_scenario(scenario)
     out = [
+        *MARKET.get(scenario, []),
         f"platforms.{content}.link_ban={str(bool(link_ban)).lower()}",
         f"platforms.{content}.ext_link_fee={link_fee}",
         f"platforms.{content}.protection={protection}",

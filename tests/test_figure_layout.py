@@ -40,7 +40,8 @@ def config(platforms: int, consumers: int = 400) -> ScenarioConfig:
 
 @pytest.fixture(scope="module")
 def china():
-    return LiveCommerceModel("china-2019", consumers=500, rng=3).run(30)
+    # Douyin's live share raised so its rooms sell in a month of 500 consumers (every platform has a legend entry)
+    return LiveCommerceModel("china-2019", consumers=500, rng=3, overrides=["platforms.douyin.live_share=0.05"]).run(30)
 
 
 def test_one_colour_per_platform_in_every_figure(china):
