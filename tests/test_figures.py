@@ -311,3 +311,20 @@ def test_figures_drawn_in_two_processes_equal_those_drawn_in_one(run_folder, tmp
         both = F.draw_standard(run_folder, tmp_path / "two", formats=("png",), progress=False)
         assert sorted(p.name for p in both) == sorted(p.name for p in one)
         assert all((tmp_path / "two" / p.name).read_bytes() == p.read_bytes() for p in one)
+
+
+def test_figures_refuse_an_unknown_factor_by_name(tmp_path):
+    from typer.testing import CliRunner
+
+    from livemarket.cli import app
+    from livemarket.sweeps.runner import run_sweep
+    from livemarket.sweeps.spec import Experiment
+
+    spec = Experiment(name="f", scenario="minimal", days=3, consumers=200, replicates=2, root_seed=1,
+                      factors={"ban": {"path": "platforms.video.link_ban", "values": [False, True]}},
+                      metrics=["gmv_rmb:sum"])  # fmt: skip
+    run_sweep(spec, tmp_path / "sweep", workers=0, progress=False)
+    result = CliRunner().invoke(app, ["figures", str(tmp_path / "sweep"), "--factors", "bann",
+                                      "--out", str(tmp_path / "fig")])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--factors: ['bann'] are not columns of this sweep; accepted: ['ban']; did you mean 'ban'?" in result.output

@@ -170,6 +170,14 @@ def _sweep_jobs(res: Results) -> list[tuple[str, object]]:
     factors = res.factors
     if not factors:
         raise ValueError("a sweep table needs factor columns (pass factors=[...])")
+    columns = {c for table in (res.frame, res.runs) if table is not None for c in table.columns}
+    unknown = [f for f in factors if f not in columns]
+    if unknown:
+        from livemarket.suggest import did_you_mean
+
+        found = sorted(c for c in columns if c in (res.meta.get("spec", {}).get("factors") or {})) or sorted(columns)
+        raise ValueError(f"--factors: {unknown} are not columns of this sweep; accepted: {found}"
+                         f"{did_you_mean(unknown[0], found)}")  # fmt: skip
     if res.runs is None:  # tidy table: the model's metrics, each run's mean of its last 90 days
         compare, market = (
             list(SWEEP_METRICS),
