@@ -14,17 +14,20 @@ two kinds always use networkx, whatever ``method`` says (slow beyond ~10**5 node
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
-from xml.etree.ElementTree import ParseError
 
 import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 
-from livemarket.config import ConfigError
+from livemarket.models.csr import (
+    GraphInputError,
+    SocialGraph,
+    _check_count,
+    _first_occurrences,
+    _pair_key,
+    csr_from_pairs,
+)
+from livemarket.models.graph_files import read_graph_file
 
 __all__ = [
     "GRAPH_KINDS",
@@ -41,115 +44,8 @@ _ARRAY_KINDS = frozenset({"sbm", "watts_strogatz", "complete"})
 # "auto" builds into arrays above these sizes: always for the SBM (identical distribution, and
 # networkx takes 0.5 s at 10,000 nodes); Watts-Strogatz only where the graph is sparse
 _AUTO_ARRAYS_ABOVE = {"sbm": 0, "complete": 0, "watts_strogatz": 20_000}
-_EDGE_LIST_SUFFIXES = (".csv", ".tsv", ".txt", ".edges")
-_INT_CELL = re.compile(r"[+-]?[0-9]+")
 _MAX_ROUNDS = 32  # rejection rounds before the exact per-item fallback
 _CLOCK_BLOCK = 2**22  # clocks per block in the follow-sampling fallback
-
-
-class GraphInputError(ConfigError):
-    """A graph file is malformed; the message names the file, the line and what is accepted."""
-
-
-@dataclass(frozen=True, eq=False)
-class SocialGraph:
-    """Undirected simple graph over consumers 0..n-1 in CSR form.
-
-    The adjacency is symmetric, has no self-loops and no duplicate edges, and each neighbour
-    list ``indices[indptr[i]:indptr[i + 1]]`` is sorted. The arrays are stored as read-only
-    views. Build instances with ``from_edges``, ``from_networkx`` or ``build_social_graph``;
-    the constructor checks shapes only, not symmetry.
-
-    Attributes:
-        indptr: int64 array of length n + 1.
-        indices: int32 array of neighbour ids, length 2 * num_edges.
-
-    """
-
-    indptr: np.ndarray
-    indices: np.ndarray
-
-    def __post_init__(self) -> None:
-        indptr = np.asarray(self.indptr, dtype=np.int64).view()
-        indices = np.asarray(self.indices, dtype=np.int32).view()
-        ok = indptr.ndim == indices.ndim == 1 and indptr.size and indptr[0] == 0
-        if not (ok and indptr[-1] == indices.size and np.all(np.diff(indptr) >= 0)):
-            raise ValueError("need 1-D indptr rising from 0 to len(indices), 1-D indices")
-        for name, a in (("indptr", indptr), ("indices", indices)):
-            a.flags.writeable = False
-            object.__setattr__(self, name, a)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SocialGraph):
-            return NotImplemented
-        same = np.array_equal(self.indptr, other.indptr)
-        return same and np.array_equal(self.indices, other.indices)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    @property
-    def n(self) -> int:
-        """Number of consumers (nodes)."""
-        return self.indptr.size - 1
-
-    @property
-    def num_edges(self) -> int:
-        """Number of undirected edges."""
-        return self.indices.size // 2
-
-    def degrees(self) -> np.ndarray:
-        """Return the int64 degree of every node."""
-        return np.diff(self.indptr)
-
-    def adjacency(self) -> sp.csr_array:
-        """Return the symmetric 0/1 float64 adjacency matrix (n x n)."""
-        data = np.ones(self.indices.size, dtype=np.float64)
-        return sp.csr_array((data, self.indices.copy(), self.indptr.copy()), shape=(self.n,) * 2)
-
-    def to_networkx(self) -> nx.Graph:
-        """Return an ``nx.Graph`` with nodes 0..n-1 (isolated nodes included)."""
-        rows = np.repeat(np.arange(self.n), self.degrees())
-        upper = rows < self.indices
-        g = nx.Graph()
-        g.add_nodes_from(range(self.n))
-        g.add_edges_from(zip(rows[upper].tolist(), self.indices[upper].tolist(), strict=True))
-        return g
-
-    @classmethod
-    def from_networkx(cls, g: nx.Graph) -> SocialGraph:
-        """Convert a networkx graph.
-
-        Nodes that are exactly the integers 0..n-1 keep their ids; any other node set is
-        relabelled 0..n-1 in ``g.nodes`` insertion order. Directed graphs are symmetrised;
-        self-loops and parallel edges are dropped.
-        """
-        nodes = list(g.nodes)
-        ints = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in nodes)
-        if ints and set(map(int, nodes)) == set(range(len(nodes))):
-            index = {v: int(v) for v in nodes}
-        else:
-            index = {v: i for i, v in enumerate(nodes)}
-        ends = np.fromiter((index[x] for e in g.edges() for x in e[:2]), dtype=np.int64)
-        return cls.from_edges(len(nodes), ends[0::2], ends[1::2])
-
-    @classmethod
-    def from_edges(cls, n: int, src: np.ndarray, dst: np.ndarray) -> SocialGraph:
-        """Build from edge endpoint arrays; symmetrises, drops self-loops and duplicates.
-
-        Raises:
-            ValueError: if the arrays differ in length or hold ids outside 0..n-1.
-
-        """
-        n = _check_count("n", n)
-        src, dst = np.asarray(src).ravel(), np.asarray(dst).ravel()
-        if src.shape != dst.shape:
-            raise ValueError(f"src and dst must have equal length, got {src.size} and {dst.size}")
-        for name, a in (("src", src), ("dst", dst)):
-            if a.size and not np.issubdtype(a.dtype, np.integer):
-                raise ValueError(f"{name} must hold integers, got dtype {a.dtype}")
-            if a.size and (a.min() < 0 or a.max() >= n):
-                raise ValueError(f"{name} holds ids outside the accepted range 0..{n - 1}")
-        return _csr_from_pairs(n, src.astype(np.int64), dst.astype(np.int64))
 
 
 def build_social_graph(
@@ -222,14 +118,14 @@ def build_social_graph(
     if kind == "file":
         if path is None:
             raise ValueError("kind='file' needs path (a .graphml, .csv, .tsv, .txt or .edges file)")
-        return _read_graph_file(Path(path), n, allow_isolated)
+        return read_graph_file(Path(path), n, allow_isolated)
     arrays = kind in _ARRAY_KINDS and (
         method == "arrays" or (method == "auto" and n > _AUTO_ARRAYS_ABOVE[kind])
     )
     if kind == "complete":
         if arrays:
             src, dst = np.triu_indices(n, 1)
-            return _csr_from_pairs(n, src, dst)
+            return csr_from_pairs(n, src, dst)
         return SocialGraph.from_networkx(nx.complete_graph(n))
     if not (math.isfinite(mean_degree) and 0 < mean_degree < n):
         raise ValueError(f"mean_degree must be in (0, n={n}), got {mean_degree}")
@@ -338,44 +234,11 @@ def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(2**31 - 1))
 
 
-def _check_count(name: str, value: int, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _csr_from_pairs(n: int, a: np.ndarray, b: np.ndarray) -> SocialGraph:
-    """Symmetric CSR from endpoint arrays; drops self-loops and duplicates."""
-    if n >= 2**31:
-        raise ValueError(f"n must be < 2**31 (int32 neighbour ids), got {n}")
-    keep = a != b
-    if not keep.all():
-        a, b = a[keep], b[keep]
-    rows, cols = np.empty((2, 2 * a.size), dtype=np.int32)
-    rows[: a.size], rows[a.size :], cols[: a.size], cols[a.size :] = a, b, b, a
-    m = sp.csr_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(n, n))
-    m.sum_duplicates()  # also sorts each row
-    return SocialGraph(m.indptr.astype(np.int64), m.indices.astype(np.int32, copy=False))
-
-
-def _pair_key(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
-    return np.minimum(u, v).astype(np.int64) * n + np.maximum(u, v)
-
-
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     if sorted_keys.size == 0:
         return np.zeros(keys.shape, dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
     return sorted_keys[pos] == keys
-
-
-def _first_occurrences(keys: np.ndarray) -> np.ndarray:
-    """Return indices of the first occurrence of each distinct key, in sorted-key order."""
-    order = np.argsort(keys, kind="stable")
-    s = keys[order]
-    first = np.ones(s.size, dtype=bool)
-    first[1:] = s[1:] != s[:-1]
-    return order[first]
 
 
 def _sbm(n, tiers, mean_degree, homophily, arrays, rng) -> SocialGraph:
@@ -421,7 +284,7 @@ def _sbm(n, tiers, mean_degree, homophily, arrays, rng) -> SocialGraph:
             src.append(members[t][i])
             dst.append(members[u][j])
     empty = np.empty(0, dtype=np.int64)
-    return _csr_from_pairs(n, np.concatenate([empty, *src]), np.concatenate([empty, *dst]))
+    return csr_from_pairs(n, np.concatenate([empty, *src]), np.concatenate([empty, *dst]))
 
 
 def _triangle_pair(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -468,7 +331,7 @@ def _watts_strogatz_arrays(n: int, k: int, p: float, rng: np.random.Generator) -
         if free.any():
             v[e] = rng.choice(np.flatnonzero(free))
             accepted = np.sort(np.append(accepted, _pair_key(u[e], v[e], n)))
-    return _csr_from_pairs(n, u, v)
+    return csr_from_pairs(n, u, v)
 
 
 def _alias_table(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -537,114 +400,3 @@ def _successive_sample(
             chunks.append((owners[:, None] << bits | np.arange(n_items))[chosen])
     keys = np.sort(np.concatenate(chunks), kind="stable")  # merges the sorted chunks
     return keys >> bits, keys & mask
-
-
-def _read_graph_file(path: Path, n: int, allow_isolated: bool = False) -> SocialGraph:
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise GraphInputError(
-            f"{path}: {what}; accepted: a .graphml or edge-list file ("
-            + ", ".join(_EDGE_LIST_SUFFIXES) + f") over consumers 0..{n - 1}"
-        )
-    if suffix not in (".graphml", *_EDGE_LIST_SUFFIXES):
-        raise GraphInputError(
-            f"{path}: unsupported file type {suffix!r}; accepted: .graphml, "
-            + ", ".join(_EDGE_LIST_SUFFIXES)
-        )
-    if path.stat().st_size == 0:
-        raise GraphInputError(f"{path}: file is empty; expected a graph over consumers 0..{n - 1}")
-    if suffix == ".graphml":
-        return _read_graphml(path, n)
-    return _read_edge_list(path, n, allow_isolated)
-
-
-def _read_edge_list(path: Path, n: int, allow_isolated: bool = False) -> SocialGraph:
-    accepted = (
-        f"accepted: two integer consumer ids in 0..{n - 1} per line separated by a comma, tab "
-        "or whitespace, an optional first line 'source,target', '#' comments"
-    )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise GraphInputError(f"{path}: not UTF-8 text ({exc.reason}); {accepted}") from None
-    ids: list[int] = []
-    lines: list[int] = []
-    content = 0
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        cells = [c.strip() for c in line.split(",")] if "," in line else line.split()
-        content += bool(line)
-        if not line or (content == 1 and [c.lower() for c in cells] == ["source", "target"]):
-            continue
-        if len(cells) != 2:
-            problem = f"expected 2 columns, found {len(cells)} in {line!r}"
-        elif bad := [c for c in cells if not _INT_CELL.fullmatch(c)]:
-            problem = f"non-integer cell {bad[0]!r} in {line!r}"
-        elif bad := [c for c in cells if not 0 <= int(c) < n]:
-            problem = f"consumer id {bad[0]} out of range in {line!r}"
-        elif int(cells[0]) == int(cells[1]):
-            problem = f"self-loop {line!r}; self-loops are not accepted"
-        else:
-            ids += map(int, cells)
-            lines.append(lineno)
-            continue
-        raise GraphInputError(f"{path}: line {lineno}: {problem}; {accepted}")
-    if not lines:
-        raise GraphInputError(f"{path}: file is empty (no edge lines); {accepted}")
-    ends = np.array(ids, dtype=np.int64).reshape(-1, 2)
-    key = _pair_key(ends[:, 0], ends[:, 1], n)
-    repeat = np.ones(key.size, dtype=bool)
-    repeat[_first_occurrences(key)] = False
-    if repeat.any():
-        i = np.flatnonzero(repeat)[0]
-        raise GraphInputError(
-            f"{path}: line {lines[i]}: duplicate edge {ends[i, 0]} -- {ends[i, 1]}, already on "
-            f"line {lines[np.flatnonzero(key == key[i])[0]]}; each undirected edge must appear once"
-        )
-    top = int(ends.max())
-    if top < n - 1 and not allow_isolated:
-        raise GraphInputError(
-            f"{path}: the edges name consumers 0..{top} only, so {n - 1 - top} of the {n} consumers (ids "
-            f"{top + 1}..{n - 1}) would have no tie; accepted: an edge list over ids 0..{n - 1} (as many nodes as "
-            "consumers), or graph.allow_isolated = true"
-        )
-    return _csr_from_pairs(n, ends[:, 0], ends[:, 1])
-
-
-def _read_graphml(path: Path, n: int) -> SocialGraph:
-    accepted = f"accepted: undirected GraphML with exactly {n} nodes whose ids are '0'..'{n - 1}'"
-    try:
-        g = nx.read_graphml(path, node_type=str)
-    except (ParseError, nx.NetworkXError, KeyError, ValueError) as exc:
-        raise GraphInputError(f"{path}: cannot read GraphML ({exc}); {accepted}") from None
-    if g.is_directed():
-        raise GraphInputError(f"{path}: graph is directed; {accepted}")
-    tree = ElementTree.parse(path)
-    declared = {e.get("id") for e in tree.iter() if e.tag.rpartition("}")[2] == "node"}
-    for u, v in g.edges():  # networkx adds the end of an edge that no <node> declares
-        if missing := [x for x in (u, v) if x not in declared]:
-            raise GraphInputError(
-                f"{path}: edge {u!r} -- {v!r} refers to node {missing[0]!r}, which no <node> "
-                f"declares; {accepted}"
-            )
-    if len(g) != n:
-        raise GraphInputError(f"{path}: expected {n} nodes, found {len(g)}; {accepted}")
-    ids: dict[int, str] = {}
-    for v in g:
-        if not (v.isascii() and v.isdigit() and int(v) < n):
-            raise GraphInputError(f"{path}: node id {v!r} is not one of '0'..'{n - 1}'; {accepted}")
-        if int(v) in ids:
-            raise GraphInputError(f"{path}: node ids {ids[int(v)]!r} and {v!r} repeat; {accepted}")
-        ids[int(v)] = v
-    loops = list(nx.selfloop_edges(g))
-    if loops:
-        raise GraphInputError(f"{path}: self-loop on node {loops[0][0]!r}; self-loops not accepted")
-    if g.is_multigraph():  # read_graphml returns a MultiGraph iff some edge is repeated
-        seen: set[frozenset] = set()
-        for u, v in g.edges():
-            if frozenset((u, v)) in seen:
-                raise GraphInputError(f"{path}: duplicate edge {u!r} -- {v!r}; give each edge once")
-            seen.add(frozenset((u, v)))
-    ends = np.array([(int(u), int(v)) for u, v in g.edges()], dtype=np.int64).reshape(-1, 2)
-    return _csr_from_pairs(n, ends[:, 0], ends[:, 1])
