@@ -211,3 +211,14 @@ def test_killed_worker_does_not_lose_or_duplicate_runs(tmp_path):
             assert victim not in c.run(os.getpid).values()  # the worker really died (and was replaced)
     check = store.verify(tmp_path)
     assert report.ok == 60 and not check["missing"] and not check["duplicated"] and not check["temporary_files"]
+
+
+def test_local_workers_whose_runs_do_not_fit_side_by_side_are_refused(tmp_path, monkeypatch):
+    from livemarket import sizing
+
+    one_run = sizing.memory_estimate_bytes(_spec().resolve(_spec().overrides))
+    monkeypatch.setattr(sizing, "machine_memory_bytes", lambda: int(2.5 * one_run))  # room for two runs
+    with pytest.raises(SweepError, match="3 local workers .* accepted: at most 2 workers"):
+        run_sweep(_spec(), tmp_path / "s", workers=3, progress=False)
+    assert not (tmp_path / "s").exists()
+    run_sweep(_spec(replicates=1), tmp_path / "ok", workers=0, progress=False)  # in this process: one run at a time

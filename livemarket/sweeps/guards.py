@@ -50,8 +50,13 @@ class SweepStopped(BaseException):
 
 
 # ---------------------------------------------------------------------- sizes and options
-def check_options(spec: Experiment, workers: int | None, chunk_size: int | None, slurm=None) -> None:
-    """Bounds on the sweep's size and options, checked before anything is planned or written."""
+def check_options(spec: Experiment, workers: int | None, chunk_size: int | None, slurm=None,
+                  local: bool = False) -> None:  # fmt: skip
+    """Bounds on the sweep's size and options, checked before anything is planned or written.
+
+    With ``local`` (the workers are processes of this machine), the largest run's memory
+    estimate times the number of workers must fit in this machine's memory.
+    """
     for name in ("jobs", "cores"):
         value = getattr(slurm, name, 1)
         if not isinstance(value, int) or value < 1:
@@ -65,10 +70,27 @@ def check_options(spec: Experiment, workers: int | None, chunk_size: int | None,
     rows = {"grid": 1, "lhs": spec.samples, "morris": spec.samples * (d + 1),
             "sobol": spec.samples * (2 * d + 2 if spec.sobol_second_order else d + 2)}[spec.design]  # fmt: skip
     n = grid * rows * spec.replicates
+    if local and workers != 0:
+        _check_local_memory(spec, workers)
     if n > MAX_RUNS:
         raise SweepError(
             f"{spec.name}: {n:,} runs ({grid * rows:,} design points x replicates = {spec.replicates:,}); "
             f"accepted: at most {MAX_RUNS:,} runs per sweep (split it into several sweeps)"
+        )
+
+
+def _check_local_memory(spec: Experiment, workers: int | None) -> None:
+    """Refuse local workers whose runs, side by side, would not fit in this machine's memory."""
+    from livemarket.sizing import machine_memory_bytes, memory_estimate_bytes
+    from livemarket.sweeps.cluster import default_workers
+
+    n_workers = default_workers() if workers is None else workers
+    need, have = memory_estimate_bytes(spec.resolve(spec.overrides)) * n_workers, machine_memory_bytes()
+    if have and need > have:
+        raise SweepError(
+            f"--workers: {n_workers} local workers running {spec.name}'s runs side by side need about "
+            f"{need / 2**30:,.1f} GiB (docs/PERFORMANCE.md) but this machine has {have / 2**30:,.1f} GiB; "
+            f"accepted: at most {max(1, int(have // (need / n_workers)))} workers for runs of this size"
         )
 
 

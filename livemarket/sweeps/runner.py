@@ -275,9 +275,9 @@ def run_sweep(
     limit_s = spec.run_time_limit_s if run_time_limit_s is None else run_time_limit_s
     if limit_s is not None and not 0 < limit_s < math.inf:
         raise SweepError(f"the run time limit must be more than 0 s (got {limit_s:g}); accepted: a finite number")
-    check_options(spec, workers, chunk_size, slurm)
-    check_out(out)
     in_process = workers == 0 and scheduler is None and slurm is None and client is None
+    check_options(spec, workers, chunk_size, slurm, local=scheduler is None and slurm is None and client is None)
+    check_out(out)
     if in_process and limit_s and threading.current_thread() is not threading.main_thread():
         raise SweepError("a run time limit with workers=0 needs the main thread (SIGALRM); use workers >= 1")
     started = time.perf_counter()
