@@ -30,6 +30,7 @@ __all__ = [
     "color_of",
     "draw_standard",
     "figure",
+    "funnel",
     "gmv_shares",
     "graph_sample",
     "live_commerce",
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 # Figure functions.
+from livemarket.figures.funnel import funnel
 from livemarket.figures.graph import graph_sample, trust_distribution
 from livemarket.figures.live import live_commerce
 from livemarket.figures.load import load_results

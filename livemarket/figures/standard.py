@@ -21,6 +21,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from livemarket.figures.data import nice
+from livemarket.figures.funnel import funnel
 from livemarket.figures.graph import graph_sample, trust_distribution
 from livemarket.figures.live import live_commerce
 from livemarket.figures.load import Results, load_results
@@ -115,6 +116,7 @@ def _run_jobs(res: Results) -> list[tuple[str, object]]:
     jobs = [
         ("gmv_shares", lambda: gmv_shares(f)),
         ("live_commerce", lambda: live_commerce(f)),
+        *([("funnel", lambda: funnel(f))] if "live_visits" in set(f["metric"].unique().to_list()) else []),
         ("channel_mix", lambda: channel_mix(f)),
         ("market_indicators", lambda: market_indicators(f)),
         ("trust", lambda: trust_bands(f)),
