@@ -21,8 +21,8 @@ from livemarket.figures.sweepdata import runs_table
 from livemarket.figures.sweeps import sensitivity_indices
 
 RUN_FIGURES = {
-    "gmv_shares", "live_commerce", "funnel", "channel_mix", "market_indicators", "trust", "graph_loyalty", "graph_trust",
-    "trust_distribution", "policy_video_step10",
+    "gmv_shares", "live_commerce", "funnel", "channel_mix", "market_indicators", "trust", "graph_loyalty",
+    "graph_trust", "trust_distribution", "policy_video_step10",
 }  # fmt: skip
 OKABE_ITO = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"}
 
