@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from livemarket.figures.data import band, nice
-from livemarket.figures.live import fmt_value
+from livemarket.figures.live import log_bars
 from livemarket.figures.runs import _date_axis, _platforms
 from livemarket.figures.style import palette, panel_title, paper_style, styled
 
@@ -54,22 +54,9 @@ def funnel(frame: pl.DataFrame, platforms: Sequence[str] | None = None, smooth_d
 
         fig = Figure(figsize=(7.2, 3.0), layout="constrained")
         ax_a, ax_b = fig.subplots(1, 2, width_ratios=[1.2, 1])
-    h = 0.8 / len(FUNNEL_STEPS)
-    positive = [v for v in value.values() if v > 0]
-    floor = min(positive) / 4 if positive else 1.0
-    for i, p in enumerate(live):
-        for j, (metric, _) in enumerate(FUNNEL_STEPS):
-            v = value.get((p, metric), 0.0)
-            y = i + (j - 1) * h
-            if v > 0:
-                ax_a.barh(y, v - floor, h, left=floor, color=_STEP_COLORS[j])
-            ax_a.text(max(v, floor), y, " " + fmt_value(v), va="center", ha="left", fontsize=6)
-    ax_a.set_xscale("log")
-    ax_a.set_xlim(floor, (max(positive) if positive else 10.0) * 30)
-    ax_a.set_yticks(range(len(live)), [nice(p) for p in live])
-    ax_a.set_ylim(len(live) - 0.5, -0.5)
+    steps = [m for m, _ in FUNNEL_STEPS]
+    log_bars(ax_a, value, live, steps, dict(zip(steps, _STEP_COLORS, strict=True)))
     ax_a.set_xlabel("Mean per day (million)")
-    ax_a.grid(axis="y", visible=False)
     ax_a.legend(handles=[Patch(facecolor=c, label=n) for c, (_, n) in zip(_STEP_COLORS, FUNNEL_STEPS, strict=True)],
                 loc="lower right", fontsize=6)  # fmt: skip
     colors = palette(names)

@@ -23,7 +23,7 @@ from livemarket.figures.data import band, display_values, nice
 from livemarket.figures.runs import _ci_handle, _date_axis, _n_replicates, _platforms
 from livemarket.figures.style import palette, panel_title, paper_style, styled
 
-__all__ = ["LIVE_CHANNELS", "live_commerce", "fmt_value"]
+__all__ = ["LIVE_CHANNELS", "fmt_value", "live_commerce", "log_bars"]
 
 #: Channels of a sale made in a live room (see :data:`livemarket.core.rules.CHANNELS`).
 LIVE_CHANNELS = ("live_own_shop", "live_outbound_link", "live_later_search")
@@ -40,6 +40,26 @@ def fmt_value(value: float) -> str:
         digits = max(0, 2 - int(np.floor(np.log10(abs(value)))))
         return f"{value:,.{digits}f}"
     return f"{value:.2e}"
+
+
+def log_bars(ax, value: dict[tuple[str, str], float], rows: Sequence[str], series: Sequence[str],
+             colors: dict[str, str]) -> None:  # fmt: skip
+    """Grouped horizontal bars on a log axis, one group per row, each bar's value written beside it."""
+    h = 0.8 / len(series)
+    positive = [v for v in value.values() if v > 0]
+    floor = min(positive) / 4 if positive else 1.0
+    for i, r in enumerate(rows):
+        for j, key in enumerate(series):
+            v = value.get((r, key), 0.0)
+            y = i + (j - (len(series) - 1) / 2) * h
+            if v > 0:
+                ax.barh(y, v - floor, h, left=floor, color=colors[key])
+            ax.text(max(v, floor), y, " " + fmt_value(v), va="center", ha="left", fontsize=6)
+    ax.set_xscale("log")
+    ax.set_xlim(floor, (max(positive) if positive else 10.0) * 30)  # room for the values
+    ax.set_yticks(range(len(rows)), [nice(r) for r in rows])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
 
 
 def _log_series(ax, frame: pl.DataFrame, metric: str, names: list[str], colors: dict, smooth_days: int) -> list[str]:
@@ -85,24 +105,8 @@ def _channel_bars(ax, frame: pl.DataFrame, names: list[str]) -> list[str]:
     )
     value = {(p, c): v for p, c, v in means.iter_rows()}
     paying = [p for p in names if any(value.get((p, c), 0) > 0 for c in LIVE_CHANNELS)]
-    colors = palette(LIVE_CHANNELS)
-    h = 0.8 / len(LIVE_CHANNELS)
-    positive = [v for v in value.values() if v > 0]
-    floor = min(positive) / 4 if positive else 1.0
-    for i, p in enumerate(paying):
-        for j, c in enumerate(LIVE_CHANNELS):
-            v = value.get((p, c), 0.0)
-            y = i + (j - 1) * h
-            if v > 0:
-                ax.barh(y, v - floor, h, left=floor, color=colors[c])
-            ax.text(max(v, floor), y, " " + fmt_value(v), va="center", ha="left", fontsize=6)
-    ax.set_xscale("log")
-    top = max(positive) if positive else 10.0
-    ax.set_xlim(floor, top * 30)  # room for the values
-    ax.set_yticks(range(len(paying)), [nice(p) for p in paying])
-    ax.set_ylim(len(paying) - 0.5, -0.5)
+    log_bars(ax, value, paying, LIVE_CHANNELS, palette(LIVE_CHANNELS))
     ax.set_xlabel(f"Mean GMV over the run ({UNIT})")
-    ax.grid(axis="y", visible=False)
     if not paying:
         ax.text(0.5, 0.5, "no live-room sales in this run", transform=ax.transAxes, ha="center", va="center")
     return paying
@@ -128,8 +132,8 @@ def live_commerce(frame: pl.DataFrame, platforms: Sequence[str] | None = None, s
     shown = _log_series(axes["a"], frame, "live_room_gmv_rmb", names, colors, smooth_days)
     shown += _log_series(axes["b"], frame, "outbound_link_gmv_rmb", names, colors, smooth_days)
     _channel_bars(axes["c"], frame, names)
-    panel_title(axes["a"], "a", f"Live-room GMV by platform of the stream ({smooth_days}-day mean)")
-    panel_title(axes["b"], "b", "Of which paid elsewhere via outbound links")
+    panel_title(axes["a"], "a", f"Live-room GMV ({smooth_days}-day mean)")
+    panel_title(axes["b"], "b", "Of which paid elsewhere via links")
     panel_title(axes["c"], "c", "Where live-room sales are paid, by channel")
     handles = [Line2D([], [], color=colors[p], label=nice(p)) for p in names if p in shown]
     n = _n_replicates(frame)
