@@ -28,7 +28,6 @@ class StreamerTable:
     banned_until_step: np.ndarray  # int: off air until this step (scandal)
     followers: np.ndarray  # int: follow edges pointing at the streamer
     gmv_rmb: np.ndarray  # cumulative GMV sold
-    income_rmb: np.ndarray  # cumulative commission received
     month_gmv_rmb: np.ndarray  # month to date: GMV sold
     month_income_rmb: np.ndarray  # month to date: commission received
     active: np.ndarray  # bool: in the market (dormant entrants and leavers are not)

@@ -112,7 +112,6 @@ def settle(
     gmv = np.bincount(orders.streamer[sold], v[sold], n_s)
     income = np.bincount(orders.streamer[sold], commission[sold], n_s)
     st.gmv_rmb += gmv
-    st.income_rmb += income
     st.month_gmv_rmb += gmv
     st.month_income_rmb += income
     for pl_ in model.platform_list:

@@ -81,7 +81,7 @@ def init_streamers(model) -> StreamerTable:
         carried=np.vstack([carried, np.repeat(own[:, None], carried_k, axis=1)]).astype(np.int64),
         rep_a=np.full(n, mean * prior), rep_b=np.full(n, (1 - mean) * prior),
         banned_until_step=np.zeros(n, np.int64), followers=np.zeros(n, np.int64), gmv_rmb=np.zeros(n),
-        income_rmb=np.zeros(n), month_gmv_rmb=np.zeros(n), month_income_rmb=np.zeros(n),
+        month_gmv_rmb=np.zeros(n), month_income_rmb=np.zeros(n),
         active=np.concatenate([np.arange(h) < cfg.count, np.ones(n_b, bool)]),
         entry_step=np.concatenate([np.where(np.arange(h) < cfg.count, 0, -1), np.zeros(n_b, np.int64)]),
     )  # fmt: skip
