@@ -106,7 +106,7 @@ def test_two_trial_study_and_fitted_scenario(tmp_path):
     )  # trial 0: the scenario as is
     assert 0.5 <= fit["best_params"]["platforms.jd.trust_prior"] <= 0.9
     assert fit["best_loss"] == min(r["loss"] for r in fit["trials"])
-    path = write_scenario(spec, fit["best_params"], tmp_path / "fitted.toml", "note")
+    path = write_scenario(spec.scenario, fit["best_params"], tmp_path / "fitted.toml", "note")
     fitted = load_scenario(path)
     assert fitted.platforms["jd"].trust_prior == pytest.approx(
         fit["best_params"]["platforms.jd.trust_prior"], rel=1e-3

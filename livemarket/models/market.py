@@ -194,6 +194,8 @@ class LiveCommerceModel(mesa.Model):
         self.scandals_today = []
         for name, changes in self.calendar.policies_on(self.day, self.date):
             self.platforms[name].apply_policy(changes)
+        for name, changes in self.calendar.trends_on(self.date):
+            self.platforms[name].apply_policy(changes)
         demand = self.calendar.demand_multiplier(self.date)
         self._draw_scandals()
         # 2-3. monthly adaptive platform rules and brand learning; streamers go live

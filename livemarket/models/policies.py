@@ -1,4 +1,4 @@
-"""The calendar: dated policy changes, festival demand, scheduled scandals, supply shocks.
+"""The calendar: dated policy changes, trends, festival demand, scheduled scandals, supply shocks.
 
 Strategies are platform parameters (see :class:`livemarket.config.PlatformConfig`); a
 policy event changes them on a date or step. Helpers here build the common events so
@@ -58,6 +58,10 @@ class Calendar:
         self._by_step: dict[int, list] = {}
         self._by_date: dict[dt.date, list] = {}
         self.add(config.policies)
+        self._trends = {
+            (owner, field): _path(config.start_date, _base(config, owner, field), knots)
+            for owner, fields in config.trends.items() for field, knots in fields.items()
+        }  # fmt: skip
 
     def add(self, events) -> None:
         """Schedule validated policy events (after those already scheduled for the same day)."""
@@ -72,9 +76,16 @@ class Calendar:
         yield from self._by_step.get(step, [])
         yield from self._by_date.get(date, [])
 
+    def trends_on(self, date: dt.date) -> Iterator[tuple[str, dict]]:
+        """Today's value of each trending platform parameter, as policy changes (platform, {field: value})."""
+        for (owner, field), (days, values) in self._trends.items():
+            if owner != "market":
+                yield owner, {field: _at(days, values, (date - self.config.start_date).days)}
+
     def demand_multiplier(self, date: dt.date) -> float:
-        """Product of the multipliers of the festivals covering ``date`` (1 outside them)."""
-        m = 1.0
+        """Market demand trend times the multipliers of the festivals covering ``date`` (1 outside them)."""
+        demand = self._trends.get(("market", "demand"))
+        m = 1.0 if demand is None else _at(*demand, (date - self.config.start_date).days)
         for f in self.config.festivals:
             if date.month == f.month and f.first_day <= date.day <= f.last_day:
                 m *= f.demand_multiplier
@@ -96,6 +107,22 @@ class Calendar:
             return []
         ranked = hired_by_popularity(popularity, is_hired)
         return [int(ranked[r]) for r in due if r < len(ranked)]
+
+
+def _base(config: ScenarioConfig, owner: str, field: str) -> float:
+    """A trend's value at the start: the configured parameter (market demand: 1)."""
+    return 1.0 if owner == "market" else float(getattr(config.platforms[owner], field))
+
+
+def _path(start: dt.date, base: float, knots: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of a trend as (days since start, values), starting at (0, base)."""
+    dated = sorted((dt.date.fromisoformat(k), v) for k, v in knots.items())
+    return np.array([0, *((d - start).days for d, _ in dated)]), np.array([base, *(v for _, v in dated)])
+
+
+def _at(days: np.ndarray, values: np.ndarray, day: int) -> float:
+    """Linear interpolation of a trend on ``day`` (flat after the last knot)."""
+    return float(np.interp(day, days, values))
 
 
 def hired_by_popularity(popularity: np.ndarray, is_hired: np.ndarray) -> np.ndarray:

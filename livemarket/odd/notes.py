@@ -33,6 +33,12 @@ NOTES: dict[str, tuple[str, str, str]] = {
     "festivals": ("list", "—", f"{SF}: 618 and Double 11 (festival sales 742.8B RMB, 2024)"),
     "scandals": ("list", "—", f"{SF}: head-streamer exits (Viya 2021-12)"),
     "supply_shocks": ("list", "—", f"{SF}: Douyin factory overload, late shipping"),
+    "trends": (
+        "dated knots per field",
+        "a field's own range; demand > 0",
+        "NBS online retail (trends.market.demand); live selling's growth 2019-2021 fitted "
+        "(calibration/china-2019-2024.toml); else experiment design",
+    ),
     # platforms
     "platforms.<name>.kind": (
         "content / shelf",

@@ -46,6 +46,7 @@ MEANINGS: dict[str, str] = {
     "festivals": "demand windows",
     "scandals": "scheduled streamer scandals",
     "supply_shocks": "capacity shocks",
+    "trends": "paths of platform fields (live_share, ad_load, ...) and market demand, linear through dated knots",
     "platforms.<name>.kind": "content platform (short video) or shelf platform (search e-commerce)",
     "consumer.tier_shares": "share of consumers in city tiers 1..4",
     "consumer.wallets": "share of consumers holding each payment wallet at start",

@@ -8,10 +8,13 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from livemarket.config import load_scenario
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, check_keywords, split_overrides
 from livemarket.validation.report import figure, markdown_table
 from livemarket.validation.runs import RunSpec, validate
 from livemarket.validation.targets import DAYS, HISTORY, LIVE, SHELF
+from livemarket.validation.timeline import TIMELINE_DAYS, TIMELINE_TARGETS
+from livemarket.validation.timeline_report import timeline_figure, timeline_tables
 
 __all__ = ["validate_command"]
 
@@ -25,7 +28,10 @@ def validate_command(
         int | None, typer.Option(help="Consumers (default: the scenario's).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Root seed of the replicates.")] = 1,
-    days: Annotated[int, typer.Option(help="Days from 2019-01-01 (912 = to 2021-06-30).")] = DAYS,
+    days: Annotated[int | None, typer.Option(
+        help="Days from 2019-01-01 (default: 912 = to 2021-06-30; the timeline: its own 2192).")] = None,
+    targets: Annotated[str, typer.Option(
+        help="Facts: snapshot (2019-2021), timeline (2019-2024) or auto (timeline for china-2019-2024).")] = "auto",
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override, e.g. consumer.bass_q=0.001")
     ] = None,
@@ -39,12 +45,18 @@ def validate_command(
 ) -> None:
     """Run the scenario with replicates and print each stylized fact: target, model [95% CI], verdict.
 
-    Writes ``validation.md``, ``moments.parquet`` and ``validation.{png,pdf,svg}`` to ``out``.
+    Writes ``validation.md``, ``moments.parquet`` and ``validation.{png,pdf,svg}`` to ``out``; for the
+    timeline the in-sample and out-of-sample tables and ``timeline.{png,pdf}`` (yearly paths against the facts).
     """
     import time
 
     try:
-        base = RunSpec(scenario, tuple(set_ or []), consumers, days, False, 0, model).config()
+        if targets not in ("auto", "snapshot", "timeline"):
+            raise ValueError(f"--targets {targets!r}: accepted: auto, snapshot, timeline")
+        base = load_scenario(scenario, split_overrides(set_ or [])[0], consumers=consumers)
+        if targets == "auto":
+            targets = "timeline" if base.trends and base.days >= TIMELINE_DAYS else "snapshot"
+        days = days or (base.days if targets == "timeline" else DAYS)
         lacking = sorted(({h["platform"] for h in HISTORY} | set(SHELF) | set(LIVE)) - set(base.platforms))
         if lacking:  # the comparison and its 2020 history are about these platforms, not the user's policies
             raise ValueError(
@@ -52,7 +64,7 @@ def validate_command(
                 f"2020 policies over it, so the scenario needs the platforms {lacking}; {scenario!r} has "
                 f"{sorted(base.platforms)}; accepted: china-2019 or a scenario with those platforms"
             )
-        RunSpec(scenario, tuple(set_ or []), consumers, days, True, 0, model).config()
+        RunSpec(scenario, tuple(set_ or []), consumers, days, targets == "snapshot", 0, model).config()
         check_keywords(model, split_overrides(set_ or [])[1], "--set")  # also imports the model class
         if replicates < 1 or days < 1:
             raise ValueError("--replicates and --days must be at least 1")
@@ -62,12 +74,20 @@ def validate_command(
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
     started = time.time()
-    summary, runs = validate(scenario, replicates, consumers, seed, set_ or [], days, workers=workers, model=model)
-    table = markdown_table(summary)
+    summary, runs = validate(scenario, replicates, consumers, seed, set_ or [], days, workers=workers, model=model,
+                             targets=targets)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    (out / "validation.md").write_text(table + "\n", encoding="utf-8")
     pl.DataFrame(runs).write_parquet(out / "moments.parquet")
-    figure(summary, runs, out / "validation")
+    if targets == "timeline":
+        inside, outside = timeline_tables(summary)
+        table = (f"## In sample (fitted), 2019-2021\n\n{inside}\n\n"
+                 f"## Out of sample (never fitted), 2022-2024\n\n{outside}")  # fmt: skip
+        figure(summary, runs, out / "validation", TIMELINE_TARGETS)
+        timeline_figure(runs, out / "timeline")
+    else:
+        table = markdown_table(summary)
+        figure(summary, runs, out / "validation")
+    (out / "validation.md").write_text(table + "\n", encoding="utf-8")
     typer.echo(table)
     judged = summary.filter(pl.col("passed").is_not_null())
     typer.echo(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from livemarket.validation.targets import TARGETS, Target, target_by_key
+from livemarket.validation.targets import TARGETS, Target
 
 __all__ = ["figure", "markdown_table", "summarise"]
 
@@ -64,7 +64,9 @@ def markdown_table(summary: pl.DataFrame, in_sample: Sequence[str] | None = None
     return "\n".join(lines)
 
 
-def figure(summary: pl.DataFrame, runs: Sequence[dict[str, float]], path: str | Path) -> list[Path]:
+def figure(
+    summary: pl.DataFrame, runs: Sequence[dict[str, float]], path: str | Path, targets: Sequence[Target] = TARGETS
+) -> list[Path]:
     """Targets (band or point +- tolerance) against replicate values, one panel per pattern.
 
     Writes ``path`` with suffixes .png, .pdf and .svg and returns the paths.
@@ -74,7 +76,8 @@ def figure(summary: pl.DataFrame, runs: Sequence[dict[str, float]], path: str | 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in summary.iter_rows(named=True) if target_by_key(r["key"]).kind != "info"]
+    by_key = {t.key: t for t in targets}
+    rows = [r for r in summary.iter_rows(named=True) if by_key[r["key"]].kind != "info" and math.isfinite(r["mean"])]
     patterns = list(dict.fromkeys(r["pattern"] for r in rows))
     fig, axes = plt.subplots(
         len(patterns),
@@ -88,7 +91,7 @@ def figure(summary: pl.DataFrame, runs: Sequence[dict[str, float]], path: str | 
     for ax, pat in zip(axes, patterns, strict=True):
         mine = [r for r in rows if r["pattern"] == pat]
         for i, r in enumerate(mine):
-            t = target_by_key(r["key"])
+            t = by_key[r["key"]]
             lo, hi = (
                 (t.value - t.tolerance, t.value + t.tolerance)
                 if t.kind == "point"

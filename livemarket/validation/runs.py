@@ -12,7 +12,8 @@ from livemarket.sweeps.cluster import map_runs
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class, split_overrides
 from livemarket.validation.moments import moments
 from livemarket.validation.report import summarise
-from livemarket.validation.targets import DAYS, HISTORY
+from livemarket.validation.targets import DAYS, HISTORY, TARGETS
+from livemarket.validation.timeline import TIMELINE_TARGETS, timeline_moments
 
 __all__ = ["RunSpec", "run_moments", "run_replicates", "validate"]
 
@@ -32,6 +33,7 @@ class RunSpec:
     history: bool = True
     seed: int = 0
     model: str = DEFAULT_MODEL  # its constructor's keywords: overrides model.<keyword>=<value>
+    targets: str = "snapshot"  # which facts the run is measured on: "snapshot" (2019-2021) or "timeline"
 
     def config(self) -> ScenarioConfig:
         """Build the validated scenario (with the 2020 history appended to its policies)."""
@@ -53,6 +55,8 @@ def run_moments(spec: RunSpec) -> dict[str, float]:
     model = load_model_class(spec.model)(config, run_id=f"{config.name}-seed{spec.seed}", **keywords)
     df = model.run(spec.days)
     hired = model.streamers.brand < 0
+    if spec.targets == "timeline":
+        return timeline_moments(df, model.streamers.gmv_rmb[hired], config.consumers)
     return moments(df, model.streamers.gmv_rmb[hired])
 
 
@@ -77,17 +81,21 @@ def validate(
     client=None,
     workers: int = 0,
     model: str = DEFAULT_MODEL,
+    targets: str = "snapshot",
 ) -> tuple[pl.DataFrame, list[dict[str, float]]]:
-    """Run ``replicates`` seeds of the scenario (with the 2020 history) and summarise every target.
+    """Run ``replicates`` seeds of the scenario and summarise every target.
 
+    ``targets="snapshot"``: the 2019-2021 facts, the 2020 history laid over the scenario;
+    ``"timeline"``: the 2019-2024 facts, the scenario's own history (``china-2019-2024``).
     The runs go to ``client``, to a local cluster of ``workers`` processes, or run here (``workers=0``).
     """
     from livemarket.draws import run_seed_sequence
 
+    timeline = targets == "timeline"
     specs = [
-        RunSpec(scenario, tuple(overrides), consumers, days, True,
-                int(run_seed_sequence(seed, 0, r).generate_state(1)[0]), model)
+        RunSpec(scenario, tuple(overrides), consumers, days, not timeline,
+                int(run_seed_sequence(seed, 0, r).generate_state(1)[0]), model, targets)
         for r in range(replicates)
     ]  # fmt: skip
     runs = run_replicates(specs, client, workers=workers)
-    return summarise(runs), runs
+    return summarise(runs, TIMELINE_TARGETS if timeline else TARGETS), runs

@@ -312,6 +312,7 @@ def target_by_key(key: str) -> Target:
     raise KeyError(f"unknown target {key!r}; accepted: {', '.join(t.key for t in TARGETS)}")
 
 
-def loss(means: dict[str, float], keys: Sequence[str]) -> float:
-    """Method-of-simulated-moments objective: sum of squared scaled misses over ``keys``."""
-    return float(sum(target_by_key(k).distance(means.get(k, float("nan"))) ** 2 for k in keys))
+def loss(means: dict[str, float], keys: Sequence[str], targets: Sequence[Target] = TARGETS) -> float:
+    """Method-of-simulated-moments objective: sum of squared scaled misses over ``keys`` (of ``targets``)."""
+    by_key = {t.key: t for t in targets}
+    return float(sum(by_key[k].distance(means.get(k, float("nan"))) ** 2 for k in keys))
