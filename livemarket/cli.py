@@ -54,6 +54,12 @@ def run(
     detail: Annotated[
         str, typer.Option(help="Per-entity tables, comma-separated: brands, streamers, tiers (detail_<name>.parquet).")
     ] = "",
+    save_state: Annotated[
+        Path | None, typer.Option(help="Also save the full state at the end (a checkpoint to --resume from).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue a run saved with --save-state (same scenario; --days more days).")
+    ] = None,
 ) -> None:
     """Run one scenario and write its tidy results (Parquet) and run.json."""
     from livemarket.models.market import LiveCommerceModel
@@ -61,20 +67,37 @@ def run(
     try:
         config = load_scenario(scenario, set_ or [], consumers=consumers, days=days, seed=seed)
         check_out(out)
+        if save_state is not None and (save_state.is_dir() or not save_state.absolute().parent.is_dir()):
+            raise ConfigError(f"--save-state {save_state}: accepted: a file path in an existing folder")
         started = time.time()
         tables = [x.strip() for x in detail.split(",") if x.strip()]
-        model = LiveCommerceModel(config, run_id=f"{config.name}-seed{config.seed}", detail=tables)
+        if resume is not None:
+            if set_ or consumers is not None or seed is not None or tables:
+                raise ConfigError("--resume continues the saved run as it was: --set, --consumers, --seed and "
+                                  "--detail are not accepted with it")  # fmt: skip
+            model = LiveCommerceModel.load(resume, scenario=config.name)
+            todo = days if days is not None else model.config.days - model.day
+            if todo < 1:
+                raise ConfigError(f"--resume {resume}: the saved run is at day {model.day} of its "
+                                  f"{model.config.days}; accepted: --days N to run N more days")  # fmt: skip
+            config = model.config
+        else:
+            model = LiveCommerceModel(config, run_id=f"{config.name}-seed{config.seed}", detail=tables)
+            todo = config.days
         tmp = stage(out)  # the output folder is made (and so known to be writable) before the simulation
     except (ConfigError, GraphInputError) as err:
         _fail(str(err))
     try:
-        table = model.run(config.days, progress=progress)
+        table = model.run(todo, progress=progress)
+        if save_state is not None:
+            model.save(save_state)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     seconds = time.time() - started
     meta = {
-        "scenario": scenario, "seed": config.seed, "days": config.days, "consumers": config.consumers,
+        "scenario": scenario, "seed": config.seed, "days": todo, "consumers": config.consumers,
+        "resumed_from": None if resume is None else str(resume),
         "overrides": set_ or [], "seconds": round(seconds, 3), "versions": versions(),
         "version": version(), "git_commit": git_commit(), "parameters": config.model_dump(mode="json"),
     }  # fmt: skip
@@ -95,7 +118,7 @@ def run(
                     fg=typer.colors.RED, err=True)  # fmt: skip
         raise typer.Exit(code=1) from None
     typer.echo(summary(table))
-    typer.echo(f"\n{config.days} days x {config.consumers:,} consumers in {seconds:.2f} s -> {out}/")
+    typer.echo(f"\n{todo} days x {config.consumers:,} consumers in {seconds:.2f} s -> {out}/")
 
 
 #: what a run folder holds (figures: `livemarket figures`; detail tables: ``--detail``)

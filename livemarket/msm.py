@@ -35,7 +35,7 @@ import numpy as np
 
 from livemarket.validation.targets import Target
 
-__all__ = ["Fit", "Parameter", "bootstrap", "fit", "identification", "residuals"]
+__all__ = ["Fit", "Parameter", "aim", "bootstrap", "fit", "identification", "residuals"]
 
 #: A parameter moves no target by more than this many tolerances per search unit: not identified.
 IDENTIFIED_BELOW = 0.25
@@ -73,7 +73,7 @@ class Fit:
     seconds: float = 0.0
 
 
-def _aim(t: Target) -> tuple[float, float]:
+def aim(t: Target) -> tuple[float, float]:
     """(value, tolerance) a target is fitted to (a range: midpoint and half-width)."""
     if t.kind == "point":
         return float(t.value), float(t.tolerance)
@@ -86,7 +86,7 @@ def residuals(means: dict[str, float], targets: Sequence[Target]) -> np.ndarray:
     """Scaled misses ``(mean - target) / tolerance`` of each target (10 where a moment is missing)."""
     out = []
     for t in targets:
-        value, tol = _aim(t)
+        value, tol = aim(t)
         x = means.get(t.key, float("nan"))
         out.append((x - value) / tol if math.isfinite(x) else 10.0)
     return np.array(out)
@@ -192,7 +192,7 @@ def bootstrap(
     J = result.jacobian
     ident = np.abs(J).max(axis=0) >= IDENTIFIED_BELOW
     solve = np.linalg.pinv(J[:, ident])
-    aims = np.array([_aim(t) for t in targets])
+    aims = np.array([aim(t) for t in targets])
     reps = result.replicate_moments
     at_fit = residuals(_means(reps), targets)
     out = np.empty((draws, len(names)))

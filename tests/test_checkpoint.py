@@ -83,3 +83,33 @@ def test_save_replaces_the_file_whole(tmp_path):
     m.save(path)
     assert LiveCommerceModel.load(path).steps == 5
     assert [p.name for p in tmp_path.iterdir()] == ["m.ckpt"]  # no temporary left behind
+
+
+def test_run_resume_continues_bit_identically_and_bad_states_exit_2(tmp_path):
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from livemarket.cli import app
+
+    cli, base = CliRunner(), ["--consumers", "300", "--no-progress"]
+    straight_run = cli.invoke(app, ["run", "minimal", "--days", "15", "--out", str(tmp_path / "straight"), *base])
+    assert straight_run.exit_code == 0
+    first = cli.invoke(app, ["run", "minimal", "--days", "10", "--out", str(tmp_path / "a"), *base,
+                             "--save-state", str(tmp_path / "s.ckpt")])  # fmt: skip
+    assert first.exit_code == 0, first.output
+    second = cli.invoke(app, ["run", "minimal", "--resume", str(tmp_path / "s.ckpt"), "--days", "5",
+                              "--out", str(tmp_path / "b"), "--no-progress"])  # fmt: skip
+    assert second.exit_code == 0, second.output
+    straight = pl.read_parquet(tmp_path / "straight" / "results.parquet")
+    assert pl.read_parquet(tmp_path / "b" / "results.parquet").equals(straight)
+    damaged = tmp_path / "d.ckpt"
+    damaged.write_bytes((tmp_path / "s.ckpt").read_bytes()[:-10])
+    for args, says in (
+        (["run", "china-2019", "--resume", str(tmp_path / "s.ckpt")], "not 'china-2019'"),
+        (["run", "minimal", "--resume", str(damaged)], "damaged"),
+        (["run", "minimal", "--resume", str(tmp_path / "none.ckpt")], "does not exist"),
+        (["run", "minimal", "--resume", str(tmp_path / "s.ckpt"), "--seed", "3"], "not accepted"),
+    ):
+        result = cli.invoke(app, [*args, "--days", "5", "--out", str(tmp_path / "b"), "--no-progress"])
+        assert result.exit_code == 2 and says in result.output, result.output
+        assert pl.read_parquet(tmp_path / "b" / "results.parquet").equals(straight)  # nothing overwritten

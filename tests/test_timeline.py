@@ -140,3 +140,12 @@ def test_validate_timeline_prints_both_tables_and_writes_the_paths_figure(tmp_pa
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
     assert (tmp_path / "validation.md").read_text().count("| Fact |") == 2
 
+
+
+def test_a_days_events_for_one_platform_act_together():
+    """A ban lifted on its own day (an arm undoing a timeline event) is no ban at all: no new-link friction."""
+    ban = {"platform": "video", "date": dt.date(2019, 1, 5), "set": {"link_ban": True}}
+    lift = {"platform": "video", "date": dt.date(2019, 1, 5), "set": {"link_ban": False}}
+    plain = LiveCommerceModel(load_scenario("minimal", consumers=400, days=20)).run()
+    undone = LiveCommerceModel(load_scenario("minimal", consumers=400, days=20, policies=[ban, lift])).run()
+    assert plain.equals(undone)

@@ -192,9 +192,10 @@ class LiveCommerceModel(mesa.Model):
         self.streams = self.day_streams(self.day)
         # 1. calendar: policies, festivals, scandals
         self.scandals_today = []
-        for name, changes in self.calendar.policies_on(self.day, self.date):
-            self.platforms[name].apply_policy(changes)
-        for name, changes in self.calendar.trends_on(self.date):
+        today: dict[str, dict] = {}  # a platform's events of one day act together; a later one wins a field
+        for name, changes in (*self.calendar.policies_on(self.day, self.date), *self.calendar.trends_on(self.date)):
+            today.setdefault(name, {}).update(changes)
+        for name, changes in today.items():
             self.platforms[name].apply_policy(changes)
         demand = self.calendar.demand_multiplier(self.date)
         self._draw_scandals()

@@ -11,7 +11,7 @@ import polars as pl
 
 from livemarket.validation.targets import TARGETS, Target
 
-__all__ = ["figure", "markdown_table", "summarise"]
+__all__ = ["figure", "fmt_number", "markdown_table", "summarise"]
 
 
 def summarise(
@@ -37,7 +37,8 @@ def summarise(
     return pl.DataFrame(rows, schema_overrides={"passed": pl.Boolean})
 
 
-def _fmt(x: float) -> str:
+def fmt_number(x: float) -> str:
+    """A number as the tables print it (thousands separated, 3 significant digits below 10, n/a)."""
     if x is None or not math.isfinite(x):
         return "n/a"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
@@ -56,7 +57,7 @@ def markdown_table(summary: pl.DataFrame, in_sample: Sequence[str] | None = None
         verdict = {True: "**pass**", False: "FAIL", None: "—"}[r["passed"]]
         pattern = r["pattern"] if r["pattern"] != last else ""
         last = r["pattern"]
-        ci = f"{_fmt(r['mean'])} [{_fmt(r['low'])}, {_fmt(r['high'])}]"
+        ci = f"{fmt_number(r['mean'])} [{fmt_number(r['low'])}, {fmt_number(r['high'])}]"
         lines.append(
             f"| {pattern} | {r['label']} | {r['unit']} | {r['target']} | {ci} | "
             f"{'in' if inside else 'out'} | {verdict} |"

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from livemarket.validation.report import _fmt
+from livemarket.validation.report import fmt_number
 from livemarket.validation.timeline import NBS_ONLINE_RETAIL_TRN, TIMELINE_TARGETS, YEARS
 
-__all__ = ["timeline_figure", "timeline_tables"]
+__all__ = ["mean_interval", "timeline_figure", "timeline_tables"]
 
 _BY_KEY = {t.key: t for t in TIMELINE_TARGETS}
 
 
-def _interval(values: Sequence[float]) -> tuple[float, float, float]:
+def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
     """Mean and 95% t-interval of the replicate mean (NaN without two finite values)."""
     from scipy import stats
 
@@ -45,7 +45,8 @@ def timeline_tables(summary: pl.DataFrame) -> tuple[str, str]:
         ins = _BY_KEY[r["key"]].in_sample
         pattern = r["pattern"] if r["pattern"] != last[ins] else ""
         last[ins] = r["pattern"]
-        model = "n/a" if not math.isfinite(r["mean"]) else f"{_fmt(r['mean'])} [{_fmt(r['low'])}, {_fmt(r['high'])}]"
+        f = fmt_number
+        model = "n/a" if not math.isfinite(r["mean"]) else f"{f(r['mean'])} [{f(r['low'])}, {f(r['high'])}]"
         tables[ins].append(f"| {pattern} | {r['label']} | {r['unit']} | {r['target']} | {model} | "
                            f"{_why(r['key'], r['passed'])} |")  # fmt: skip
     return "\n".join(tables[True]), "\n".join(tables[False])
@@ -64,7 +65,7 @@ def timeline_figure(runs: Sequence[dict[str, float]], path: str | Path) -> list[
     from livemarket.figures.style import color_of as platform_color
 
     def series(key: str) -> np.ndarray:
-        return np.array([_interval([r.get(f"path:{key}:{y}", float("nan")) for r in runs]) for y in YEARS])
+        return np.array([mean_interval([r.get(f"path:{key}:{y}", float("nan")) for r in runs]) for y in YEARS])
 
     def band(ax, key: str, label: str, color: str) -> None:
         s = series(key)
