@@ -59,7 +59,7 @@ def _binned(runs: pl.DataFrame, column: str, max_levels: int = 8, bins: int = 5)
     return runs.with_columns(pl.Series(column, [labels[i] for i in index], dtype=ordered))
 
 
-def fmt_number(value) -> str:
+def _fmt(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float):
@@ -76,7 +76,7 @@ def _inside(mean: np.ndarray, half: np.ndarray, metric: str, nonnegative: bool) 
 
 def _xticks(ax, levels: list) -> None:
     """Level labels on the x axis, slanted when they would run into each other."""
-    labels = [fmt_number(v) for v in levels]
+    labels = [_fmt(v) for v in levels]
     crowded = sum(len(t) for t in labels) > 36
     ax.set_xticks(range(len(levels)), labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
 
@@ -221,7 +221,7 @@ def sweep_heatmap(
         fig, ax = figure("single", 2.9)
     image = ax.imshow(grid, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest")
     _xticks(ax, xs)
-    ax.set_yticks(range(len(ys)), [fmt_number(v) for v in ys])
+    ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys])
     ax.set_xlabel(_axis(x))
     ax.set_ylabel(_axis(y))
     ax.grid(False)
@@ -313,7 +313,7 @@ def sweep_timeseries(
     keys = pl.Series(levels).cast(pl.String).to_list()  # the same text as the _level column
     cmap = mpl.colormaps["viridis"]
     colors = {k: cmap(i / max(len(keys) - 1, 1) * 0.9) for i, k in enumerate(keys)}
-    labels = {k: fmt_number(lv) for k, lv in zip(keys, levels, strict=True)}
+    labels = {k: _fmt(lv) for k, lv in zip(keys, levels, strict=True)}
     for i, (ax, p) in enumerate(zip(axes.flat, names, strict=False)):
         lines = timeseries(data, metric, ax, hue="_level", platform=p, groups=keys,
                            colors=colors, labels=labels, smooth_days=smooth_days, band_alpha=0.12)  # fmt: skip
@@ -465,7 +465,7 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
             ax.set_xlabel("Share of outcome variance")
         title = str(d["label"][0]) if "label" in d.columns else nice(str(row["metric"]))
         where = [
-            nice(v) if c == "platform" else f"{nice(c)} {fmt_number(v)}"
+            nice(v) if c == "platform" else f"{nice(c)} {_fmt(v)}"
             for c, v in row.items()
             if c != "metric" and v != "all"
         ]
