@@ -78,7 +78,13 @@ def _spec(tmp_path, **extra) -> str:
      ({"parameters": {"platforms.jd.trust_prio": "{ low = 0.5, high = 0.9 }"}}, "not set in scenario"),
      ({"parameters": {"platforms.jd.trust_prior": "{ low = 0.5, high = 1.5 }"}}, "less than or equal to 1"),
      ({"model": "sweep_strategies:NotAModel"}, "model: 'sweep_strategies:NotAModel' is not a subclass"),
-     ({"model": "no_such_module_xyz:M"}, "model: cannot import module 'no_such_module_xyz'")],
+     ({"model": "no_such_module_xyz:M"}, "model: cannot import module 'no_such_module_xyz'"),
+     ({"method": "gauss-newton", "in_sample": ["aov_order_margin"], "out_of_sample": []},
+      "point and range targets only"),
+     ({"method": "newton"}, "method: Input should be 'tpe' or 'gauss-newton'"),
+     ({"in_sample": ["douyin_gmv_2020_bn"]}, "unknown target"),
+     ({"parameters": {"platforms.jd.trust_prior": "{ low = 0.5, high = 0.9, also = ['platforms.jd.no_such_field'] }"}},
+      "no_such_field")],
 )  # fmt: skip
 def test_bad_specs_are_one_clear_error(tmp_path, extra, message):
     with pytest.raises(ConfigError, match=message):
@@ -90,8 +96,9 @@ def test_calibrate_command_exits_2_on_a_bad_spec(tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
-def test_shipped_spec_is_valid():
-    spec = load_spec(Path(__file__).resolve().parent.parent / "calibration" / "china-2019.toml")
+@pytest.mark.parametrize("name", ["china-2019.toml", "china-2019-2024.toml"])
+def test_shipped_spec_is_valid(name):
+    spec = load_spec(Path(__file__).resolve().parent.parent / "calibration" / name)
     assert set(spec.in_sample).isdisjoint(spec.out_of_sample)
     assert spec.out_of_sample  # some targets are kept out of the fit
 
