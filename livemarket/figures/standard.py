@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from livemarket.figures.data import nice
 from livemarket.figures.funnel import funnel
-from livemarket.figures.graph import graph_sample, trust_distribution
+from livemarket.figures.graph import graph_layout, graph_sample, sample_nodes, trust_distribution
 from livemarket.figures.live import live_commerce
 from livemarket.figures.load import Results, load_results
 from livemarket.figures.policy import before_after
@@ -94,8 +94,24 @@ def draw_standard(
         return written
 
     if parallel and can_fork():  # before any table is read: polars' threads must not have started
+        _import_shared(formats)  # once, here, rather than in each process
         return in_two_processes(part)
     return part(None)
+
+
+def _import_shared(formats) -> None:
+    """Import what both processes need: the writers of the formats, and scipy's t quantiles."""
+    import importlib
+
+    import scipy.special  # noqa: F401  (confidence intervals: livemarket.figures.data.t_quantile)
+
+    for fmt in formats:
+        module = {"pdf": "matplotlib.backends.backend_pdf", "png": "matplotlib.backends.backend_agg",
+                  "svg": "matplotlib.backends.backend_svg"}.get(fmt)  # fmt: skip
+        if module is not None:
+            importlib.import_module(module)
+    if "png" in formats:
+        import PIL.PngImagePlugin  # noqa: F401
 
 
 #: Figures drawn from the model's last day (saved state, or a replay of the run).
@@ -135,12 +151,19 @@ def _run_jobs(res: Results) -> list[tuple[str, object]]:
             jobs.append((name, lambda when=when, event=event: before_after(f, when, event=event)))
     if params:
         model = functools.cache(lambda: saved_state(res) or replay_model(res))
+        layout = functools.cache(lambda: graph_sample_layout(model()))  # one sample, both graphs
         jobs += [
-            ("graph_loyalty", lambda: graph_sample(model(), color_by="loyalty")),
-            ("graph_trust", lambda: graph_sample(model(), color_by="trust")),
+            ("graph_loyalty", lambda: graph_sample(model(), color_by="loyalty", layout=layout())),
+            ("graph_trust", lambda: graph_sample(model(), color_by="trust", layout=layout())),
             ("trust_distribution", lambda: trust_distribution(model())),
         ]
     return jobs
+
+
+def graph_sample_layout(model, size: int = 300, seed: int = 0):
+    """The ``(nodes, xy, edges)`` that :func:`graph_sample` draws with its defaults."""
+    nodes = sample_nodes(model.social_graph, size, seed)
+    return (nodes, *graph_layout(model.social_graph, nodes, seed))
 
 
 def saved_state(res: Results):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
@@ -191,6 +191,7 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
         finally:
             if engine is not None:
                 fig.set_layout_engine(engine)
-    if close:
-        plt.close(fig)
+    pyplot = sys.modules.get("matplotlib.pyplot")  # a figure pyplot manages was made through pyplot
+    if close and pyplot is not None:
+        pyplot.close(fig)
     return written
