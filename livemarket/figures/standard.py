@@ -140,14 +140,19 @@ def _run_jobs(res: Results) -> list[tuple[str, object]]:
     params = res.meta.get("parameters", {})
     last = f["date"].max()
     first = f["date"].min()
+    by_date: dict = {}  # events of one date share one figure: its window and bars are the same
     for ev in params.get("policies", []):
-        when = ev.get("date") or ev.get("step")
-        label = " ".join(k.replace("_", " ") for k in ev.get("set", {}))
-        name = f"policy_{ev['platform']}_" + (
+        by_date.setdefault(ev.get("date") or ev.get("step"), []).append(ev)
+    for when, events in by_date.items():
+        platforms = list(dict.fromkeys(ev["platform"] for ev in events))
+        name = f"policy_{'_'.join(platforms)}_" + (
             f"step{when}" if isinstance(when, int) else when.replace("-", "")
         )
         if isinstance(when, int) or first < dt.date.fromisoformat(when) <= last:
-            event = f"{nice(ev['platform'])} {label}"
+            event = "; ".join(
+                f"{nice(ev['platform'])} " + " ".join(k.replace("_", " ") for k in ev.get("set", {}))
+                for ev in events
+            )
             jobs.append((name, lambda when=when, event=event: before_after(f, when, event=event)))
     if params:
         model = functools.cache(lambda: saved_state(res) or replay_model(res))
