@@ -148,11 +148,13 @@ def panel_title(ax, letter: str, text: str = "") -> None:
     if not letter:
         ax.set_title(text, loc="left")
         return
-    # the bold letter is the title; the description is written after it (plain text: no mathtext to parse)
-    title = ax.set_title(letter, loc="left", fontweight="bold")
+    # the bold letter is the title; the description is written after it (plain text: no mathtext to parse).
+    # A wrapped description: the letter stays beside its first line (the title gets blank lines under it).
+    lines = text.split("\n")
+    title = ax.set_title(letter + "\n" * (len(lines) - 1), loc="left", fontweight="bold")
     if text:
-        ax._panel_text = ax.annotate("  " + text, xy=(1, 0), xycoords=title, va="bottom", ha="left",
-                                     fontsize=title.get_fontsize())  # fmt: skip
+        ax._panel_text = ax.annotate("\n".join("  " + line for line in lines), xy=(1, 0), xycoords=title,
+                                     va="bottom", ha="left", fontsize=title.get_fontsize())  # fmt: skip
 
 
 def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = True) -> list[Path]:
