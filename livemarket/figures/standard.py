@@ -100,10 +100,8 @@ def draw_standard(
 
 
 def _import_shared(formats) -> None:
-    """Import what both processes need: the writers of the formats, and scipy's t quantiles."""
+    """Import what both processes need: the writers of the formats."""
     import importlib
-
-    import scipy.special  # noqa: F401  (confidence intervals: livemarket.figures.data.t_quantile)
 
     for fmt in formats:
         module = {"pdf": "matplotlib.backends.backend_pdf", "png": "matplotlib.backends.backend_agg",
