@@ -6,8 +6,9 @@ scenario, and the social graph coloured by loyalty and by trust, and trust today
 last three read the run's last-day state (``state.npz``, written by ``livemarket run``);
 without it the model is rebuilt from ``run.json`` and replayed with the same seed, which
 reproduces the run. A sweep gets, per factor, the strategy comparison and the series by
-level; per pair of factors, heat maps; and the sensitivity indices. Every figure is
-written as PDF and PNG (SVG on request).
+level; per pair of factors, heat maps; and the sensitivity indices. :func:`draw_standard`
+writes each figure as PDF and PNG by default; ``livemarket figures`` writes PNG unless
+``--formats`` asks for more (``png,pdf``).
 """
 
 from __future__ import annotations
