@@ -473,7 +473,7 @@ def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
 def calibrate_command(
     spec: Annotated[str, typer.Argument(help="Calibration spec (.toml).")],
 ) -> None:
-    """Fit the scenario's parameters to the stylized facts (method of simulated moments, Optuna)."""
+    """Fit a scenario's parameters to the stylized facts. Method of simulated moments (Optuna)."""
     try:
         load_spec(spec)
     except ConfigError as err:

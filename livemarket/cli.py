@@ -28,11 +28,13 @@ import typer
 
 from livemarket.config import ConfigError, builtin_scenarios, load_scenario
 from livemarket.models.detail import DETAIL_TABLES
-from livemarket.models.graphs import GraphInputError
 from livemarket.provenance import git_commit, version, versions
 from livemarket.state import write_state
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Live-stream e-commerce market simulations.")
+# Plain click help (rich_markup_mode=None): paragraphs re-wrapped and every option's help
+# wrapped under it at the terminal's width (80 columns included), never cut off with "…".
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Live-stream e-commerce market simulations.")
 
 
 def _fail(message: str) -> None:
@@ -61,7 +63,7 @@ def run(
         Path | None, typer.Option(help="Continue a run saved with --save-state (same scenario; --days more days).")
     ] = None,
 ) -> None:
-    """Run one scenario and write its tidy results (Parquet) and run.json."""
+    """Run one scenario. Writes its tidy results (Parquet) and run.json."""
     from livemarket.models.market import LiveCommerceModel
 
     try:
@@ -85,7 +87,7 @@ def run(
             model = LiveCommerceModel(config, run_id=f"{config.name}-seed{config.seed}", detail=tables)
             todo = config.days
         tmp = stage(out)  # the output folder is made (and so known to be writable) before the simulation
-    except (ConfigError, GraphInputError) as err:
+    except ConfigError as err:  # GraphInputError (a malformed graph file) is one too
         _fail(str(err))
     try:
         table = model.run(todo, progress=progress)

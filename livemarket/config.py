@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from livemarket.sizing import MAX_DAYS, check_memory
 from livemarket.suggest import describe_errors, did_you_mean
+from livemarket.trends import check_trends
 
 __all__ = ["ConfigError", "PlatformConfig", "ScenarioConfig", "apply_overrides", "builtin_scenarios",
            "load_scenario", "read_toml_file", "scenario_from_dict"]  # fmt: skip
@@ -278,13 +279,6 @@ class SupplyShock(_Strict):
     category: int | None = None
 
 
-#: Platform parameters a trend may move day by day (read afresh every day by the engine).
-TREND_FIELDS = ("live_share", "ad_load", "feed_mode", "install_pull", "promotion", "protection", "logistics_quality")
-#: Market-wide trends: ``demand`` multiplies every consumer's purchase propensity (planned needs,
-#: live consideration, splash views), as festivals do.
-MARKET_TRENDS = ("demand",)
-
-
 class ScenarioConfig(_Strict):
     """A whole scenario: population, platforms, agents, graph and calendar."""
 
@@ -384,7 +378,7 @@ class ScenarioConfig(_Strict):
             except ValidationError as err:
                 raise ValueError(describe_errors(err, PlatformConfig, f"policies[{i}].set")) from None
             platform_refs(f"policies[{i}].set", changed)
-        self._check_trends(names)
+        check_trends(self, PlatformConfig)
         for i, s in enumerate(self.scandals):
             if s.date < self.start_date:
                 raise ValueError(f"scandals[{i}].date {s.date} is before start_date {self.start_date}")
@@ -399,41 +393,6 @@ class ScenarioConfig(_Strict):
             if s.category is not None and not 0 <= s.category < self.categories.count:
                 raise ValueError(f"supply_shocks[{i}].category: 0..{self.categories.count - 1}")
         return self
-
-    def _check_trends(self, names: list[str]) -> None:
-        """Trends name a platform (or ``market``), a field that may trend, ISO dates after the start, valid values."""
-        for owner, fields in self.trends.items():
-            if owner != "market" and owner not in self.platforms:
-                raise ValueError(f"trends.{owner}: unknown platform (accepted: {names} or 'market')"
-                                 f"{did_you_mean(owner, [*names, 'market'])}")  # fmt: skip
-            allowed = MARKET_TRENDS if owner == "market" else TREND_FIELDS
-            for field, knots in fields.items():
-                where = f"trends.{owner}.{field}"
-                if field not in allowed:
-                    raise ValueError(f"{where}: {field!r} cannot trend (accepted: {list(allowed)})"
-                                     f"{did_you_mean(field, allowed)}")  # fmt: skip
-                if not knots:
-                    raise ValueError(f"{where}: needs at least one dated value, e.g. {{ 2020-07-01 = 0.05 }}")
-                for key, value in knots.items():
-                    try:
-                        date = dt.date.fromisoformat(key)
-                    except ValueError:
-                        raise ValueError(f"{where}: {key!r} is not a date (accepted: YYYY-MM-DD)") from None
-                    if date <= self.start_date:
-                        raise ValueError(f"{where}.{key}: the date must be after start_date {self.start_date}")
-                    if owner == "market":
-                        if not value > 0:
-                            raise ValueError(f"{where}.{key}: demand must be > 0 (got {value})")
-                        continue
-                    try:
-                        PlatformConfig.model_validate(self.platforms[owner].model_dump() | {field: value})
-                    except ValidationError as err:
-                        raise ValueError(describe_errors(err, PlatformConfig, f"{where}.{key}")) from None
-                if owner != "market":
-                    for i, ev in enumerate(self.policies):
-                        if ev.platform == owner and field in ev.set:
-                            raise ValueError(f"policies[{i}].set.{field}: {owner}'s {field} follows "
-                                             f"{where}; a policy may not also set it")  # fmt: skip
 
 
 def builtin_scenarios() -> list[str]:

@@ -23,13 +23,15 @@ def figures(
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default RESULTS/figures).")
     ] = None,
-    formats: Annotated[str, typer.Option(help="Comma-separated formats (pdf, png, svg...).")] = "pdf,png",
+    formats: Annotated[
+        str, typer.Option(help="Comma-separated: png (default), pdf (vector, for a paper), svg.")
+    ] = "png",
     factors: Annotated[
         str | None, typer.Option(help="Sweep factor columns, comma-separated (default: found).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Draw the standard figures of a run or a sweep as PDF and PNG (--formats pdf,png,svg adds SVG)."""
+    """Draw the standard figures of a run or a sweep. PNG; --formats png,pdf adds the PDF."""
     from livemarket.figures.standard import draw_standard
 
     if not results.exists():
@@ -55,7 +57,7 @@ def explore(
         bool, typer.Option("--open/--no-open", help="Open a browser tab.")
     ] = True,
 ) -> None:
-    """Serve the interactive explorer (SolaraViz) on http://HOST:PORT."""
+    """Serve the interactive explorer (SolaraViz). On http://HOST:PORT."""
     try:
         import solara  # noqa: F401
     except ImportError:

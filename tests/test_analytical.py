@@ -1,4 +1,4 @@
-"""Analytical checks: the engine against closed-form results derived from MODEL_SPEC / ODD.
+"""Analytical checks: the engine against closed-form results derived from the model description (docs/ODD.md).
 
 Each expected value here is written out from the formula in docs/ODD.md, independently of
 the engine code, so a wrong formula in the engine makes the test fail (see the validation
@@ -125,7 +125,7 @@ def channel_case():
 
 
 def _expected_channel_probabilities(model, c, wallet_video=True, wallet_mall=True):
-    """P(visit), P(consider) and the logit shares (none, own, link, search), written from MODEL_SPEC 4."""
+    """P(visit), P(consider) and the logit shares (none, own, link, search), written from docs/ODD.md (section 7)."""
     beh = c["beh"]
     t_streamer = float(model.streamers.reputation[c["streamer"]])
     t_brand = float(model.brands.reputation[c["brand"]])

@@ -1,4 +1,4 @@
-"""The dynamic market (MODEL_SPEC "Dynamics"): each mechanism on a tiny case whose answer is known."""
+"""The dynamic market (docs/ODD.md, "The dynamic market"): each mechanism on a tiny case whose answer is known."""
 
 import numpy as np
 import polars as pl

@@ -22,7 +22,7 @@ from livemarket.figures.sweeps import sensitivity_indices
 
 RUN_FIGURES = {
     "gmv_shares", "live_commerce", "funnel", "channel_mix", "market_indicators", "trust", "graph_loyalty",
-    "graph_trust", "trust_distribution", "policy_video_step10",
+    "graph_trust", "trust_distribution", "policy_video_mall_step10",
 }  # fmt: skip
 OKABE_ITO = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"}
 
@@ -39,14 +39,16 @@ def fonts_embedded(pdf: bytes) -> bool:
     )
 
 
-def check_written(folder, names):
+def check_written(folder, names, formats=("png",)):
+    assert {p.suffix for p in folder.iterdir()} == {f".{fmt}" for fmt in formats}
     for name in names:
-        for fmt in F.FORMATS:
+        for fmt in formats:
             path = folder / f"{name}.{fmt}"
             assert path.is_file() and path.stat().st_size > 1000, path
-        assert fonts_embedded((folder / f"{name}.pdf").read_bytes()), (
-            f"{name}.pdf: fonts not embedded as TrueType"
-        )
+        if "pdf" in formats:
+            assert fonts_embedded((folder / f"{name}.pdf").read_bytes()), (
+                f"{name}.pdf: fonts not embedded as TrueType"
+            )
         width_px = Image.open(folder / f"{name}.png").size[0]
         assert width_px in (round(F.SINGLE_COLUMN_IN * 300), round(F.DOUBLE_COLUMN_IN * 300)), (
             name,
@@ -142,13 +144,14 @@ def test_graph_sample_is_connected_neighbourhood_and_seeded():
 def run_folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     result = CliRunner().invoke(app, ["run", "minimal", "--days", "30", "--consumers", "500", "--out", str(out),
-                                      "--set", "policies=[{platform='video', step=10, set={link_ban=true}}]",
+                                      "--set", "policies=[{platform='video', step=10, set={link_ban=true}},"
+                                      "{platform='mall', step=10, set={protection=0.6}}]",  # one figure per date
                                       "--no-progress"])  # fmt: skip
     assert result.exit_code == 0, result.output
     return out
 
 
-def test_figures_command_on_a_run_writes_the_full_set(run_folder):
+def test_figures_command_on_a_run_writes_the_full_set_as_png(run_folder):
     result = CliRunner().invoke(
         app, ["figures", str(run_folder), "--out", str(run_folder / "figs"), "--no-progress"]
     )
@@ -190,12 +193,12 @@ def sweep_frame():
 
 def test_figures_command_on_a_tidy_sweep_writes_the_full_set(sweep_frame, tmp_path):
     sweep_frame.write_parquet(tmp_path / "runs.parquet")
-    result = CliRunner().invoke(app, ["figures", str(tmp_path), "--no-progress"])
+    result = CliRunner().invoke(app, ["figures", str(tmp_path), "--formats", "png,pdf", "--no-progress"])
     assert result.exit_code == 0, result.output
     names = {"compare_link_ban", "compare_protection", "series_link_ban", "series_protection",
              "heatmap_link_ban__protection", "sensitivity"}  # fmt: skip
     assert {p.stem for p in (tmp_path / "figures").iterdir()} == names
-    check_written(tmp_path / "figures", names)
+    check_written(tmp_path / "figures", names, formats=("png", "pdf"))
 
 
 def store_folder(path, frame: pl.DataFrame, with_indices: bool):

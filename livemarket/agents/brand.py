@@ -45,7 +45,7 @@ class BrandTable:
             arr[:] = 0.0
 
     def reprice(self, pass_through: float) -> None:
-        """Pass a share of last month's fee burden into prices (MODEL_SPEC: prices answer costs).
+        """Pass a share of last month's fee burden into prices (docs/ODD.md, "The dynamic market": prices answer costs).
 
         With fee burden ``f`` (platform take and commissions over kept sales; outbound-link fees
         are passed into the checkout price of link orders instead), full pass-through sets the

@@ -1,6 +1,6 @@
 """Consumers as one population held in columns: one row per consumer, rules over whole columns.
 
-The daily rules (MODEL_SPEC "One day", step 4 and steps 6-7) are written once in
+The daily rules (docs/ODD.md, section 3, steps 4 and 6-7) are written once in
 :mod:`livemarket.core.rules`; this module applies them to every consumer at once.
 Everyone reads yesterday's state (synchronous update). The per-consumer reference in
 :mod:`livemarket.agents.reference` applies the same rules one agent at a time and

@@ -81,7 +81,7 @@ class Streamer(mesa.Agent):
 
 
 def enter_and_exit(model) -> tuple[np.ndarray, np.ndarray]:
-    """Monthly entry and exit of hired streamers (MODEL_SPEC Dynamics); returns (entered, left) rows.
+    """Monthly entry and exit of hired streamers (docs/ODD.md, "The dynamic market"); returns (entered, left) rows.
 
     Exit: an active hired streamer whose month's commission income (scaled to 10,000 consumers)
     is below ``exit_income_rmb`` leaves with chance ``exit_per_month``. Entry: on each platform

@@ -160,7 +160,9 @@ def band(
         .sort(hue, "step")
     )
     n = out["n"].to_numpy()
-    t = np.where(n > 1, t_quantile(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
+    t = np.full(len(n), np.nan)  # one run per group (a single run): no band, and no scipy to import
+    if (n > 1).any():
+        t = np.where(n > 1, t_quantile(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
     half = pl.Series(t) * out["sd"] / out["n"].cast(pl.Float64).sqrt()
     # keep the band inside the metric's range: amounts and shares are never negative,
     # shares never above 100%, trust and indices never above 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import networkx as nx
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
@@ -70,6 +69,8 @@ def graph_layout(graph, nodes: np.ndarray, seed: int = 0) -> tuple[np.ndarray, n
         ``(xy, edges)``: (len(nodes), 2) positions and (E, 2) edges as row numbers of ``nodes``.
 
     """
+    import networkx as nx  # here: ``livemarket figures`` imports it only where graphs are drawn
+
     index = {int(v): i for i, v in enumerate(nodes)}
     h = nx.Graph()
     h.add_nodes_from(range(len(nodes)))

@@ -49,8 +49,22 @@ def _platforms(
     return chosen + (["all"] if market else [])
 
 
+class _DateLocator(mdates.AutoDateLocator):
+    """``AutoDateLocator`` that remembers the ticks of its last view interval.
+
+    A figure is drawn several times (the layout measures it twice, then each format draws
+    it), always over the same interval; the ticks are a function of the interval alone.
+    """
+
+    def __call__(self):
+        key = tuple(self.axis.get_view_interval()) if self.axis is not None else None
+        if key is None or getattr(self, "_last", (None,))[0] != key:
+            self._last = (key, super().__call__())
+        return self._last[1]
+
+
 def _date_axis(ax) -> None:
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
+    locator = _DateLocator(minticks=3, maxticks=6)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
 

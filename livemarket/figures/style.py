@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
@@ -148,11 +148,13 @@ def panel_title(ax, letter: str, text: str = "") -> None:
     if not letter:
         ax.set_title(text, loc="left")
         return
-    # the bold letter is the title; the description is written after it (plain text: no mathtext to parse)
-    title = ax.set_title(letter, loc="left", fontweight="bold")
+    # the bold letter is the title; the description is written after it (plain text: no mathtext to parse).
+    # A wrapped description: the letter stays beside its first line (the title gets blank lines under it).
+    lines = text.split("\n")
+    title = ax.set_title(letter + "\n" * (len(lines) - 1), loc="left", fontweight="bold")
     if text:
-        ax._panel_text = ax.annotate("  " + text, xy=(1, 0), xycoords=title, va="bottom", ha="left",
-                                     fontsize=title.get_fontsize())  # fmt: skip
+        ax._panel_text = ax.annotate("\n".join("  " + line for line in lines), xy=(1, 0), xycoords=title,
+                                     va="bottom", ha="left", fontsize=title.get_fontsize())  # fmt: skip
 
 
 def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = True) -> list[Path]:
@@ -182,7 +184,9 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
         try:
             for i, fmt in enumerate(formats):
                 target = path.with_suffix(f".{fmt}")
-                fig.savefig(target, format=fmt, dpi=300, metadata=meta.get(fmt))
+                # PNG: zlib's fastest level, a third of the encoding time for a fifth more bytes
+                extra = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+                fig.savefig(target, format=fmt, dpi=300, metadata=meta.get(fmt), **extra)
                 written.append(target)
                 if (
                     i == 0 and engine is not None
@@ -191,6 +195,7 @@ def save(fig, path: str | Path, formats: Sequence[str] = FORMATS, close: bool = 
         finally:
             if engine is not None:
                 fig.set_layout_engine(engine)
-    if close:
-        plt.close(fig)
+    pyplot = sys.modules.get("matplotlib.pyplot")  # a figure pyplot manages was made through pyplot
+    if close and pyplot is not None:
+        pyplot.close(fig)
     return written

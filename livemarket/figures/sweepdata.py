@@ -48,7 +48,7 @@ def runs_table(
         runs = per_run(
             frame,
             metrics or ["gmv_share"],
-            platforms=platforms,
+            platforms=None if platforms is None else [*platforms, "all"],  # market metrics too
             channel=channel,
             last_days=last_days,
         )

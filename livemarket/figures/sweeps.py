@@ -94,6 +94,14 @@ def _first(rows: pl.DataFrame, column: str) -> str:
     return str(rows[column][0])
 
 
+def _name_unit(label: str) -> tuple[str, str]:
+    """``"Platform trust (mean) (0–1)"`` -> ``("Platform trust (mean)", "0–1")``: the last bracket is the unit."""
+    if not label.endswith(")") or " (" not in label:
+        return label, ""
+    name, _, unit = label.rpartition(" (")
+    return name, unit[:-1]
+
+
 @styled
 def strategy_comparison(
     source,
@@ -161,8 +169,8 @@ def strategy_comparison(
         _xticks(ax, levels)
         ax.set_xlim(-0.6, len(levels) - 0.4)
         ax.set_xlabel(_axis(by))
-        name, _, unit = _first(rows, "label").partition(" (")
-        ax.set_ylabel(unit.rstrip(")") or name)  # the title names the outcome; the axis, its unit
+        name, unit = _name_unit(_first(rows, "label"))
+        ax.set_ylabel(unit or name)  # the title names the outcome; the axis, its unit
         ax.grid(axis="x", visible=False)
         panel_title(ax, LETTERS[k] if len(outcomes) > 1 else "", name)
     ids = [c for c in ("run_id", "point", "replicate") if c in runs.columns]
@@ -175,6 +183,7 @@ def strategy_comparison(
     title = f"Each run: {_first(runs, 'note')}.\nPoints: mean; bars: 95% CI over the {n} runs of each level"
     shown = [h for p, h in handles.items() if p != "all"]
     if shown:
+        shown += [handles["all"]] if "all" in handles else []  # market outcomes beside platforms
         fig.legend(handles=shown, loc="outside upper center", ncol=min(len(shown), 6), title=title)
     else:
         fig.suptitle(title, fontsize=7)
@@ -193,6 +202,7 @@ def sweep_heatmap(
     annotate: bool = True,
     cmap: str = "viridis",
     ax=None,
+    interval: bool = False,
 ):
     """Heat map of an outcome over two factors (mean over replicates and other factors).
 
@@ -207,16 +217,20 @@ def sweep_heatmap(
         annotate: write each cell's value in it.
         cmap: a perceptually uniform, colour-blind-safe colour map.
         ax: axes to draw on (default: a new single-column figure).
+        interval: write each cell's 95% confidence interval (``± half-width`` over its runs)
+            under its value.
 
     """
     runs = runs_table(source, [metric], platforms=[platform], channel=channel, last_days=last_days)
     runs = runs.filter(pl.col("platform") == platform, pl.col("outcome") == _outcomes(runs)[0])
     runs = _binned(_binned(runs, x), y)
     xs, ys = _levels(runs, x), _levels(runs, y)
-    cells = runs.group_by(x, y).agg(pl.col("y").mean())
-    grid = np.full((len(ys), len(xs)), np.nan)
+    cells = runs.group_by(x, y).agg(pl.col("y"))
+    grid, half = np.full((len(ys), len(xs)), np.nan), np.zeros((len(ys), len(xs)))
     for row in cells.iter_rows(named=True):
-        grid[ys.index(row[y]), xs.index(row[x])] = row["y"]
+        cell = ys.index(row[y]), xs.index(row[x])
+        grid[cell], half[cell] = mean_ci(np.asarray(row["y"], dtype=float))
+    n_cell = cells["y"].list.len()
     if ax is None:
         fig, ax = figure("single", 2.9)
     image = ax.imshow(grid, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest")
@@ -235,7 +249,7 @@ def sweep_heatmap(
                 ax.text(
                     j,
                     i,
-                    f"{v:.3g}",
+                    f"{v:.3g}" + (f"\n± {half[i, j]:.2g}" if interval else ""),
                     ha="center",
                     va="center",
                     fontsize=6,
@@ -245,10 +259,11 @@ def sweep_heatmap(
     what = _first(runs, "label").split(" (")[0] + (
         "" if platform == "all" else f", {nice(platform)}"
     )
-    ax.set_title(
-        what + f" ({_first(runs, 'note')}" + (", mean over other factors)" if others else ")"),
-        loc="left",
-    )
+    n = f"{n_cell.min()}" if n_cell.min() == n_cell.max() else f"{n_cell.min()}–{n_cell.max()}"
+    title = what + f" ({_first(runs, 'note')}" + (", mean over other factors)" if others else ")")
+    if interval and annotate:
+        title += f"\ncells: mean ± 95% CI half-width over the {n} runs of each cell"
+    ax.set_title(title, loc="left")
     return ax.figure
 
 
@@ -337,6 +352,7 @@ def sensitivity_indices(
     bins: int | None = None,
     n_boot: int = 200,
     seed: int = 0,
+    n_perm: int = 200,
 ) -> pl.DataFrame:
     """First-order sensitivity indices of run outcomes to each factor, for any sweep design.
 
@@ -345,6 +361,12 @@ def sensitivity_indices(
     index, estimated from the sweep's own runs). Continuous factors with many distinct
     values (Latin hypercube, random designs) are cut into ``bins`` quantile bins (default
     about sqrt(number of runs)). ``S1_conf`` is the half-width of a 95% bootstrap interval.
+
+    A factor that does nothing still gets an index above 0 from seed noise (about
+    (levels - 1) / (runs - 1) on average). ``S1_null`` is the 95th percentile of the index
+    with the factor's values shuffled among the runs (``n_perm`` permutations) and ``S1_p``
+    the permutation p-value: an index at or below ``S1_null`` (``S1_p >= 0.05``) cannot be
+    told from 0.
     For Sobol or Morris designs, ``livemarket.sweeps`` computes SALib's indices instead;
     :func:`sensitivity_bars` draws either.
 
@@ -356,10 +378,11 @@ def sensitivity_indices(
         last_days: each run contributes its mean over its last days (tidy tables).
         bins: quantile bins of continuous factors.
         n_boot: bootstrap resamples of the runs for the interval.
-        seed: seed of the bootstrap.
+        seed: seed of the bootstrap and the permutations.
+        n_perm: permutations of the factor for ``S1_null`` and ``S1_p`` (0: none).
 
     Returns:
-        Columns ``metric, label, platform, factor, S1, S1_conf``.
+        Columns ``metric, label, platform, factor, S1, S1_conf`` (and ``S1_null, S1_p``).
 
     """
     rng = np.random.default_rng(seed)
@@ -383,8 +406,13 @@ def sensitivity_indices(
                 for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot))
             ]
             lo, hi = np.nanpercentile(boots, [2.5, 97.5]) if boots else (s1, s1)
-            out.append({"metric": outcome, "label": _first(rows, "label").split(" (")[0], "platform": plat,
-                        "factor": f, "S1": s1, "S1_conf": (hi - lo) / 2})  # fmt: skip
+            row = {"metric": outcome, "label": _name_unit(_first(rows, "label"))[0], "platform": plat,
+                   "factor": f, "S1": s1, "S1_conf": (hi - lo) / 2}  # fmt: skip
+            if n_perm:
+                null = np.array([_eta2(y, rng.permutation(groups)) for _ in range(n_perm)])
+                row |= {"S1_null": float(np.percentile(null, 95)),
+                        "S1_p": float((1 + np.sum(null >= s1 - 1e-12)) / (1 + n_perm))}  # fmt: skip
+            out.append(row)
     return pl.DataFrame(out)
 
 
@@ -458,6 +486,8 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
         )
         if has_total:
             ax.barh(y - h / 2, d[total].to_numpy(), h, xerr=_conf(d, total), color=tot, error_kw=err)
+        if "S1_null" in d.columns and index == "S1":  # what the index reaches when the factor does nothing
+            ax.barh(y + (h / 2 if has_total else 0), d["S1_null"].to_numpy(), h * 1.3, color="0.88", zorder=0.8)
         ax.set_yticks(y, [_axis(f) for f in d["factor"]])
         ax.set_xlim(0, 1)
         ax.grid(axis="y", visible=False)
@@ -474,6 +504,8 @@ def sensitivity_bars(indices: pl.DataFrame, index: str = "S1", total: str | None
     handles = [Patch(facecolor=first, label="first-order index")]
     handles += [Patch(facecolor=tot, label="total-order index")] if has_total else []
     handles += [Line2D([], [], ls="", marker="|", color="0.2", label="95% interval")]
+    if "S1_null" in indices.columns and index == "S1":
+        handles += [Patch(facecolor="0.88", label="reached by a factor that does nothing (95%)")]
     _legend_on_top(fig, handles)
     return fig
 

@@ -50,7 +50,7 @@ def _last_share(model, platform: int) -> float:
 
 
 class LiveCommerceModel(mesa.Model):
-    """Live-stream commerce market (MODEL_SPEC.md). One step is one day.
+    """Live-stream commerce market (described in docs/ODD.md). One step is one day.
 
     Args:
         scenario: a :class:`ScenarioConfig`, a built-in scenario name or a TOML path.
@@ -188,7 +188,7 @@ class LiveCommerceModel(mesa.Model):
         }
 
     def step(self) -> None:
-        """One day, in the order of MODEL_SPEC.md."""
+        """One day, in the order of docs/ODD.md, section 3."""
         self.streams = self.day_streams(self.day)
         # 1. calendar: policies, festivals, scandals
         self.scandals_today = []

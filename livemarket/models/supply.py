@@ -1,4 +1,4 @@
-"""The supply side at set-up: brands and streamers drawn from the scenario (MODEL_SPEC "Entities").
+"""The supply side at set-up: brands and streamers drawn from the scenario (docs/ODD.md, section 2).
 
 Both are few (hundreds to thousands) and held as column tables that the Mesa agents view
 (:class:`~livemarket.agents.brand.BrandTable`, :class:`~livemarket.agents.streamer.StreamerTable`).

@@ -19,7 +19,7 @@ NOTES: dict[str, tuple[str, str, str]] = {
     "name": ("text", "—", "label"),
     "start_date": ("date", "—", f"{SF}: 2019 market structure"),
     "days": ("days", "30–3650", "experiment design"),
-    "consumers": ("agents", "1k–1M", "MODEL_SPEC (default 10,000; sweeps 1k–100k)"),
+    "consumers": ("agents", "1k–1M", "design (default 10,000; sweeps 1k–100k)"),
     "seed": ("integer", "any", "reproducibility"),
     "internet_users": ("persons", "—", f"{SF}: 940M internet users in China"),
     "categories": ("table", "—", "see Categories"),
@@ -143,7 +143,7 @@ NOTES: dict[str, tuple[str, str, str]] = {
         f"{SF}: Kuaishou restored links 2022-10 after weak own-shop growth",
     ),
     # consumers
-    "consumer.tier_shares": ("shares (sum 1)", "—", "MODEL_SPEC: city tiers 0.15/0.15/0.20/0.50"),
+    "consumer.tier_shares": ("shares (sum 1)", "—", "design: city tiers 0.15/0.15/0.20/0.50"),
     "consumer.interest_concentration": ("Dirichlet alpha", "0.1–2", ASM),
     "consumer.wallets": (
         "share holding each wallet",
@@ -300,7 +300,7 @@ NOTES: dict[str, tuple[str, str, str]] = {
         f"{BASS}-style contagion; {CAL}",
     ),
     # categories
-    "categories.count": ("categories", "1–64", "MODEL_SPEC: K = 8"),
+    "categories.count": ("categories", "1–64", "design: K = 8"),
     "categories.price_rmb": (
         "RMB per order",
         "20–1000",
@@ -352,7 +352,7 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "—",
         f"{SF}: Taobao Live dominant in 2019 (hand-set 0.5 Taobao)",
     ),
-    "streamers.popularity_alpha": ("Pareto shape", "0.8–2", "MODEL_SPEC: Pareto alpha about 1.1"),
+    "streamers.popularity_alpha": ("Pareto shape", "0.8–2", "design: Pareto alpha about 1.1"),
     "streamers.live_probability": ("probability/day", "0.1–1", ASM),
     "streamers.commission": (
         "share of order value",
@@ -399,8 +399,8 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "—",
         "SBM by tier (Holland et al. 1983); Watts & Strogatz (1998); Barabási & Albert (1999); Holme & Kim (2002)",
     ),
-    "graph.mean_degree": ("edges per consumer", "4–50", "MODEL_SPEC: about 12"),
-    "graph.homophily": ("share", "0–1", f"MODEL_SPEC; {ASM}"),
+    "graph.mean_degree": ("edges per consumer", "4–50", "design: about 12"),
+    "graph.homophily": ("share", "0–1", f"design; {ASM}"),
     "graph.rewire_prob": ("probability", "0–1", "Watts & Strogatz (1998) Nature 393:440"),
     "graph.triad_prob": ("probability", "0–1", "Holme & Kim (2002) Phys. Rev. E 65:026107"),
     "graph.path": ("file path", "—", "real edge lists / GraphML"),

@@ -92,7 +92,7 @@ def sweep(
     time_limit: TimeLimit = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Run (or resume) a sweep: scenario x factors x replicates, one Parquet file per chunk.
+    """Run (or resume) a sweep. Scenario x factors x replicates, one Parquet file per chunk.
 
     Re-running the same command resumes. A chunk that cannot be written (disk full) stops
     the sweep with exit code 1; free space and re-run the same command.
@@ -158,7 +158,7 @@ def sensitivity(
     conf_level: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Run a Sobol or Morris sweep and write its sensitivity indices with confidence intervals."""
+    """Run a Sobol or Morris sweep. Writes its sensitivity indices with confidence intervals."""
     import polars as pl
 
     from livemarket.sweeps import sensitivity as sa
@@ -178,7 +178,7 @@ def sensitivity(
 
 
 def experiments() -> None:
-    """List the named experiments (the package's twelve, and ./experiments/*.toml) with their questions."""
+    """List the named experiments. The package's twelve and ./experiments/*.toml, with their questions."""
     from livemarket.sweeps.spec import load_experiment
 
     for f in experiment_files():

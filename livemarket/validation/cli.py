@@ -43,10 +43,10 @@ def validate_command(
         "Model class, package.module:Class (a LiveCommerceModel subclass; its keywords: --set model.<k>=v)."
     ))] = DEFAULT_MODEL,  # fmt: skip
 ) -> None:
-    """Run the scenario with replicates and print each stylized fact: target, model [95% CI], verdict.
+    """Check the stylized facts on replicate runs. Prints each fact: target, model [95% CI], verdict.
 
-    Writes ``validation.md``, ``moments.parquet`` and ``validation.{png,pdf,svg}`` to ``out``; for the
-    timeline the in-sample and out-of-sample tables and ``timeline.{png,pdf}`` (yearly paths against the facts).
+    Writes validation.md, moments.parquet and validation.{png,pdf,svg} to --out; for the timeline
+    the in-sample and out-of-sample tables and timeline.{png,pdf} (yearly paths against the facts).
     """
     import time
 

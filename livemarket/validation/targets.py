@@ -215,7 +215,7 @@ TARGETS: tuple[Target, ...] = (
         "top 1% of hired streamers' share of GMV",
         "above",
         "%",
-        "MODEL_SPEC (Pareto popularity, alpha ~1.1); head streamers (Viya, Li Jiaqi) "
+        "ODD section 2 (Pareto popularity, alpha ~1.1); head streamers (Viya, Li Jiaqi) "
         f"dominate Taobao Live ({SEED})",
         False,
         low=10.0,
@@ -266,7 +266,7 @@ TARGETS: tuple[Target, ...] = (
         "yoy growth H1 2020 minus yoy growth H1 2021",
         "above",
         "pp",
-        f"{SEED} [seed]: growth slows without a policy shock (MODEL_SPEC experiment 12)",
+        f"{SEED} [seed]: growth slows without a policy shock (experiment 12, experiments/12-saturation.toml)",
         False,
         low=0.0,
         tolerance=20.0,
