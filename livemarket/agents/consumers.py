@@ -81,20 +81,12 @@ class ConsumerColumns:
         # follow edges: segments per (consumer, platform); lookup keys per (consumer, streamer)
         self.f_ptr, self.f_streamer = state.follow_indptr, state.follow_streamer
         self.streamer_platform = model.streamers.platform
-        row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
-        cell = row * self.n_p + self.streamer_platform[self.f_streamer]
-        del row
-        if np.any(np.diff(cell) < 0):
-            raise ValueError("follow edges must be grouped by consumer, then streamer platform")
-        index = np.int32 if len(cell) < 2**31 else np.int64
-        self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1)).astype(index)
         self.n_streamers = len(model.streamers.platform)
-        self.f_key = cell * self.n_streamers + self.f_streamer  # sorted by construction
-        del cell
+        self._kernels = _load_kernels(self.n)
+        self._index_follows()
         self.rows_sample, self.edges_sample = stat_sample(self.n), stat_sample(len(self.f_streamer))
         self._accepts: np.ndarray | None = None
         self._by_streamer: np.ndarray | None = None  # follow edges by streamer, for scandals
-        self._kernels = _load_kernels(self.n)
         self._beh_tuple = None if self._kernels is None else self._kernels.behaviour_tuple(self.beh)
 
     # ----------------------------------------------------------------- reading state
@@ -168,13 +160,22 @@ class ConsumerColumns:
         owner, f_streamer = np.divmod(keys, s_count)
         self.f_streamer = f_streamer.astype(self.f_streamer.dtype)
         self.f_ptr = np.searchsorted(owner, np.arange(self.n + 1)).astype(self.f_ptr.dtype)
-        cell = owner * self.n_p + self.streamer_platform[self.f_streamer]
-        index = np.int32 if len(cell) < 2**31 else np.int64
-        self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1)).astype(index)
-        self.f_key = cell * s_count + self.f_streamer
+        self._index_follows()
         self.edges_sample = stat_sample(len(self.f_streamer))
         self._by_streamer = None  # the scandal index is rebuilt when next needed
         return new % s_count
+
+    def _index_follows(self) -> None:
+        """Follow-segment pointers per (consumer, platform), from the follow edges (grouped by consumer, platform)."""
+        row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
+        cell = row * self.n_p + self.streamer_platform[self.f_streamer]
+        del row
+        if np.any(np.diff(cell) < 0):
+            raise ValueError("follow edges must be grouped by consumer, then streamer platform")
+        # cells are sorted, so the pointer of a cell counts the edges of the cells before it
+        self.seg_ptr = np.zeros(self.n * self.n_p + 1, np.int32 if len(cell) < 2**31 else np.int64)
+        np.cumsum(np.bincount(cell, minlength=self.n * self.n_p), out=self.seg_ptr[1:])
+        self.f_key = None  # sorted (consumer, streamer) keys, built when the numpy path first looks an edge up
 
     def _wallet_ok(self, ctx: DayContext) -> np.ndarray:
         """(N, P) holds a wallet the checkout accepts; recomputed only when acceptance changes."""
@@ -339,10 +340,14 @@ class ConsumerColumns:
 
     def _edge_of(self, n: np.ndarray, streamer: np.ndarray, ctx: DayContext) -> np.ndarray:
         """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
-        if len(self.f_key) == 0:
+        if len(self.f_streamer) == 0:
             return np.full(len(n), -1)
         if self._kernels is not None:
             return self._kernels.edge_of(n, streamer, ctx.streamer_platform, self.n_p, self.seg_ptr, self.f_streamer)
+        if self.f_key is None:  # sorted by construction: by consumer, platform, streamer
+            owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
+            self.f_key = (owner * self.n_p + self.streamer_platform[self.f_streamer]) * self.n_streamers
+            self.f_key += self.f_streamer
         s = np.maximum(streamer, 0)
         key = (n * self.n_p + ctx.streamer_platform[s]) * self.n_streamers + s
         pos = np.minimum(np.searchsorted(self.f_key, key), len(self.f_key) - 1)
