@@ -473,12 +473,14 @@ class ConsumerColumns:
     def _edges_to(self, streamer: int) -> np.ndarray:
         """Follow edges to ``streamer``, in increasing order (an index by streamer, built on first use)."""
         if self._by_streamer is None:
-            small = np.int16 if self.n_streamers < 2**15 else np.int32  # 16-bit keys sort by radix
             index = np.int32 if len(self.f_streamer) < 2**31 else np.int64
-            self._by_streamer = np.argsort(self.f_streamer.astype(small), kind="stable").astype(index)
-            self._by_streamer_ptr = np.searchsorted(
-                self.f_streamer[self._by_streamer], np.arange(self.n_streamers + 1)
-            )
+            self._by_streamer_ptr = np.zeros(self.n_streamers + 1, np.int64)
+            np.cumsum(np.bincount(self.f_streamer, minlength=self.n_streamers), out=self._by_streamer_ptr[1:])
+            if self._kernels is not None:  # a counting sort: the stable argsort's order
+                self._by_streamer = self._kernels.edges_by_key(self.f_streamer, self._by_streamer_ptr, index(0))
+            else:
+                small = np.int16 if self.n_streamers < 2**15 else np.int32  # 16-bit keys sort by radix
+                self._by_streamer = np.argsort(self.f_streamer.astype(small), kind="stable").astype(index)
         return self._by_streamer[self._by_streamer_ptr[streamer] : self._by_streamer_ptr[streamer + 1]]
 
     def _relax_minutes(self, target: np.ndarray) -> None:

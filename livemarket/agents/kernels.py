@@ -24,7 +24,8 @@ from numba.extending import register_jitable
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "edge_of", "logit_pick", "pick_followed", "planned_utilities", "row_max_shift", "scandal",
+    "behaviour_tuple", "edge_of", "edges_by_key", "logit_pick", "pick_followed", "planned_utilities", "row_max_shift",
+    "scandal",
     "scatter_evidence",
 ]  # fmt: skip
 
@@ -245,7 +246,24 @@ def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on
                 fb[other] += spillover
 
 
-KERNELS = (scandal, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift, logit_pick)
+@nb.njit(cache=True)
+def edges_by_key(key, ptr, index_type):
+    """Positions of ``key`` grouped by key value, ascending within a group (a stable argsort), by counting.
+
+    ``ptr``: where each key value's group starts (the running count of smaller keys).
+    """
+    fill = ptr[:-1].copy()
+    out = np.empty(len(key), type(index_type))
+    for e in range(len(key)):
+        k = key[e]
+        out[fill[k]] = e
+        fill[k] += 1
+    return out
+
+
+KERNELS = (
+    scandal, edges_by_key, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift, logit_pick,
+)  # fmt: skip
 
 
 def _drop_stale_cache() -> None:
