@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from livemarket.agents.population import ConsumerState, sample_shares, stat_sample
+from livemarket.agents.population import ConsumerState, stat_sample
 from livemarket.core import rules
 from livemarket.core.context import DayContext, Orders, Outcomes
 
@@ -126,7 +126,8 @@ class ConsumerColumns:
         """End-of-day aggregates for the recorder (trust statistics over :func:`stat_sample` rows)."""
         users = self.users.copy()
         rows = self.rows_sample
-        trust = self._trust_at(rows[:, None], np.arange(self.n_p)[None, :])
+        a = self.prior_a + self.decay * self.ta[rows]  # whole rows: the values of _trust_at, fewer gathers
+        trust = a / (a + self.prior_b + self.decay * self.tb[rows])
         edges = self.edges_sample
         return {
             "users": users,
@@ -136,8 +137,16 @@ class ConsumerColumns:
             "follow_platform": self.streamer_platform[self.f_streamer[edges]],
             "adopter_share": float(self.adopter.mean()),
             "multihoming_rate": float((self.n_apps >= 2).mean()),
-            **sample_shares(self.installed[rows], self.wallets[rows], self.model.wallet_accepts()),
+            **self._sample_shares(rows),
         }
+
+    def _sample_shares(self, rows: np.ndarray) -> dict:
+        """:func:`sample_shares` over ``rows`` from the kept app counts and wallet acceptance (the same values)."""
+        installed = self.installed[rows]
+        users = installed.sum(axis=0)
+        multi = (installed & (self.n_apps[rows] >= 2)[:, None]).sum(axis=0)
+        can_pay = self._wallet_ok_for(self.model.wallet_accepts())[rows].mean(axis=0) if len(rows) else 0.0
+        return {"multihoming_share": multi / np.maximum(users, 1), "wallet_ok_share": can_pay}
 
     def add_follows(self, consumer: np.ndarray, streamer: np.ndarray) -> np.ndarray:
         """New follow edges (consumer -> streamer) at the prior trust; returns the streamers newly followed.
@@ -179,9 +188,12 @@ class ConsumerColumns:
 
     def _wallet_ok(self, ctx: DayContext) -> np.ndarray:
         """(N, P) holds a wallet the checkout accepts; recomputed only when acceptance changes."""
-        if self._accepts is None or not np.array_equal(self._accepts, ctx.accepts):
-            self._accepts = ctx.accepts.copy()
-            self.wallet_ok = (self.wallets.astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
+        return self._wallet_ok_for(ctx.accepts)
+
+    def _wallet_ok_for(self, accepts: np.ndarray) -> np.ndarray:
+        if self._accepts is None or not np.array_equal(self._accepts, accepts):
+            self._accepts = accepts.copy()
+            self.wallet_ok = (self.wallets.astype(np.int8) @ accepts.T.astype(np.int8)) > 0
         return self.wallet_ok
 
     def _neighbour_mean(self, rows: np.ndarray, values) -> np.ndarray:

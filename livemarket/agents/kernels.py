@@ -24,8 +24,8 @@ from numba.extending import register_jitable
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "edge_of", "edges_by_key", "logit_pick", "pick_followed", "planned_utilities", "row_max_shift",
-    "scandal",
+    "behaviour_tuple", "edge_of", "edges_by_key", "logit_pick", "over_capacity", "pick_followed", "planned_utilities",
+    "row_max_shift", "scandal",
     "scatter_evidence",
 ]  # fmt: skip
 
@@ -261,8 +261,41 @@ def edges_by_key(key, ptr, index_type):
     return out
 
 
+@nb.njit(cache=True)
+def over_capacity(brand, u, capacity):
+    """:func:`market._over_capacity` brand by brand: each overflowing brand's orders ranked by ``u`` (stable).
+
+    The orders of a brand with more orders than capacity are gathered in their order (a counting
+    sort), ranked by a stable sort of their ``u``, and those ranked at or beyond capacity are late:
+    the ranks of the numpy path's two stable sorts.
+    """
+    n_b = len(capacity)
+    count = np.zeros(n_b, np.int64)
+    for i in range(len(brand)):
+        count[brand[i]] += 1
+    ptr = np.zeros(n_b + 1, np.int64)
+    for b in range(n_b):
+        ptr[b + 1] = ptr[b] + (count[b] if count[b] > capacity[b] else 0)
+    fill = ptr[:-1].copy()
+    idx = np.empty(ptr[n_b], np.int64)
+    for i in range(len(brand)):
+        b = brand[i]
+        if count[b] > capacity[b]:
+            idx[fill[b]] = i
+            fill[b] += 1
+    delayed = np.zeros(len(brand), np.bool_)
+    for b in range(n_b):
+        lo, hi = ptr[b], ptr[b + 1]
+        if hi > lo:
+            order = np.argsort(u[idx[lo:hi]], kind="mergesort")
+            for r in range(hi - lo):
+                if r >= capacity[b]:
+                    delayed[idx[lo + order[r]]] = True
+    return delayed
+
+
 KERNELS = (
-    scandal, edges_by_key, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift, logit_pick,
+    scandal, edges_by_key, over_capacity, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift, logit_pick,
 )  # fmt: skip
 
 
