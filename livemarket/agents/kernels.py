@@ -295,7 +295,8 @@ def over_capacity(brand, u, capacity):
 
 
 KERNELS = (
-    scandal, edges_by_key, over_capacity, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift, logit_pick,
+    scandal, edges_by_key, over_capacity, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift,
+    logit_pick,
 )  # fmt: skip
 
 
