@@ -126,8 +126,8 @@ class ConsumerColumns:
         """End-of-day aggregates for the recorder (trust statistics over :func:`stat_sample` rows)."""
         users = self.users.copy()
         rows = self.rows_sample
-        a = self.prior_a + self.decay * self.ta[rows]  # whole rows: the values of _trust_at, fewer gathers
-        trust = a / (a + self.prior_b + self.decay * self.tb[rows])
+        a = self.prior_a + self.decay * self.ta.take(rows, axis=0)  # whole rows: the values of _trust_at
+        trust = a / (a + self.prior_b + self.decay * self.tb.take(rows, axis=0))
         edges = self.edges_sample
         return {
             "users": users,
@@ -142,10 +142,11 @@ class ConsumerColumns:
 
     def _sample_shares(self, rows: np.ndarray) -> dict:
         """:func:`sample_shares` over ``rows`` from the kept app counts and wallet acceptance (the same values)."""
-        installed = self.installed[rows]
-        users = installed.sum(axis=0)
-        multi = (installed & (self.n_apps[rows] >= 2)[:, None]).sum(axis=0)
-        can_pay = self._wallet_ok_for(self.model.wallet_accepts())[rows].mean(axis=0) if len(rows) else 0.0
+        installed = np.ascontiguousarray(self.installed.take(rows, axis=0).T)  # (P, rows): fast counts by row
+        users = np.count_nonzero(installed, axis=1)
+        multi = np.count_nonzero(installed & (self.n_apps.take(rows) >= 2), axis=1)
+        ok = np.ascontiguousarray(self._wallet_ok_for(self.model.wallet_accepts()).take(rows, axis=0).T)
+        can_pay = np.count_nonzero(ok, axis=1) / len(rows) if len(rows) else 0.0  # the mean of the flags, exactly
         return {"multihoming_share": multi / np.maximum(users, 1), "wallet_ok_share": can_pay}
 
     def add_follows(self, consumer: np.ndarray, streamer: np.ndarray) -> np.ndarray:
@@ -221,7 +222,7 @@ class ConsumerColumns:
         funnel[0] = np.bincount(vp, minlength=n_p)  # live-room visits
         d = rng.random((len(vn), 5))
         by_interest = d[:, 0] < ctx.feed_mode[vp]
-        cat = rules.choose_from_cumulative(self.interest_cum[vn], d[:, 1])
+        cat = rules.choose_from_cumulative(self.interest_cum.take(vn, axis=0), d[:, 1])
         room = ctx.rooms.pick(vp * ctx.n_categories + cat, d[:, 2])
         followed, follow_edge = self._pick_followed(vn, vp, d[:, 2], ctx)
         streamer = np.where(by_interest, room, followed)
@@ -251,14 +252,15 @@ class ConsumerColumns:
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
         n_q = len(shelf)
         markup = (ctx.link_markup[vp] * price)[:, None]  # the link fee passed into the checkout price
-        link = rules.link_utility(common[:, None], plat[:, shelf], ctx.link_friction[vp][:, shelf], beh, markup)
+        friction = ctx.link_friction.take(vp, axis=0)[:, shelf]
+        link = rules.link_utility(common[:, None], plat[:, shelf], friction, beh, markup)
         search = rules.search_utility(ctx.brand_trust[b][:, None], match[:, None], price[:, None], plat[:, shelf], beh)
-        listed = ctx.listed[b][:, shelf]
+        listed = ctx.listed.take(b, axis=0)[:, shelf]
         u = np.full((len(vn), 2 + 2 * n_q), -np.inf)
         u[:, 0] = 0.0
         u[:, 1] = np.where(ctx.sells_in_room[b, vp], own, -np.inf)
-        u[:, 2 : 2 + n_q] = np.where(ctx.link_allowed[vp][:, shelf] & listed, link, -np.inf)
-        ok_search = listed & self.installed[vn][:, shelf] & (shelf != vp[:, None])
+        u[:, 2 : 2 + n_q] = np.where(ctx.link_allowed.take(vp, axis=0)[:, shelf] & listed, link, -np.inf)
+        ok_search = listed & self.installed.take(vn, axis=0)[:, shelf] & (shelf != vp[:, None])
         u[:, 2 + n_q :] = np.where(ok_search, search, -np.inf)
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 4])
         surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[vn])))
@@ -285,7 +287,7 @@ class ConsumerColumns:
             d = rng.random((len(sn), 4))
             keep = d[:, 0] < beh.splash_consider * ctx.demand_multiplier
             sn, d = sn[keep], d[keep]
-            cat = rules.choose_from_cumulative(self.interest_cum[sn], d[:, 1])
+            cat = rules.choose_from_cumulative(self.interest_cum.take(sn, axis=0), d[:, 1])
             brand = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 2])
             bb = np.maximum(brand, 0)
             price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[sn])
@@ -315,11 +317,11 @@ class ConsumerColumns:
                 self.prior_a, self.prior_b, self.decay, ctx.protection, wallet_ok, self._beh_tuple,
             )  # fmt: skip
         else:
-            cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
+            cat = rules.choose_from_cumulative(self.interest_cum.take(nn, axis=0), d[:, 0])
             brand = np.full((len(nn), len(shelf)), -1)
             for j, q in enumerate(shelf):
                 brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
-            ok = (brand >= 0) & self.installed[nn][:, shelf]
+            ok = (brand >= 0) & self.installed.take(nn, axis=0)[:, shelf]
             bb = np.maximum(brand, 0)
             price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[nn, None])
             plat = self._platform_terms(nn, wallet_ok, ctx, shelf)
@@ -396,7 +398,7 @@ class ConsumerColumns:
         lacking = ~wallet_ok[orders.consumer, orders.platform]
         buyers = orders.consumer[lacking]
         self.wallets[buyers, ctx.primary_wallet[orders.platform[lacking]]] = True
-        wallet_ok[buyers] = (self.wallets[buyers].astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
+        wallet_ok[buyers] = (self.wallets.take(buyers, axis=0).astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
 
         for streamer in ctx.scandals:
             hit = self._edges_to(streamer)
@@ -424,7 +426,7 @@ class ConsumerColumns:
         cand, u = rules.bernoulli_candidates(len(others), p_max, rng)
         cand = others[cand]
         share = self._neighbour_mean(cand, lambda nb, _: self.adopter[nb])
-        p_adopt = rules.adoption_hazard(self.installed[cand] @ ctx.promotion, share, q_bass)
+        p_adopt = rules.adoption_hazard(self.installed.take(cand, axis=0) @ ctx.promotion, share, q_bass)
         adopt = cand[u * p_max < p_adopt]
 
         p_max = beh.churn_base_per_day + beh.churn_trust_per_day
