@@ -59,7 +59,7 @@ class ConsumerColumns:
         self.n, self.n_p = state.n, state.installed.shape[1]
         self.tier, self.interest, self.impulsivity = state.tier, state.interest, state.impulsivity
         self.interest_cum = np.cumsum(state.interest, axis=1)  # for drawing a category of interest
-        self.interest_top = state.interest.max(axis=1)  # for interest match
+        self.interest_top = np.ascontiguousarray(state.interest.T).max(axis=0)  # for interest match (row maxima)
         self.price_sensitivity = state.price_sensitivity
         self.installed, self.adopter, self.wallets = state.installed.copy(), state.adopter.copy(), state.wallets.copy()
         self.n_apps = self.installed.sum(axis=1).astype(np.int16)
@@ -177,14 +177,20 @@ class ConsumerColumns:
 
     def _index_follows(self) -> None:
         """Follow-segment pointers per (consumer, platform), from the follow edges (grouped by consumer, platform)."""
-        row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
-        cell = row * self.n_p + self.streamer_platform[self.f_streamer]
-        del row
-        if np.any(np.diff(cell) < 0):
+        self.seg_ptr = np.zeros(self.n * self.n_p + 1, np.int32 if len(self.f_streamer) < 2**31 else np.int64)
+        if self._kernels is not None:  # one pass over the edges, no full-size temporaries
+            grouped = self._kernels.count_segments(
+                self.f_ptr, self.f_streamer, self.streamer_platform, self.n_p, self.seg_ptr
+            )
+        else:
+            row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
+            cell = row * self.n_p + self.streamer_platform[self.f_streamer]
+            del row
+            grouped = not np.any(np.diff(cell) < 0)
+            # cells are sorted, so the pointer of a cell counts the edges of the cells before it
+            np.cumsum(np.bincount(cell, minlength=self.n * self.n_p), out=self.seg_ptr[1:])
+        if not grouped:
             raise ValueError("follow edges must be grouped by consumer, then streamer platform")
-        # cells are sorted, so the pointer of a cell counts the edges of the cells before it
-        self.seg_ptr = np.zeros(self.n * self.n_p + 1, np.int32 if len(cell) < 2**31 else np.int64)
-        np.cumsum(np.bincount(cell, minlength=self.n * self.n_p), out=self.seg_ptr[1:])
         self.f_key = None  # sorted (consumer, streamer) keys, built when the numpy path first looks an edge up
 
     def _wallet_ok(self, ctx: DayContext) -> np.ndarray:

@@ -24,9 +24,8 @@ from numba.extending import register_jitable
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "edge_of", "edges_by_key", "logit_pick", "over_capacity", "pick_followed", "planned_utilities",
-    "row_max_shift", "scandal",
-    "scatter_evidence",
+    "behaviour_tuple", "count_segments", "edge_of", "edges_by_key", "logit_pick", "over_capacity", "pick_followed",
+    "planned_utilities", "row_max_shift", "scandal", "scatter_evidence",
 ]  # fmt: skip
 
 for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
@@ -294,9 +293,29 @@ def over_capacity(brand, u, capacity):
     return delayed
 
 
+@nb.njit(cache=True)
+def count_segments(f_ptr, f_streamer, streamer_platform, n_p, seg_ptr):
+    """Follow-segment pointers: ``seg_ptr[c + 1]`` = edges in cells before and at c (cell = consumer * P + platform).
+
+    Returns False when a consumer's edges are not grouped by platform (the pointers are then
+    meaningless), as the numpy path's check.
+    """
+    last = -1
+    for i in range(len(f_ptr) - 1):
+        for e in range(f_ptr[i], f_ptr[i + 1]):
+            c = i * n_p + streamer_platform[f_streamer[e]]
+            if c < last:
+                return False
+            last = c
+            seg_ptr[c + 1] += 1
+    for c in range(1, len(seg_ptr)):
+        seg_ptr[c] += seg_ptr[c - 1]
+    return True
+
+
 KERNELS = (
-    scandal, edges_by_key, over_capacity, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift,
-    logit_pick,
+    scandal, edges_by_key, over_capacity, count_segments, planned_utilities, scatter_evidence, pick_followed, edge_of,
+    row_max_shift, logit_pick,
 )  # fmt: skip
 
 
