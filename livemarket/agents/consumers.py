@@ -145,7 +145,7 @@ class ConsumerColumns:
         installed = np.ascontiguousarray(self.installed.take(rows, axis=0).T)  # (P, rows): fast counts by row
         users = np.count_nonzero(installed, axis=1)
         multi = np.count_nonzero(installed & (self.n_apps.take(rows) >= 2), axis=1)
-        ok = np.ascontiguousarray(self._wallet_ok_for(self.model.wallet_accepts()).take(rows, axis=0).T)
+        ok = np.ascontiguousarray(self._wallet_ok(self.model.wallet_accepts()).take(rows, axis=0).T)
         can_pay = np.count_nonzero(ok, axis=1) / len(rows) if len(rows) else 0.0  # the mean of the flags, exactly
         return {"multihoming_share": multi / np.maximum(users, 1), "wallet_ok_share": can_pay}
 
@@ -179,9 +179,8 @@ class ConsumerColumns:
         """Follow-segment pointers per (consumer, platform), from the follow edges (grouped by consumer, platform)."""
         self.seg_ptr = np.zeros(self.n * self.n_p + 1, np.int32 if len(self.f_streamer) < 2**31 else np.int64)
         if self._kernels is not None:  # one pass over the edges, no full-size temporaries
-            grouped = self._kernels.count_segments(
-                self.f_ptr, self.f_streamer, self.streamer_platform, self.n_p, self.seg_ptr
-            )
+            k = self._kernels
+            grouped = k.count_segments(self.f_ptr, self.f_streamer, self.streamer_platform, self.n_p, self.seg_ptr)
         else:
             row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
             cell = row * self.n_p + self.streamer_platform[self.f_streamer]
@@ -193,11 +192,8 @@ class ConsumerColumns:
             raise ValueError("follow edges must be grouped by consumer, then streamer platform")
         self.f_key = None  # sorted (consumer, streamer) keys, built when the numpy path first looks an edge up
 
-    def _wallet_ok(self, ctx: DayContext) -> np.ndarray:
-        """(N, P) holds a wallet the checkout accepts; recomputed only when acceptance changes."""
-        return self._wallet_ok_for(ctx.accepts)
-
-    def _wallet_ok_for(self, accepts: np.ndarray) -> np.ndarray:
+    def _wallet_ok(self, accepts: np.ndarray) -> np.ndarray:
+        """(N, P) holds a wallet the checkout accepts (``accepts``: (P, W)); recomputed only when acceptance changes."""
         if self._accepts is None or not np.array_equal(self._accepts, accepts):
             self._accepts = accepts.copy()
             self.wallet_ok = (self.wallets.astype(np.int8) @ accepts.T.astype(np.int8)) > 0
@@ -213,7 +209,7 @@ class ConsumerColumns:
     def shop(self, ctx: DayContext, rng: np.random.Generator) -> Orders:
         """Attention, exposure, consideration, channel choice, planned needs, splash ads."""
         beh, n_p = self.beh, self.n_p
-        wallet_ok = self._wallet_ok(ctx)
+        wallet_ok = self._wallet_ok(ctx.accepts)
         parts, surplus = [], 0.0
 
         # a-b. attention and exposure to live rooms (adopters only)
@@ -400,7 +396,7 @@ class ConsumerColumns:
         good_w, bad_w = rules.evidence_weights(out.bad, out.covered, beh)
         good_w, bad_w = good_w / d, bad_w / d
         self._add_evidence(orders, good_w, bad_w)
-        wallet_ok = self._wallet_ok(ctx)
+        wallet_ok = self._wallet_ok(ctx.accepts)
         lacking = ~wallet_ok[orders.consumer, orders.platform]
         buyers = orders.consumer[lacking]
         self.wallets[buyers, ctx.primary_wallet[orders.platform[lacking]]] = True
