@@ -182,9 +182,8 @@ class ConsumerColumns:
             k = self._kernels
             grouped = k.count_segments(self.f_ptr, self.f_streamer, self.streamer_platform, self.n_p, self.seg_ptr)
         else:
-            row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
-            cell = row * self.n_p + self.streamer_platform[self.f_streamer]
-            del row
+            cell = np.repeat(np.arange(self.n, dtype=np.int64) * self.n_p, np.diff(self.f_ptr))
+            cell += self.streamer_platform[self.f_streamer]
             grouped = not np.any(np.diff(cell) < 0)
             # cells are sorted, so the pointer of a cell counts the edges of the cells before it
             np.cumsum(np.bincount(cell, minlength=self.n * self.n_p), out=self.seg_ptr[1:])
@@ -338,8 +337,9 @@ class ConsumerColumns:
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
         cols = np.arange(self.n_p) if cols is None else cols
-        trust, ok = self._trust_at(n[:, None], cols[None, :]), wallet_ok[n[:, None], cols[None, :]]
-        return rules.platform_utility(trust, ctx.protection[cols][None, :], ok, self.beh)
+        a = self.prior_a[cols] + self.decay * self.ta.take(n, axis=0)[:, cols]  # _trust_at's values, by rows
+        trust = a / (a + self.prior_b[cols] + self.decay * self.tb.take(n, axis=0)[:, cols])
+        return rules.platform_utility(trust, ctx.protection[cols], wallet_ok.take(n, axis=0)[:, cols], self.beh)
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:
         size = len(n)
