@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from livemarket.agents.population import ConsumerState, sample_shares, stat_sample
+from livemarket.agents.population import ConsumerState, stat_sample
 from livemarket.core import rules
 from livemarket.core.context import DayContext, Orders, Outcomes
 
@@ -59,7 +59,7 @@ class ConsumerColumns:
         self.n, self.n_p = state.n, state.installed.shape[1]
         self.tier, self.interest, self.impulsivity = state.tier, state.interest, state.impulsivity
         self.interest_cum = np.cumsum(state.interest, axis=1)  # for drawing a category of interest
-        self.interest_top = state.interest.max(axis=1)  # for interest match
+        self.interest_top = np.ascontiguousarray(state.interest.T).max(axis=0)  # for interest match (row maxima)
         self.price_sensitivity = state.price_sensitivity
         self.installed, self.adopter, self.wallets = state.installed.copy(), state.adopter.copy(), state.wallets.copy()
         self.n_apps = self.installed.sum(axis=1).astype(np.int16)
@@ -81,20 +81,12 @@ class ConsumerColumns:
         # follow edges: segments per (consumer, platform); lookup keys per (consumer, streamer)
         self.f_ptr, self.f_streamer = state.follow_indptr, state.follow_streamer
         self.streamer_platform = model.streamers.platform
-        row = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
-        cell = row * self.n_p + self.streamer_platform[self.f_streamer]
-        del row
-        if np.any(np.diff(cell) < 0):
-            raise ValueError("follow edges must be grouped by consumer, then streamer platform")
-        index = np.int32 if len(cell) < 2**31 else np.int64
-        self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1)).astype(index)
         self.n_streamers = len(model.streamers.platform)
-        self.f_key = cell * self.n_streamers + self.f_streamer  # sorted by construction
-        del cell
+        self._kernels = _load_kernels(self.n)
+        self._index_follows()
         self.rows_sample, self.edges_sample = stat_sample(self.n), stat_sample(len(self.f_streamer))
         self._accepts: np.ndarray | None = None
         self._by_streamer: np.ndarray | None = None  # follow edges by streamer, for scandals
-        self._kernels = _load_kernels(self.n)
         self._beh_tuple = None if self._kernels is None else self._kernels.behaviour_tuple(self.beh)
 
     # ----------------------------------------------------------------- reading state
@@ -134,7 +126,8 @@ class ConsumerColumns:
         """End-of-day aggregates for the recorder (trust statistics over :func:`stat_sample` rows)."""
         users = self.users.copy()
         rows = self.rows_sample
-        trust = self._trust_at(rows[:, None], np.arange(self.n_p)[None, :])
+        a = self.prior_a + self.decay * self.ta.take(rows, axis=0)  # whole rows: the values of _trust_at
+        trust = a / (a + self.prior_b + self.decay * self.tb.take(rows, axis=0))
         edges = self.edges_sample
         return {
             "users": users,
@@ -144,8 +137,17 @@ class ConsumerColumns:
             "follow_platform": self.streamer_platform[self.f_streamer[edges]],
             "adopter_share": float(self.adopter.mean()),
             "multihoming_rate": float((self.n_apps >= 2).mean()),
-            **sample_shares(self.installed[rows], self.wallets[rows], self.model.wallet_accepts()),
+            **self._sample_shares(rows),
         }
+
+    def _sample_shares(self, rows: np.ndarray) -> dict:
+        """:func:`sample_shares` over ``rows`` from the kept app counts and wallet acceptance (the same values)."""
+        installed = np.ascontiguousarray(self.installed.take(rows, axis=0).T)  # (P, rows): fast counts by row
+        users = np.count_nonzero(installed, axis=1)
+        multi = np.count_nonzero(installed & (self.n_apps.take(rows) >= 2), axis=1)
+        ok = np.ascontiguousarray(self._wallet_ok(self.model.wallet_accepts()).take(rows, axis=0).T)
+        can_pay = np.count_nonzero(ok, axis=1) / len(rows) if len(rows) else 0.0  # the mean of the flags, exactly
+        return {"multihoming_share": multi / np.maximum(users, 1), "wallet_ok_share": can_pay}
 
     def add_follows(self, consumer: np.ndarray, streamer: np.ndarray) -> np.ndarray:
         """New follow edges (consumer -> streamer) at the prior trust; returns the streamers newly followed.
@@ -168,19 +170,32 @@ class ConsumerColumns:
         owner, f_streamer = np.divmod(keys, s_count)
         self.f_streamer = f_streamer.astype(self.f_streamer.dtype)
         self.f_ptr = np.searchsorted(owner, np.arange(self.n + 1)).astype(self.f_ptr.dtype)
-        cell = owner * self.n_p + self.streamer_platform[self.f_streamer]
-        index = np.int32 if len(cell) < 2**31 else np.int64
-        self.seg_ptr = np.searchsorted(cell, np.arange(self.n * self.n_p + 1)).astype(index)
-        self.f_key = cell * s_count + self.f_streamer
+        self._index_follows()
         self.edges_sample = stat_sample(len(self.f_streamer))
         self._by_streamer = None  # the scandal index is rebuilt when next needed
         return new % s_count
 
-    def _wallet_ok(self, ctx: DayContext) -> np.ndarray:
-        """(N, P) holds a wallet the checkout accepts; recomputed only when acceptance changes."""
-        if self._accepts is None or not np.array_equal(self._accepts, ctx.accepts):
-            self._accepts = ctx.accepts.copy()
-            self.wallet_ok = (self.wallets.astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
+    def _index_follows(self) -> None:
+        """Follow-segment pointers per (consumer, platform), from the follow edges (grouped by consumer, platform)."""
+        self.seg_ptr = np.zeros(self.n * self.n_p + 1, np.int32 if len(self.f_streamer) < 2**31 else np.int64)
+        if self._kernels is not None:  # one pass over the edges, no full-size temporaries
+            k = self._kernels
+            grouped = k.count_segments(self.f_ptr, self.f_streamer, self.streamer_platform, self.n_p, self.seg_ptr)
+        else:
+            cell = np.repeat(np.arange(self.n, dtype=np.int64) * self.n_p, np.diff(self.f_ptr))
+            cell += self.streamer_platform[self.f_streamer]
+            grouped = not np.any(np.diff(cell) < 0)
+            # cells are sorted, so the pointer of a cell counts the edges of the cells before it
+            np.cumsum(np.bincount(cell, minlength=self.n * self.n_p), out=self.seg_ptr[1:])
+        if not grouped:
+            raise ValueError("follow edges must be grouped by consumer, then streamer platform")
+        self.f_key = None  # sorted (consumer, streamer) keys, built when the numpy path first looks an edge up
+
+    def _wallet_ok(self, accepts: np.ndarray) -> np.ndarray:
+        """(N, P) holds a wallet the checkout accepts (``accepts``: (P, W)); recomputed only when acceptance changes."""
+        if self._accepts is None or not np.array_equal(self._accepts, accepts):
+            self._accepts = accepts.copy()
+            self.wallet_ok = (self.wallets.astype(np.int8) @ accepts.T.astype(np.int8)) > 0
         return self.wallet_ok
 
     def _neighbour_mean(self, rows: np.ndarray, values) -> np.ndarray:
@@ -193,7 +208,7 @@ class ConsumerColumns:
     def shop(self, ctx: DayContext, rng: np.random.Generator) -> Orders:
         """Attention, exposure, consideration, channel choice, planned needs, splash ads."""
         beh, n_p = self.beh, self.n_p
-        wallet_ok = self._wallet_ok(ctx)
+        wallet_ok = self._wallet_ok(ctx.accepts)
         parts, surplus = [], 0.0
 
         # a-b. attention and exposure to live rooms (adopters only)
@@ -208,7 +223,7 @@ class ConsumerColumns:
         funnel[0] = np.bincount(vp, minlength=n_p)  # live-room visits
         d = rng.random((len(vn), 5))
         by_interest = d[:, 0] < ctx.feed_mode[vp]
-        cat = rules.choose_from_cumulative(self.interest_cum[vn], d[:, 1])
+        cat = rules.choose_from_cumulative(self.interest_cum.take(vn, axis=0), d[:, 1])
         room = ctx.rooms.pick(vp * ctx.n_categories + cat, d[:, 2])
         followed, follow_edge = self._pick_followed(vn, vp, d[:, 2], ctx)
         streamer = np.where(by_interest, room, followed)
@@ -238,14 +253,15 @@ class ConsumerColumns:
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
         n_q = len(shelf)
         markup = (ctx.link_markup[vp] * price)[:, None]  # the link fee passed into the checkout price
-        link = rules.link_utility(common[:, None], plat[:, shelf], ctx.link_friction[vp][:, shelf], beh, markup)
+        friction = ctx.link_friction.take(vp, axis=0)[:, shelf]
+        link = rules.link_utility(common[:, None], plat[:, shelf], friction, beh, markup)
         search = rules.search_utility(ctx.brand_trust[b][:, None], match[:, None], price[:, None], plat[:, shelf], beh)
-        listed = ctx.listed[b][:, shelf]
+        listed = ctx.listed.take(b, axis=0)[:, shelf]
         u = np.full((len(vn), 2 + 2 * n_q), -np.inf)
         u[:, 0] = 0.0
         u[:, 1] = np.where(ctx.sells_in_room[b, vp], own, -np.inf)
-        u[:, 2 : 2 + n_q] = np.where(ctx.link_allowed[vp][:, shelf] & listed, link, -np.inf)
-        ok_search = listed & self.installed[vn][:, shelf] & (shelf != vp[:, None])
+        u[:, 2 : 2 + n_q] = np.where(ctx.link_allowed.take(vp, axis=0)[:, shelf] & listed, link, -np.inf)
+        ok_search = listed & self.installed.take(vn, axis=0)[:, shelf] & (shelf != vp[:, None])
         u[:, 2 + n_q :] = np.where(ok_search, search, -np.inf)
         choice = rules.choose_index(rules.logit_probabilities(u), d[:, 4])
         surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[vn])))
@@ -272,7 +288,7 @@ class ConsumerColumns:
             d = rng.random((len(sn), 4))
             keep = d[:, 0] < beh.splash_consider * ctx.demand_multiplier
             sn, d = sn[keep], d[keep]
-            cat = rules.choose_from_cumulative(self.interest_cum[sn], d[:, 1])
+            cat = rules.choose_from_cumulative(self.interest_cum.take(sn, axis=0), d[:, 1])
             brand = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 2])
             bb = np.maximum(brand, 0)
             price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[sn])
@@ -302,11 +318,11 @@ class ConsumerColumns:
                 self.prior_a, self.prior_b, self.decay, ctx.protection, wallet_ok, self._beh_tuple,
             )  # fmt: skip
         else:
-            cat = rules.choose_from_cumulative(self.interest_cum[nn], d[:, 0])
+            cat = rules.choose_from_cumulative(self.interest_cum.take(nn, axis=0), d[:, 0])
             brand = np.full((len(nn), len(shelf)), -1)
             for j, q in enumerate(shelf):
                 brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
-            ok = (brand >= 0) & self.installed[nn][:, shelf]
+            ok = (brand >= 0) & self.installed.take(nn, axis=0)[:, shelf]
             bb = np.maximum(brand, 0)
             price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[nn, None])
             plat = self._platform_terms(nn, wallet_ok, ctx, shelf)
@@ -321,8 +337,9 @@ class ConsumerColumns:
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
         cols = np.arange(self.n_p) if cols is None else cols
-        trust, ok = self._trust_at(n[:, None], cols[None, :]), wallet_ok[n[:, None], cols[None, :]]
-        return rules.platform_utility(trust, ctx.protection[cols][None, :], ok, self.beh)
+        a = self.prior_a[cols] + self.decay * self.ta.take(n, axis=0)[:, cols]  # _trust_at's values, by rows
+        trust = a / (a + self.prior_b[cols] + self.decay * self.tb.take(n, axis=0)[:, cols])
+        return rules.platform_utility(trust, ctx.protection[cols], wallet_ok.take(n, axis=0)[:, cols], self.beh)
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:
         size = len(n)
@@ -339,10 +356,14 @@ class ConsumerColumns:
 
     def _edge_of(self, n: np.ndarray, streamer: np.ndarray, ctx: DayContext) -> np.ndarray:
         """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
-        if len(self.f_key) == 0:
+        if len(self.f_streamer) == 0:
             return np.full(len(n), -1)
         if self._kernels is not None:
             return self._kernels.edge_of(n, streamer, ctx.streamer_platform, self.n_p, self.seg_ptr, self.f_streamer)
+        if self.f_key is None:  # sorted by construction: by consumer, platform, streamer
+            owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
+            self.f_key = (owner * self.n_p + self.streamer_platform[self.f_streamer]) * self.n_streamers
+            self.f_key += self.f_streamer
         s = np.maximum(streamer, 0)
         key = (n * self.n_p + ctx.streamer_platform[s]) * self.n_streamers + s
         pos = np.minimum(np.searchsorted(self.f_key, key), len(self.f_key) - 1)
@@ -375,11 +396,11 @@ class ConsumerColumns:
         good_w, bad_w = rules.evidence_weights(out.bad, out.covered, beh)
         good_w, bad_w = good_w / d, bad_w / d
         self._add_evidence(orders, good_w, bad_w)
-        wallet_ok = self._wallet_ok(ctx)
+        wallet_ok = self._wallet_ok(ctx.accepts)
         lacking = ~wallet_ok[orders.consumer, orders.platform]
         buyers = orders.consumer[lacking]
         self.wallets[buyers, ctx.primary_wallet[orders.platform[lacking]]] = True
-        wallet_ok[buyers] = (self.wallets[buyers].astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
+        wallet_ok[buyers] = (self.wallets.take(buyers, axis=0).astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
 
         for streamer in ctx.scandals:
             hit = self._edges_to(streamer)
@@ -407,7 +428,7 @@ class ConsumerColumns:
         cand, u = rules.bernoulli_candidates(len(others), p_max, rng)
         cand = others[cand]
         share = self._neighbour_mean(cand, lambda nb, _: self.adopter[nb])
-        p_adopt = rules.adoption_hazard(self.installed[cand] @ ctx.promotion, share, q_bass)
+        p_adopt = rules.adoption_hazard(self.installed.take(cand, axis=0) @ ctx.promotion, share, q_bass)
         adopt = cand[u * p_max < p_adopt]
 
         p_max = beh.churn_base_per_day + beh.churn_trust_per_day
@@ -468,12 +489,14 @@ class ConsumerColumns:
     def _edges_to(self, streamer: int) -> np.ndarray:
         """Follow edges to ``streamer``, in increasing order (an index by streamer, built on first use)."""
         if self._by_streamer is None:
-            small = np.int16 if self.n_streamers < 2**15 else np.int32  # 16-bit keys sort by radix
             index = np.int32 if len(self.f_streamer) < 2**31 else np.int64
-            self._by_streamer = np.argsort(self.f_streamer.astype(small), kind="stable").astype(index)
-            self._by_streamer_ptr = np.searchsorted(
-                self.f_streamer[self._by_streamer], np.arange(self.n_streamers + 1)
-            )
+            self._by_streamer_ptr = np.zeros(self.n_streamers + 1, np.int64)
+            np.cumsum(np.bincount(self.f_streamer, minlength=self.n_streamers), out=self._by_streamer_ptr[1:])
+            if self._kernels is not None:  # a counting sort: the stable argsort's order
+                self._by_streamer = self._kernels.edges_by_key(self.f_streamer, self._by_streamer_ptr, index(0))
+            else:
+                small = np.int16 if self.n_streamers < 2**15 else np.int32  # 16-bit keys sort by radix
+                self._by_streamer = np.argsort(self.f_streamer.astype(small), kind="stable").astype(index)
         return self._by_streamer[self._by_streamer_ptr[streamer] : self._by_streamer_ptr[streamer + 1]]
 
     def _relax_minutes(self, target: np.ndarray) -> None:

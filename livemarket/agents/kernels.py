@@ -24,8 +24,8 @@ from numba.extending import register_jitable
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "edge_of", "logit_pick", "pick_followed", "planned_utilities", "row_max_shift", "scandal",
-    "scatter_evidence",
+    "behaviour_tuple", "count_segments", "edge_of", "edges_by_key", "logit_pick", "over_capacity", "pick_followed",
+    "planned_utilities", "row_max_shift", "scandal", "scatter_evidence",
 ]  # fmt: skip
 
 for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
@@ -245,7 +245,78 @@ def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on
                 fb[other] += spillover
 
 
-KERNELS = (scandal, planned_utilities, scatter_evidence, pick_followed, edge_of, row_max_shift, logit_pick)
+@nb.njit(cache=True)
+def edges_by_key(key, ptr, index_type):
+    """Positions of ``key`` grouped by key value, ascending within a group (a stable argsort), by counting.
+
+    ``ptr``: where each key value's group starts (the running count of smaller keys).
+    """
+    fill = ptr[:-1].copy()
+    out = np.empty(len(key), type(index_type))
+    for e in range(len(key)):
+        k = key[e]
+        out[fill[k]] = e
+        fill[k] += 1
+    return out
+
+
+@nb.njit(cache=True)
+def over_capacity(brand, u, capacity):
+    """:func:`market._over_capacity` brand by brand: each overflowing brand's orders ranked by ``u`` (stable).
+
+    The orders of a brand with more orders than capacity are gathered in their order (a counting
+    sort), ranked by a stable sort of their ``u``, and those ranked at or beyond capacity are late:
+    the ranks of the numpy path's two stable sorts.
+    """
+    n_b = len(capacity)
+    count = np.zeros(n_b, np.int64)
+    for i in range(len(brand)):
+        count[brand[i]] += 1
+    ptr = np.zeros(n_b + 1, np.int64)
+    for b in range(n_b):
+        ptr[b + 1] = ptr[b] + (count[b] if count[b] > capacity[b] else 0)
+    fill = ptr[:-1].copy()
+    idx = np.empty(ptr[n_b], np.int64)
+    for i in range(len(brand)):
+        b = brand[i]
+        if count[b] > capacity[b]:
+            idx[fill[b]] = i
+            fill[b] += 1
+    delayed = np.zeros(len(brand), np.bool_)
+    for b in range(n_b):
+        lo, hi = ptr[b], ptr[b + 1]
+        if hi > lo:
+            order = np.argsort(u[idx[lo:hi]], kind="mergesort")
+            for r in range(hi - lo):
+                if r >= capacity[b]:
+                    delayed[idx[lo + order[r]]] = True
+    return delayed
+
+
+@nb.njit(cache=True)
+def count_segments(f_ptr, f_streamer, streamer_platform, n_p, seg_ptr):
+    """Follow-segment pointers: ``seg_ptr[c + 1]`` = edges in cells before and at c (cell = consumer * P + platform).
+
+    Returns False when a consumer's edges are not grouped by platform (the pointers are then
+    meaningless), as the numpy path's check.
+    """
+    last = -1
+    for i in range(len(f_ptr) - 1):
+        for e in range(f_ptr[i], f_ptr[i + 1]):
+            c = i * n_p + streamer_platform[f_streamer[e]]
+            if c < last:
+                return False
+            last = c
+            seg_ptr[c + 1] += 1
+    for c in range(1, len(seg_ptr)):
+        seg_ptr[c] += seg_ptr[c - 1]
+    return True
+
+
+KERNELS = (
+    scandal, edges_by_key, over_capacity, count_segments, planned_utilities, scatter_evidence, pick_followed, edge_of,
+    row_max_shift, logit_pick,
+)  # fmt: skip
 
 
 def _drop_stale_cache() -> None:

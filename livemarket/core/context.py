@@ -87,9 +87,9 @@ class Orders:
     def concat(parts: list[dict[str, np.ndarray]], surplus_rmb: float, splash_views, funnel=None) -> Orders:
         """Join order fragments (dicts of equal-length arrays) in the given order."""
         keys = ("consumer", "brand", "platform", "source", "channel", "streamer", "edge")
-        cols = {k: np.concatenate([p[k] for p in parts]).astype(np.int64) for k in keys}
+        cols = {k: np.concatenate([p[k] for p in parts]).astype(np.int64, copy=False) for k in keys}
         for k in ("price_rmb", "impulsivity"):
-            cols[k] = np.concatenate([p[k] for p in parts]).astype(np.float64)
+            cols[k] = np.concatenate([p[k] for p in parts]).astype(np.float64, copy=False)
         return Orders(**cols, surplus_rmb=surplus_rmb, splash_views=splash_views, funnel=funnel)
 
 

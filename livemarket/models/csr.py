@@ -6,6 +6,7 @@ Every generator (:mod:`livemarket.models.graphs`) and file reader
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import networkx as nx
@@ -14,7 +15,21 @@ import scipy.sparse as sp
 
 from livemarket.config import ConfigError
 
-__all__ = ["GraphInputError", "SocialGraph", "csr_from_pairs"]
+__all__ = ["GRAPH_KERNELS_FROM", "GraphInputError", "SocialGraph", "csr_from_pairs", "graph_kernels"]
+
+#: Populations from which set-up builds graphs with the compiled kernels (:mod:`.graph_kernels`);
+#: ``LIVEMARKET_KERNELS`` = ``on`` or ``off`` forces either path, as for the consumer kernels.
+GRAPH_KERNELS_FROM = 20_000
+
+
+def graph_kernels(n: int):
+    """The set-up kernels module when a population of ``n`` uses it, else None (the numpy path)."""
+    forced = os.environ.get("LIVEMARKET_KERNELS", "auto").lower()
+    if forced == "off" or (forced != "on" and n < GRAPH_KERNELS_FROM):
+        return None
+    from livemarket.models import graph_kernels as kernels
+
+    return kernels
 
 
 class GraphInputError(ConfigError):
@@ -126,6 +141,10 @@ def csr_from_pairs(n: int, a: np.ndarray, b: np.ndarray) -> SocialGraph:
     """Symmetric CSR from endpoint arrays; drops self-loops and duplicates."""
     if n >= 2**31:
         raise ValueError(f"n must be < 2**31 (int32 neighbour ids), got {n}")
+    kernels = graph_kernels(n)
+    if kernels is not None:  # the same arrays, without the sparse matrix's temporaries
+        indptr, indices = kernels.csr_undirected(n, a, b)
+        return SocialGraph(indptr, indices)
     keep = a != b
     if not keep.all():
         a, b = a[keep], b[keep]

@@ -26,6 +26,7 @@ from livemarket.models.csr import (
     _first_occurrences,
     _pair_key,
     csr_from_pairs,
+    graph_kernels,
 )
 from livemarket.models.graph_files import read_graph_file
 
@@ -195,6 +196,7 @@ def build_follow_graph(
         raise ValueError("streamer_popularity must be finite and >= 0")
     if not (math.isfinite(follows_per_consumer) and follows_per_consumer >= 0):
         raise ValueError(f"follows_per_consumer must be >= 0, got {follows_per_consumer}")
+    kernels = graph_kernels(n)
     codes = uses.astype(np.int64) @ (np.int64(1) << np.arange(uses.shape[1], dtype=np.int64))
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
@@ -206,12 +208,19 @@ def build_follow_graph(
         k = np.minimum(rng.poisson(follows_per_consumer, consumers.size), eligible.size)
         if eligible.size == 0 or not k.any():
             continue
-        owner, item = _successive_sample(k, weight[eligible], rng)
         counts[consumers] = k
+        if kernels is not None:  # each owner's items in its slots, sorted: placed below
+            groups.append((consumers, eligible, _successive_sample(k, weight[eligible], rng, kernels)))
+            continue
+        owner, item = _successive_sample(k, weight[eligible], rng)
         groups.append((consumers[owner], eligible[item]))
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     indices = np.empty(indptr[-1], dtype=np.int32)
+    if kernels is not None:
+        for consumers, eligible, (ptr, slots) in groups:
+            kernels.place_rows(indices, indptr, consumers, ptr, slots, eligible.astype(np.int32))
+        return indptr, indices
     for follower, streamers in groups:  # scatter each consumer's sorted run into its slice
         start = np.flatnonzero(np.diff(follower, prepend=-1))
         rank = np.arange(follower.size) - np.repeat(start, np.diff(start, append=follower.size))
@@ -351,22 +360,27 @@ def _alias_table(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(prob), np.array(alias, dtype=np.int64)
 
 
-def _successive_sample(
-    k: np.ndarray, weight: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _successive_sample(k: np.ndarray, weight: np.ndarray, rng: np.random.Generator, kernels=None):
     """For each owner i draw k[i] distinct items by successive sampling proportional to weight.
 
     Each round every owner still short draws as many items as it lacks, with replacement, and
     keeps those it does not hold yet; this equals drawing one at a time and rejecting repeats.
     Owners still short after ``_MAX_ROUNDS`` rounds finish with exponential clocks.
-    Returns (owner, item) sorted by owner, then item.
+    Returns (owner, item) sorted by owner, then item; with ``kernels`` (:mod:`.graph_kernels`,
+    the same draws) (ptr, slots) instead: owner i's items, sorted, in ``slots[ptr[i]:ptr[i + 1]]``.
     """
     n_items = weight.size
     bits = n_items.bit_length()  # key = owner << bits | item
-    mask = (1 << bits) - 1
     prob, alias = _alias_table(weight)
     full = k == n_items  # following every eligible item needs no draws
-    chunks = [(np.flatnonzero(full)[:, None] << bits | np.arange(n_items)).ravel()]
+    if kernels is not None:
+        ptr = np.zeros(k.size + 1, np.int64)
+        np.cumsum(k, out=ptr[1:])
+        slots = np.empty(ptr[-1], np.int64)
+        for o in np.flatnonzero(full).tolist():
+            slots[ptr[o] : ptr[o + 1]] = np.arange(n_items)
+    else:
+        chunks = [(np.flatnonzero(full)[:, None] << bits | np.arange(n_items)).ravel()]
     have = np.where(full, k, 0)
     pending = np.flatnonzero((k > 0) & ~full)
     for _ in range(_MAX_ROUNDS):
@@ -375,28 +389,49 @@ def _successive_sample(
         owner = np.repeat(pending, k[pending] - have[pending])
         pick = rng.integers(0, n_items, owner.size)
         pick = np.where(rng.random(owner.size) < prob[pick], pick, alias[pick])
-        new = np.sort(owner << bits | pick)
-        new = new[np.diff(new, prepend=-1) != 0]
-        for chunk in chunks[1:]:  # sorted keys kept in earlier rounds
-            new = new[~_contains(chunk, new)]
-        chunks.append(new)
-        have += np.bincount(new >> bits, minlength=k.size)
+        if kernels is not None:
+            kernels.keep_new_picks(owner, pick, ptr, slots, have)
+        else:
+            new = np.sort(owner << bits | pick)
+            new = new[np.diff(new, prepend=-1) != 0]
+            for chunk in chunks[1:]:  # sorted keys kept in earlier rounds
+                new = new[~_contains(chunk, new)]
+            chunks.append(new)
+            have += np.bincount(new >> bits, minlength=k.size)
         pending = pending[have[pending] < k[pending]]
-    # Exact finish for owners still short: exponential clocks E / w over the items they lack
-    # (held items get clock -1); the k[i] smallest clocks continue the successive sample.
+    if kernels is not None:
+        if pending.size:
+            held = np.concatenate([(o << bits) | slots[ptr[o] : ptr[o] + have[o]] for o in pending.tolist()])
+            for owners, chosen in _clock_finish(pending, k, np.sort(held), weight, rng):
+                for o, row in zip(owners.tolist(), chosen, strict=True):
+                    slots[ptr[o] : ptr[o + 1]] = np.flatnonzero(row)
+        kernels.sort_segments(ptr, slots)
+        return ptr, slots
     if pending.size:
         short = np.zeros(k.size, dtype=bool)
         short[pending] = True
         held = np.sort(np.concatenate([c[short[c >> bits]] for c in chunks]))
         chunks = [c[~short[c >> bits]] for c in chunks]
-        row = np.searchsorted(pending, held >> bits)
-        step = max(1, _CLOCK_BLOCK // n_items)
-        for lo in range(0, pending.size, step):
-            owners = pending[lo : lo + step]
-            clock = rng.exponential(size=(owners.size, n_items)) / weight
-            sel = slice(*np.searchsorted(row, [lo, lo + owners.size]))
-            clock[row[sel] - lo, held[sel] & mask] = -1.0
-            chosen = np.argsort(np.argsort(clock, axis=1), axis=1) < k[owners, None]  # rank < k
-            chunks.append((owners[:, None] << bits | np.arange(n_items))[chosen])
+        for owners, chosen in _clock_finish(pending, k, held, weight, rng):
+            chunks.append((owners[:, None] << bits | np.arange(weight.size))[chosen])
     keys = np.sort(np.concatenate(chunks), kind="stable")  # merges the sorted chunks
-    return keys >> bits, keys & mask
+    return keys >> bits, keys & ((1 << bits) - 1)
+
+
+def _clock_finish(pending, k, held, weight, rng):
+    """Exact finish for owners still short: exponential clocks E / w over the items they lack.
+
+    ``held`` are the sorted keys (owner << bits | item) the owners hold (their clock is -1); the
+    k[i] smallest clocks continue the successive sample. Yields blocks (owners, chosen): chosen is
+    bool (owners, items), k[owner] items a row.
+    """
+    n_items = weight.size
+    bits = n_items.bit_length()
+    row = np.searchsorted(pending, held >> bits)
+    step = max(1, _CLOCK_BLOCK // n_items)
+    for lo in range(0, pending.size, step):
+        owners = pending[lo : lo + step]
+        clock = rng.exponential(size=(owners.size, n_items)) / weight
+        sel = slice(*np.searchsorted(row, [lo, lo + owners.size]))
+        clock[row[sel] - lo, held[sel] & ((1 << bits) - 1)] = -1.0
+        yield owners, np.argsort(np.argsort(clock, axis=1), axis=1) < k[owners, None]  # rank < k

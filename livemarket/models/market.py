@@ -325,7 +325,8 @@ class LiveCommerceModel(mesa.Model):
         b, beh, n = self.brands, self.config.behaviour, len(orders)
         u = self.streams["fulfil"].random((n, 4))
         capacity = np.floor(b.capacity_orders_per_day * self.calendar.capacity_factor(self.date, b.category))
-        delayed = _over_capacity(orders.brand, u[:, 0], capacity)
+        kernels = getattr(self.consumers, "_kernels", None)  # the compiled path ranks brand by brand
+        delayed = (kernels.over_capacity if kernels else _over_capacity)(orders.brand, u[:, 0], capacity)
         care = np.where(orders.streamer >= 0, self.streamers.selection_care[np.maximum(orders.streamer, 0)], 0.0)
         p_bad = rules.bad_outcome_probability(
             b.quality[orders.brand], self.logistics_quality()[orders.platform], delayed, care, beh

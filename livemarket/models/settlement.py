@@ -132,9 +132,12 @@ def _book_brands(model, orders: Orders, ledger: Ledger, live: np.ndarray) -> Non
     on_air = live & (st.brand >= 0)
     cfg = model.config
     b.cost_self_rmb[st.brand[on_air]] += cfg.brands.self_broadcast_cost_rmb_per_day * cfg.consumers / 10_000
-    np.add.at(b.receipts_by_platform_rmb, (orders.brand, orders.platform), receipt)
+    # flat cells (row-major, as the 2-D index): np.add.at's fast 1-D path, the same additions in the same order
+    by_platform = b.receipts_by_platform_rmb
+    np.add.at(by_platform.reshape(-1), orders.brand * by_platform.shape[1] + orders.platform, receipt)
     b.fees_rmb += np.bincount(orders.brand, ledger.take_rmb + ledger.commission_rmb, n_b)  # link fees: at checkout
     b.sales_rmb += np.bincount(orders.brand, ledger.value_rmb * ledger.kept, n_b)
     live_room = orders.channel <= rules.LIVE_SEARCH
-    room = (orders.brand[live_room], orders.source[live_room])
-    np.add.at(b.live_value_by_source_rmb, room, ledger.value_rmb[live_room])
+    by_source = b.live_value_by_source_rmb
+    room = orders.brand[live_room] * by_source.shape[1] + orders.source[live_room]
+    np.add.at(by_source.reshape(-1), room, ledger.value_rmb[live_room])

@@ -1,0 +1,54 @@
+"""Kernels added after test_kernels.py: each gives what its numpy counterpart gives, bit for bit."""
+
+import numpy as np
+import pytest
+
+from livemarket.models.market import _over_capacity
+
+kernels = pytest.importorskip("livemarket.agents.kernels")
+
+
+def test_over_capacity_kernel_ranks_as_the_two_stable_sorts():
+    rng = np.random.default_rng(0)
+    delayed = 0
+    for trial in range(300):
+        n_b, m = int(rng.integers(1, 40)), int(rng.integers(0, 300))
+        brand = rng.integers(0, n_b, m)
+        u = rng.random(m)
+        if trial % 3 == 0:
+            u = np.round(u, 1)  # ties: the earlier order ships first
+        capacity = np.floor(rng.random(n_b) * 10) * (rng.random(n_b) < 0.9)  # some brands ship nothing
+        expected = _over_capacity(brand, u, capacity)
+        assert np.array_equal(kernels.over_capacity(brand, u, capacity), expected), trial
+        delayed += expected.sum()
+    assert delayed > 1000
+
+
+def test_edges_by_key_is_the_stable_argsort():
+    rng = np.random.default_rng(1)
+    for n, keys in ((0, 4), (1, 1), (5000, 7), (20_000, 3000)):
+        key = rng.integers(0, keys, n).astype(np.int32)
+        ptr = np.zeros(keys + 1, np.int64)
+        np.cumsum(np.bincount(key, minlength=keys), out=ptr[1:])
+        order = kernels.edges_by_key(key, ptr, np.int32(0))
+        assert order.dtype == np.int32
+        assert np.array_equal(order, np.argsort(key, kind="stable"))
+
+
+def test_count_segments_gives_the_bincount_pointers_and_refuses_ungrouped_edges():
+    rng = np.random.default_rng(2)
+    n, n_p, n_s = 500, 4, 60
+    platform = np.sort(rng.integers(0, n_p, n_s))  # streamer ids sorted by home platform
+    per = rng.poisson(3, n)
+    f_ptr = np.concatenate([[0], np.cumsum(per)])
+    f_streamer = np.concatenate([np.sort(rng.choice(n_s, k, replace=False)) for k in per]).astype(np.int32)
+    cell = np.repeat(np.arange(n), per) * n_p + platform[f_streamer]
+    expected = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=n * n_p))])
+    seg_ptr = np.zeros(n * n_p + 1, np.int32)
+    assert kernels.count_segments(f_ptr, f_streamer, platform, n_p, seg_ptr)
+    assert np.array_equal(seg_ptr, expected)
+    # a consumer's first two edges, on two platforms, swapped: no longer grouped by platform
+    home = platform[f_streamer]
+    lo = next(f_ptr[i] for i in range(n) if per[i] >= 2 and home[f_ptr[i]] < home[f_ptr[i] + 1])
+    f_streamer[lo : lo + 2] = f_streamer[lo : lo + 2][::-1]
+    assert not kernels.count_segments(f_ptr, f_streamer, platform, n_p, np.zeros(n * n_p + 1, np.int32))
