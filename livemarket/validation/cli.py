@@ -56,7 +56,7 @@ def validate_command(
         base = load_scenario(scenario, split_overrides(set_ or [])[0], consumers=consumers)
         if targets == "auto":
             targets = "timeline" if base.trends and base.days >= TIMELINE_DAYS else "snapshot"
-        days = days or (base.days if targets == "timeline" else DAYS)
+        days = days if days is not None else (base.days if targets == "timeline" else DAYS)
         lacking = sorted(({h["platform"] for h in HISTORY} | set(SHELF) | set(LIVE)) - set(base.platforms))
         if lacking:  # the comparison and its 2020 history are about these platforms, not the user's policies
             raise ValueError(
