@@ -135,7 +135,7 @@ def test_validate_timeline_prints_both_tables_and_writes_the_paths_figure(tmp_pa
     result = CliRunner().invoke(app, ["validate", "china-2019-2024", "--consumers", "400", "--replicates", "2",
                                       "--out", str(tmp_path)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "## In sample (fitted), 2019-2021" in result.output and "## Out of sample" in result.output
+    assert "## In sample, 2019-2021" in result.output and "## Out of sample, 2022-2024" in result.output
     assert "Douyin GMV, 2020 (scaled)" in result.output and "not modelled" in result.output
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
     assert (tmp_path / "validation.md").read_text().count("| Fact |") == 2

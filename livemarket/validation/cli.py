@@ -80,8 +80,8 @@ def validate_command(
     pl.DataFrame(runs).write_parquet(out / "moments.parquet")
     if targets == "timeline":
         inside, outside = timeline_tables(summary)
-        table = (f"## In sample (fitted), 2019-2021\n\n{inside}\n\n"
-                 f"## Out of sample (never fitted), 2022-2024\n\n{outside}")  # fmt: skip
+        table = (f"## In sample, 2019-2021 (point and range targets fitted; AOV ordering and returns checked)"
+                 f"\n\n{inside}\n\n## Out of sample, 2022-2024 (never fitted)\n\n{outside}")  # fmt: skip
         figure(summary, runs, out / "validation", TIMELINE_TARGETS)
         timeline_figure(runs, out / "timeline")
     else:
