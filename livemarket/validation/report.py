@@ -123,7 +123,7 @@ def figure(
         "Stylized facts: target (band / tick) vs model replicates (dots) and mean (diamond)",
         fontsize=8,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the first panel
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = []
