@@ -132,8 +132,8 @@ def test_gauss_newton_refuses_threshold_targets():
 
 # ------------------------------------------------------------------ validate on the timeline
 def test_validate_timeline_prints_both_tables_and_writes_the_paths_figure(tmp_path):
-    result = CliRunner().invoke(app, ["validate", "china-2019-2024", "--consumers", "400", "--replicates", "2",
-                                      "--out", str(tmp_path)])  # fmt: skip
+    args = ["validate", "china-2019-2024", "--consumers", "300", "--replicates", "2", "--days", "800"]
+    result = CliRunner().invoke(app, [*args, "--targets", "timeline", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "## In sample, 2019-2021" in result.output and "## Out of sample, 2022-2024" in result.output
     assert "Douyin GMV, 2020 (scaled)" in result.output and "not modelled" in result.output
