@@ -16,10 +16,9 @@ from pathlib import Path
 
 from livemarket.draws import run_seed_sequence
 from livemarket.msm import aim
-from livemarket.validation.report import fmt_number
+from livemarket.validation.report import fmt_number, mean_interval
 from livemarket.validation.runs import RunSpec, run_replicates
 from livemarket.validation.timeline import TIMELINE_TARGETS
-from livemarket.validation.timeline_report import mean_interval
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +47,7 @@ from livemarket.config import (
     read_toml_file,
 )
 from livemarket.draws import run_seed_sequence
+from livemarket.msm import replicate_means
 from livemarket.suggest import describe_errors
 from livemarket.sweeps.cluster import open_client
 from livemarket.sweeps.modelclass import DEFAULT_MODEL, load_model_class
@@ -190,12 +190,6 @@ def _replicate_seeds(spec: CalibrationSpec, n: int) -> list[int]:
     return [int(run_seed_sequence(spec.seed, 0, r).generate_state(1)[0]) for r in range(n)]
 
 
-def _means(runs: Sequence[dict[str, float]]) -> dict[str, float]:
-    keys = runs[0].keys()
-    return {k: float(np.nanmean([r[k] for r in runs])) if any(math.isfinite(r[k]) for r in runs) else float("nan")
-            for k in keys}  # fmt: skip
-
-
 def _tied(spec: CalibrationSpec, params: dict[str, float]) -> dict[str, float]:
     """The fitted values with every tied path (``also``) set to its parameter's value."""
     return params | {a: v for k, v in params.items() for a in spec.parameters[k].also}
@@ -208,6 +202,11 @@ def _overrides(spec: CalibrationSpec, params: dict[str, float]) -> tuple[str, ..
 def target_set(name: str) -> tuple:
     """The targets of a target set: ``snapshot`` (2019-2021, china-2019) or ``timeline`` (china-2019-2024)."""
     return TIMELINE_TARGETS if name == "timeline" else TARGETS
+
+
+def _check_days(spec: CalibrationSpec) -> int:
+    """Days of the check runs: the whole timeline, or the snapshot's 2019-01-01 .. 2021-06-30."""
+    return TIMELINE_DAYS if spec.targets == "timeline" else DAYS
 
 
 def _run(spec: CalibrationSpec, scenario: str, overrides, consumers, days, seed) -> RunSpec:
@@ -241,7 +240,7 @@ def _gauss_newton(spec: CalibrationSpec, client, log) -> dict[str, Any]:
 
     seeds = _replicate_seeds(spec, spec.replicates)
     targets = [t for t in target_set(spec.targets) if t.key in spec.in_sample]
-    params = {n: msm.Parameter(p.low, p.high, p.log, tuple(p.also)) for n, p in spec.parameters.items()}
+    params = {n: msm.Parameter(p.low, p.high, p.log) for n, p in spec.parameters.items()}
     base = apply_overrides(_read_toml(spec.scenario), spec.overrides)
     initial = {n: float(lookup(base, n)) for n in params}
 
@@ -296,7 +295,7 @@ def _study(spec: CalibrationSpec, client, log) -> dict[str, Any]:
         ]  # fmt: skip
         results = submit_runs(runs, client)
         for i, trial in enumerate(batch):
-            means = _means(results[i * len(seeds) : (i + 1) * len(seeds)])
+            means = replicate_means(results[i * len(seeds) : (i + 1) * len(seeds)])
             trial.set_user_attr("moments", {k: means[k] for k in spec.in_sample})
             study.tell(trial, loss(means, spec.in_sample, target_set(spec.targets)))
         done += len(batch)
@@ -331,7 +330,7 @@ def write_report(
     from livemarket.provenance import git_commit, versions
 
     consumers = spec.check_consumers or spec.consumers
-    days = TIMELINE_DAYS if spec.targets == "timeline" else DAYS
+    days = _check_days(spec)
     history = ("its own dated history" if spec.targets == "timeline"
                else "the documented 2020 history of `livemarket.validation.HISTORY`")  # fmt: skip
     if spec.method == "gauss-newton":
@@ -451,8 +450,7 @@ def run_calibration(spec_path: str | Path, log=print) -> dict[str, Any]:
         scenario_path = write_scenario(spec.scenario, _tied(spec, fit["best_params"]), spec.output_scenario, note)
         started = time.time()
         consumers = spec.check_consumers or spec.consumers
-        days = TIMELINE_DAYS if spec.targets == "timeline" else DAYS
-        specs = [_run(spec, str(scenario_path), spec.overrides, consumers, days, s)
+        specs = [_run(spec, str(scenario_path), spec.overrides, consumers, _check_days(spec), s)
                  for s in _replicate_seeds(spec, spec.check_replicates)]  # fmt: skip
         runs = submit_runs(specs, client)
         check_seconds = time.time() - started

@@ -35,7 +35,7 @@ import numpy as np
 
 from livemarket.validation.targets import Target
 
-__all__ = ["Fit", "Parameter", "aim", "bootstrap", "fit", "identification", "residuals"]
+__all__ = ["Fit", "Parameter", "aim", "bootstrap", "fit", "identification", "replicate_means", "residuals"]
 
 #: A parameter moves no target by more than this many tolerances per search unit: not identified.
 IDENTIFIED_BELOW = 0.25
@@ -43,12 +43,11 @@ IDENTIFIED_BELOW = 0.25
 
 @dataclass(frozen=True)
 class Parameter:
-    """A fitted override path, its range, log or linear search, and paths tied to the same value."""
+    """A fitted parameter's range and whether it is searched in log units."""
 
     low: float
     high: float
     log: bool = False
-    also: tuple[str, ...] = ()
 
     def to_search(self, v: float) -> float:
         """The search coordinate of value ``v``."""
@@ -92,7 +91,8 @@ def residuals(means: dict[str, float], targets: Sequence[Target]) -> np.ndarray:
     return np.array(out)
 
 
-def _means(runs: Sequence[dict[str, float]]) -> dict[str, float]:
+def replicate_means(runs: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each moment's mean over the replicates' finite values (NaN when none is finite)."""
     keys = runs[0].keys()
     return {k: float(np.nanmean(v)) if np.isfinite(v := np.array([r[k] for r in runs], float)).any() else float("nan")
             for k in keys}  # fmt: skip
@@ -132,11 +132,12 @@ def fit(
         shifted = [x + h * np.eye(len(x))[j] for j, h in enumerate(steps)]
         out = evaluate([values(s) for s in shifted])
         runs += sum(len(o) for o in out)
-        return np.column_stack([(residuals(_means(o), targets) - r0) / h for o, h in zip(out, steps, strict=True)])
+        cols = [(residuals(replicate_means(o), targets) - r0) / h for o, h in zip(out, steps, strict=True)]
+        return np.column_stack(cols)
 
     first = evaluate([values(x)])[0]
     runs += len(first)
-    r = residuals(_means(first), targets)
+    r = residuals(replicate_means(first), targets)
     loss, best_runs = float(r @ r), first
     history.append({"iteration": 0, "loss": loss, **values(x)})
     log(f"MSM start: loss {loss:.2f}; Jacobian over {len(names)} parameters")
@@ -150,7 +151,7 @@ def fit(
         trial_x = np.array([parameters[n].to_search(v) for n, v in zip(names, clipped, strict=True)])
         trial = evaluate([values(trial_x)])[0]
         runs += len(trial)
-        r_new = residuals(_means(trial), targets)
+        r_new = residuals(replicate_means(trial), targets)
         new_loss = float(r_new @ r_new)
         moved = trial_x - x
         if moved @ moved > 0:  # Broyden's update of the Jacobian along the step taken
@@ -194,12 +195,12 @@ def bootstrap(
     solve = np.linalg.pinv(J[:, ident])
     aims = np.array([aim(t) for t in targets])
     reps = result.replicate_moments
-    at_fit = residuals(_means(reps), targets)
+    at_fit = residuals(replicate_means(reps), targets)
     out = np.empty((draws, len(names)))
     for b in range(draws):
         sample = [reps[i] for i in rng.integers(0, len(reps), len(reps))]
         target_b = aims[:, 0] + aims[:, 1] / 2 * rng.standard_normal(len(targets))
-        m = _means(sample)
+        m = replicate_means(sample)
         sim = np.array([m.get(t.key, float("nan")) for t in targets])
         r = np.where(np.isfinite(sim), (sim - target_b) / aims[:, 1], at_fit)
         xb = x.copy()

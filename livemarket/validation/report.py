@@ -11,30 +11,34 @@ import polars as pl
 
 from livemarket.validation.targets import TARGETS, Target
 
-__all__ = ["figure", "fmt_number", "markdown_table", "summarise"]
+__all__ = ["figure", "fmt_number", "markdown_table", "mean_interval", "summarise"]
 
 
 def summarise(
     runs: Sequence[dict[str, float]], targets: Sequence[Target] = TARGETS
 ) -> pl.DataFrame:
     """Per target: mean over replicates, 95% t-interval, verdict (one row per target)."""
-    from scipy import stats
-
     rows = []
     for t in targets:
-        x = np.array([r.get(t.key, float("nan")) for r in runs], dtype=np.float64)
-        x = x[np.isfinite(x)]
-        mean = float(x.mean()) if len(x) else float("nan")
-        if len(x) > 1:
-            half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-        else:
-            half = float("nan")
+        values = [r.get(t.key, float("nan")) for r in runs]
+        mean, low, high = mean_interval(values)
         rows.append({
             "key": t.key, "pattern": t.pattern, "label": t.label, "unit": t.unit, "target": t.target_text,
-            "mean": mean, "low": mean - half, "high": mean + half, "replicates": len(x),
+            "mean": mean, "low": low, "high": high, "replicates": int(np.isfinite(np.asarray(values, float)).sum()),
             "passed": t.passes(mean), "in_sample": t.in_sample, "source": t.source,
         })  # fmt: skip
     return pl.DataFrame(rows, schema_overrides={"passed": pl.Boolean})
+
+
+def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """Mean and 95% t-interval of the replicate mean over the finite values (NaN bounds below two)."""
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)
+    if len(x) < 2:
+        return (float(x.mean()) if len(x) else float("nan"), float("nan"), float("nan"))
+    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
 
 
 def fmt_number(x: float) -> str:

@@ -304,12 +304,12 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-def target_by_key(key: str) -> Target:
-    """Return the target with this key (KeyError naming the accepted keys otherwise)."""
-    for t in TARGETS:
+def target_by_key(key: str, targets: Sequence[Target] = TARGETS) -> Target:
+    """Return the target with this key among ``targets`` (KeyError naming the accepted keys otherwise)."""
+    for t in targets:
         if t.key == key:
             return t
-    raise KeyError(f"unknown target {key!r}; accepted: {', '.join(t.key for t in TARGETS)}")
+    raise KeyError(f"unknown target {key!r}; accepted: {', '.join(t.key for t in targets)}")
 
 
 def loss(means: dict[str, float], keys: Sequence[str], targets: Sequence[Target] = TARGETS) -> float:

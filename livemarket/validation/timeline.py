@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from livemarket.validation.moments import moments
-from livemarket.validation.targets import SEED, TARGETS, Target
+from livemarket.validation.targets import SEED, Target, target_by_key
 
 __all__ = ["TIMELINE_DAYS", "TIMELINE_TARGETS", "timeline_moments", "timeline_target", "yearly_paths"]
 
@@ -46,8 +46,7 @@ _SNAPSHOT_IN = (
 
 def _in(key: str) -> Target:
     """A snapshot target of the in-sample years 2019-2021 (``in_sample`` here: the period, not the fit)."""
-    t = next(t for t in TARGETS if t.key == key)
-    return replace(t, in_sample=True)
+    return replace(target_by_key(key), in_sample=True)
 
 
 def _growth(year: int) -> Target:
@@ -132,10 +131,7 @@ TIMELINE_TARGETS: tuple[Target, ...] = (
 
 def timeline_target(key: str) -> Target:
     """The timeline target with this key (KeyError naming the accepted keys otherwise)."""
-    for t in TIMELINE_TARGETS:
-        if t.key == key:
-            return t
-    raise KeyError(f"unknown timeline target {key!r}; accepted: {', '.join(t.key for t in TIMELINE_TARGETS)}")
+    return target_by_key(key, TIMELINE_TARGETS)
 
 
 def _sum(df: pl.DataFrame, metric: str, start: str, end: str, platforms=None, scaled: bool = True) -> float:

@@ -9,23 +9,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from livemarket.validation.report import fmt_number
+from livemarket.validation.report import fmt_number, mean_interval
 from livemarket.validation.timeline import NBS_ONLINE_RETAIL_TRN, TIMELINE_TARGETS, YEARS
 
-__all__ = ["mean_interval", "timeline_figure", "timeline_tables"]
+__all__ = ["timeline_figure", "timeline_tables"]
 
 _BY_KEY = {t.key: t for t in TIMELINE_TARGETS}
-
-
-def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
-    """Mean and 95% t-interval of the replicate mean (NaN without two finite values)."""
-    from scipy import stats
-
-    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)
-    if len(x) < 2:
-        return (float(x.mean()) if len(x) else float("nan"), float("nan"), float("nan"))
-    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
 
 
 def _why(key: str, passed: bool | None) -> str:
