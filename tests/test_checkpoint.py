@@ -5,7 +5,7 @@ import json
 import pytest
 
 from livemarket import LiveCommerceModel
-from livemarket.config import ConfigError
+from livemarket.config import ConfigError, load_scenario
 from livemarket.models.checkpoint import CheckpointError, read_header
 
 DYNAMIC = ["brands.channel_review=1.0", "streamers.follow_on_purchase=0.3", "streamers.entry_pool=50",
@@ -32,7 +32,7 @@ def test_branches_share_the_state_up_to_their_date(tmp_path):
     root.run(20)
     path = root.save(tmp_path / "root.ckpt")
     ban = LiveCommerceModel.load(path)
-    ban.add_policies([{"platform": "douyin", "step": 20, "set": {"link_ban": True}}])
+    ban.schedule(policies=[{"platform": "douyin", "step": 20, "set": {"link_ban": True}}])
     none = LiveCommerceModel.load(path)
     a, b = ban.run(10), none.run(10)
     before = lambda t: t.filter(t["step"] < 20)  # noqa: E731
@@ -41,9 +41,27 @@ def test_branches_share_the_state_up_to_their_date(tmp_path):
                                   & (t["step"] >= 20))["value"].sum()  # fmt: skip
     assert outbound(a) == 0 < outbound(b)
     with pytest.raises(ConfigError, match="before today"):
-        none.add_policies([{"platform": "douyin", "step": 3, "set": {"link_ban": True}}])
+        none.schedule(policies=[{"platform": "douyin", "step": 3, "set": {"link_ban": True}}])
     with pytest.raises(ConfigError, match="weibo"):
-        none.add_policies([{"platform": "weibo", "step": 40, "set": {"link_ban": True}}])
+        none.schedule(policies=[{"platform": "weibo", "step": 40, "set": {"link_ban": True}}])
+
+
+def test_a_branch_schedules_supply_shocks_and_scandals_from_today(tmp_path):
+    ample = load_scenario("china-2019", ["brands.capacity_orders_per_day=500"], consumers=600)  # none late
+    root = LiveCommerceModel(ample, rng=2)
+    root.run(20)
+    path = root.save(tmp_path / "root.ckpt")
+    shocked, calm = LiveCommerceModel.load(path), LiveCommerceModel.load(path)
+    shocked.schedule(supply_shocks=[{"start": "2019-01-21", "end": "2019-01-31", "capacity_factor": 0.0}],
+                     scandals=[{"date": "2019-01-22", "streamer_rank": 0}])  # fmt: skip
+    a, b = shocked.run(10), calm.run(10)
+    delayed = lambda t: t.filter(t["metric"] == "orders_delayed")["value"].sum()  # noqa: E731
+    assert delayed(a) > 0 == delayed(b)  # no capacity: every order of the shock waits
+    assert len(shocked.config.scandals) == len(calm.config.scandals) + 1
+    with pytest.raises(ConfigError, match="supply_shocks: an event on 2019-01-05 is before today"):
+        calm.schedule(supply_shocks=[{"start": "2019-01-05", "end": "2019-01-31", "capacity_factor": 0.5}])
+    with pytest.raises(ConfigError, match="scandals"):
+        calm.schedule(scandals=[{"date": "2019-01-02", "streamer_rank": 0}])
 
 
 def _saved(tmp_path):

@@ -50,3 +50,22 @@ def test_bad_start_from_is_refused_before_any_run(tmp_path):
     with pytest.raises(ConfigError, match="an arm changes 'behaviour'"):
         run_sweep(bad, tmp_path / "bad", workers=0, progress=False)
     assert not (tmp_path / "late").exists() and not (tmp_path / "bad").exists()
+    early = {"none": [], "ban": ["policies=[{platform='video', date=2019-01-10, set={link_ban=true}}]"]}
+    with pytest.raises(ConfigError, match="adds policies on 2019-01-10, before the branch date 2019-01-21"):
+        run_sweep(_spec(start_from="minimal@2019-01-21", factors={"policy": {"levels": early}}),
+                  tmp_path / "early", workers=0, progress=False)  # fmt: skip
+    assert not (tmp_path / "early").exists()
+
+
+def test_an_arm_adds_a_supply_shock_at_the_branch(tmp_path):
+    shock = "supply_shocks=[{start=2019-01-21, end=2019-02-10, capacity_factor=0.0}]"
+    metrics = [{"metric": "orders_delayed", "agg": "sum", "window": ["2019-01-21", "2019-02-10"], "name": "late"},
+               {"metric": "gmv_rmb", "agg": "sum", "window": ["2019-01-01", "2019-01-21"], "name": "gmv_before"}]
+    spec = _spec(start_from="minimal@2019-01-21", metrics=metrics,
+                 factors={"supply": {"levels": {"none": [], "shock": [shock]}}})  # fmt: skip
+    run_sweep(spec, tmp_path / "shock", workers=0, progress=False)
+    rows = store.results(tmp_path / "shock")
+    for r in (0, 1):
+        arms = dict(zip(*rows.filter(rows["replicate"] == r).select("supply", "late"), strict=True))
+        assert arms["shock"] > arms["none"]
+        assert rows.filter(rows["replicate"] == r)["gmv_before"].n_unique() == 1

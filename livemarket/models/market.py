@@ -400,19 +400,21 @@ class LiveCommerceModel(mesa.Model):
 
         return checkpoint.load(path, scenario, model_class=cls, **keywords)
 
-    def add_policies(self, policies: list[dict]) -> None:
-        """Schedule more dated policy events (``{platform, date | step, set}``) on a running model: branching.
+    def schedule(self, *, policies: list[dict] = (), supply_shocks: list[dict] = (), scandals: list[dict] = ()) -> None:
+        """Add dated events to a running model (branching): policy events, supply shocks, scandals.
 
-        Each event is validated like the scenario's own; an event dated before today is refused.
+        Each is validated like the scenario's own; an event dated before today is refused.
         """
         from livemarket.config import ScenarioConfig
 
         data = self.config.model_dump(mode="json")
-        data["policies"] = [*data["policies"], *policies]
+        added = {"policies": list(policies), "supply_shocks": list(supply_shocks), "scandals": list(scandals)}
+        for key, items in added.items():
+            data[key] = [*data[key], *items]
         try:
             config = ScenarioConfig.model_validate(data)
         except ValueError as err:
-            raise ConfigError(f"policies: {err}") from None
+            raise ConfigError(f"{', '.join(k for k, v in added.items() if v) or 'events'}: {err}") from None
         events = config.policies[len(self.config.policies):]
         for ev in events:
             when = ev.step if ev.step is not None else (ev.date - self.start_date).days
@@ -420,6 +422,10 @@ class LiveCommerceModel(mesa.Model):
                 raise ConfigError(
                     f"policies: an event for {ev.platform} on {ev.date or ev.step} is before today ({self.date})"
                 )
+        for key, field in (("supply_shocks", "start"), ("scandals", "date")):
+            for item in getattr(config, key)[len(getattr(self.config, key)):]:
+                if getattr(item, field) < self.date:
+                    raise ConfigError(f"{key}: an event on {getattr(item, field)} is before today ({self.date})")
         self.config = self.calendar.config = config
         self.calendar.add(events)
 

@@ -8,7 +8,7 @@ experiments start from the simulated mid-2024 market, not from a relabelled 2019
 arms of a replicate share every day before the branch.
 
 What an arm may change at the branch: platform fields (applied as a policy on the branch date)
-and extra dated policies (on or after it). Anything else (population, brands, graph, a
+and extra dated policies, supply shocks and scandals (on or after it). Anything else (population, brands, graph, a
 behaviour coefficient) would be a different history, and is refused by name.
 """
 
@@ -49,14 +49,19 @@ def check_branch_date(config: ScenarioConfig, date: dt.date) -> int:
     return step
 
 
-def arm_changes(base: ScenarioConfig, arm: ScenarioConfig) -> tuple[dict[str, dict], list[dict]]:
-    """What an arm changes at the branch: (platform fields to set, extra policies), or a ConfigError."""
+#: Dated lists an arm may extend at a branch (each item on or after the branch date).
+SCHEDULED = ("policies", "supply_shocks", "scandals")
+
+
+def arm_changes(base: ScenarioConfig, arm: ScenarioConfig, date: dt.date) -> tuple[dict[str, dict], dict[str, list]]:
+    """What an arm changes at the branch ``date``: (platform fields to set, events added per list), or a ConfigError."""
     b, a = base.model_dump(mode="json"), arm.model_dump(mode="json")
     for key in sorted(set(b) | set(a)):
-        if key not in ("platforms", "policies") and b.get(key) != a.get(key):
+        if key not in ("platforms", *SCHEDULED) and b.get(key) != a.get(key):
             raise ConfigError(
                 f"start_from: an arm changes {key!r}, which would change the shared history before the branch; "
-                "accepted at a branch: platform fields (platforms.<name>.<field>) and dated policies"
+                "accepted at a branch: platform fields (platforms.<name>.<field>), dated policies, supply "
+                "shocks and scandals"
             )
     if set(b["platforms"]) != set(a["platforms"]):
         raise ConfigError("start_from: an arm adds or removes platforms; accepted: platform fields and policies")
@@ -65,11 +70,25 @@ def arm_changes(base: ScenarioConfig, arm: ScenarioConfig) -> tuple[dict[str, di
         changed = {k: v for k, v in fields.items() if b["platforms"][name].get(k) != v}
         if changed:
             sets[name] = changed
-    base_policies = b["policies"]
-    if a["policies"][: len(base_policies)] != base_policies:
-        raise ConfigError("start_from: an arm replaces the scenario's policies; accepted: policies added after them")
-    extra = a["policies"][len(base_policies):]
-    return sets, extra
+    added = {}
+    for key in SCHEDULED:
+        if a[key][: len(b[key])] != b[key]:
+            raise ConfigError(f"start_from: an arm replaces the scenario's {key}; accepted: {key} added after them")
+        added[key] = a[key][len(b[key]):]
+        for item in getattr(arm, key)[len(b[key]):]:
+            when = _event_date(item, base.start_date)
+            if when < date:
+                raise ConfigError(f"start_from: an arm adds {key} on {when}, before the branch date {date}; "
+                                  "accepted: events on or after it")
+    return sets, added
+
+
+def _event_date(item, start: dt.date) -> dt.date:
+    """The first day of a policy event (date or step), a supply shock or a scandal."""
+    for field in ("date", "start"):
+        if getattr(item, field, None) is not None:
+            return getattr(item, field)
+    return start + dt.timedelta(days=item.step)
 
 
 def _warm_path(out: Path, key: dict) -> Path:
@@ -82,7 +101,7 @@ def branched_model(model_class, task, run, seed, keywords: dict, arm: ScenarioCo
     scenario, date = parse_start_from(task.start_from)
     base = load_scenario(task.scenario, list(task.base_overrides), consumers=task.consumers, days=task.days)
     step = check_branch_date(base, date)
-    sets, extra = arm_changes(base, arm)
+    sets, added = arm_changes(base, arm, date)
     key = {"scenario": task.scenario, "overrides": list(task.base_overrides), "consumers": task.consumers,
            "days": task.days, "seed": [task.root_seed, *run.spawn_key], "date": str(date), "model": task.model,
            "keywords": keywords, "version": task.model_version}  # fmt: skip
@@ -101,6 +120,6 @@ def branched_model(model_class, task, run, seed, keywords: dict, arm: ScenarioCo
     model.run_id = run.run_id
     for name, fields in sets.items():
         model.platforms[name].apply_policy(fields)
-    if extra:
-        model.add_policies(extra)
+    if any(added.values()):
+        model.schedule(**added)
     return model, arm.days - step

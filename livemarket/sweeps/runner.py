@@ -358,7 +358,7 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
         return ChunkTask(str(out.resolve()), i, chunks[i], spec.scenario_source(), spec.consumers, spec.days,
                          spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo,
                          limit_s, model=spec.model, model_source_sha256=plan.model_source_sha256,
-                         start_from=spec.start_from, base_overrides=tuple(spec.overrides),
+                         start_from=spec.start_from, base_overrides=tuple(spec.shared_overrides()),
                          identity=identity, inputs=inputs)  # fmt: skip
 
     errors: list[str] = []

@@ -342,6 +342,10 @@ class Experiment(_Strict):
             return sobol.sample(problem, self.samples, calc_second_order=self.sobol_second_order, seed=seed)
         return morris.sample(problem, self.samples, num_levels=self.morris_levels, seed=seed)
 
+    def shared_overrides(self) -> list[str]:
+        """The fixed overrides without a ``${factor}`` placeholder: the history every arm of a branch shares."""
+        return [o for o in self.overrides if not _PLACEHOLDER.search(o)]
+
     def point_overrides(self, point: dict[str, Any]) -> list[str]:
         """All overrides of one design point: fixed ones, then each factor's, placeholders filled."""
         out = list(self.overrides)
@@ -372,9 +376,9 @@ class Experiment(_Strict):
                 if len(seen) == 1:  # as the pilot run: a point of another length may still fail
                     self._check_metrics(seen[key])
                 if self.start_from is not None:  # the branch date inside the run, the arm's changes allowed
-                    base = self.resolve(self.overrides)
-                    check_branch_date(base, parse_start_from(self.start_from)[1])
-                    arm_changes(base, seen[key])
+                    base, date = self.resolve(self.shared_overrides()), parse_start_from(self.start_from)[1]
+                    check_branch_date(base, date)
+                    arm_changes(base, seen[key], date)
             for r in range(self.replicates):
                 seed_point = 0 if self.common_random_numbers else index
                 ident = {
