@@ -8,8 +8,9 @@ experiments start from the simulated mid-2024 market, not from a relabelled 2019
 arms of a replicate share every day before the branch.
 
 What an arm may change at the branch: platform fields (applied as a policy on the branch date)
-and extra dated policies, supply shocks and scandals (on or after it). Anything else (population, brands, graph, a
-behaviour coefficient) would be a different history, and is refused by name.
+and extra dated policies, supply shocks and scandals (on or after it). Anything else
+(population, brands, graph, a behaviour coefficient) would be a different history, and is
+refused by name.
 """
 
 from __future__ import annotations
