@@ -62,6 +62,9 @@ def test_a_branch_schedules_supply_shocks_and_scandals_from_today(tmp_path):
         calm.schedule(supply_shocks=[{"start": "2019-01-05", "end": "2019-01-31", "capacity_factor": 0.5}])
     with pytest.raises(ConfigError, match="scandals"):
         calm.schedule(scandals=[{"date": "2019-01-02", "streamer_rank": 0}])
+    with pytest.raises(ConfigError, match=r"2019-01-30 is before today \(2019-01-31"):  # the last day run is past
+        calm.schedule(scandals=[{"date": "2019-01-30", "streamer_rank": 0}])
+    calm.schedule(scandals=[{"date": "2019-01-31", "streamer_rank": 0}])  # the next day to run is not
 
 
 def _saved(tmp_path):

@@ -31,7 +31,7 @@ from livemarket.core.context import DayContext, Orders, Outcomes, WeightedGroups
 from livemarket.models import graphs, supply
 from livemarket.models.detail import DetailRecorder, check_detail
 from livemarket.models.metrics import Recorder
-from livemarket.models.policies import Calendar
+from livemarket.models.policies import Calendar, first_day
 from livemarket.models.settlement import settle
 
 __all__ = ["LiveCommerceModel"]
@@ -415,17 +415,12 @@ class LiveCommerceModel(mesa.Model):
             config = ScenarioConfig.model_validate(data)
         except ValueError as err:
             raise ConfigError(f"{', '.join(k for k, v in added.items() if v) or 'events'}: {err}") from None
+        next_day = self.start_date + dt.timedelta(days=self.steps)  # the first day not yet run
+        for key in added:
+            for event in getattr(config, key)[len(getattr(self.config, key)):]:
+                if (day := first_day(event, self.start_date)) < next_day:
+                    raise ConfigError(f"{key}: an event on {day} is before today ({next_day}, the next day to run)")
         events = config.policies[len(self.config.policies):]
-        for ev in events:
-            when = ev.step if ev.step is not None else (ev.date - self.start_date).days
-            if when < self.steps:
-                raise ConfigError(
-                    f"policies: an event for {ev.platform} on {ev.date or ev.step} is before today ({self.date})"
-                )
-        for key, field in (("supply_shocks", "start"), ("scandals", "date")):
-            for item in getattr(config, key)[len(getattr(self.config, key)):]:
-                if getattr(item, field) < self.date:
-                    raise ConfigError(f"{key}: an event on {getattr(item, field)} is before today ({self.date})")
         self.config = self.calendar.config = config
         self.calendar.add(events)
 

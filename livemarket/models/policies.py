@@ -29,6 +29,14 @@ __all__ = [
 ]
 
 
+def first_day(event, start_date: dt.date) -> dt.date:
+    """The first day of a dated event: a policy event (date or step), a supply shock or a scandal."""
+    for field in ("date", "start"):
+        if getattr(event, field, None) is not None:
+            return getattr(event, field)
+    return start_date + dt.timedelta(days=event.step)
+
+
 def set_platform(platform: str, when: str | int, **changes) -> dict:
     """A policy event dict: on a date ("2020-10-09") or a step (int), set platform parameters."""
     key = "step" if isinstance(when, int) else "date"

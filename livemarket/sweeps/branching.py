@@ -22,6 +22,7 @@ from pathlib import Path
 
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.models.checkpoint import CheckpointError
+from livemarket.models.policies import first_day
 
 __all__ = ["arm_changes", "branched_model", "check_branch_date", "parse_start_from"]
 
@@ -65,7 +66,7 @@ def arm_changes(base: ScenarioConfig, arm: ScenarioConfig, date: dt.date) -> tup
                 "shocks and scandals"
             )
     if set(b["platforms"]) != set(a["platforms"]):
-        raise ConfigError("start_from: an arm adds or removes platforms; accepted: platform fields and policies")
+        raise ConfigError("start_from: an arm adds or removes platforms; accepted: platform fields and dated events")
     sets = {}
     for name, fields in a["platforms"].items():
         changed = {k: v for k, v in fields.items() if b["platforms"][name].get(k) != v}
@@ -77,19 +78,11 @@ def arm_changes(base: ScenarioConfig, arm: ScenarioConfig, date: dt.date) -> tup
             raise ConfigError(f"start_from: an arm replaces the scenario's {key}; accepted: {key} added after them")
         added[key] = a[key][len(b[key]):]
         for item in getattr(arm, key)[len(b[key]):]:
-            when = _event_date(item, base.start_date)
+            when = first_day(item, base.start_date)
             if when < date:
                 raise ConfigError(f"start_from: an arm adds {key} on {when}, before the branch date {date}; "
                                   "accepted: events on or after it")
     return sets, added
-
-
-def _event_date(item, start: dt.date) -> dt.date:
-    """The first day of a policy event (date or step), a supply shock or a scandal."""
-    for field in ("date", "start"):
-        if getattr(item, field, None) is not None:
-            return getattr(item, field)
-    return start + dt.timedelta(days=item.step)
 
 
 def _warm_path(out: Path, key: dict) -> Path:
