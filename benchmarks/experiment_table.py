@@ -1,4 +1,4 @@
-"""Run experiments at their quick size and print their rows of the results table in livemarket/experiments/README.md.
+"""Run experiments and their placebos at the quick size; print their rows of livemarket/experiments/README.md.
 
     python benchmarks/experiment_table.py 01-douyin-link-ban 03-interoperability-2024 --workers 2
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 from livemarket.sweeps import store
 from livemarket.sweeps.catalog import builtin_experiments
 from livemarket.sweeps.checks import check_expectations
+from livemarket.sweeps.placebo import placebo_results, run_placebo
 from livemarket.sweeps.runner import run_sweep
 from livemarket.sweeps.spec import load_experiment
 
@@ -22,13 +23,20 @@ def rows(name: str, workers: int) -> list[str]:
     spec = load_experiment(path).effective(quick=True)
     with tempfile.TemporaryDirectory() as out:
         run_sweep(spec, Path(out), workers=workers, progress=False)
-        table = check_expectations(spec, store.results(Path(out)))
+        run_placebo(spec, Path(out), workers=workers, progress=False)
+        table = check_expectations(spec, store.results(Path(out)), placebo_results(Path(out)))
     lines = []
     for i, r in enumerate(table.iter_rows(named=True)):
         verdict = "PASS" if r["shown"] else ("WEAK" if r["passed"] else "FAIL")
-        result = (f"{r['control']:.4g} -> {r['treatment']:.4g} ({100 * r['relative']:+.1f}%, z={r['z']:.1f})")
+        result = row_result(r)
         lines.append(f"| {spec.name if i == 0 else ''} | {r['label']} | {result} | {verdict} |")
     return lines
+
+
+def row_result(r: dict) -> str:
+    """control -> treatment (relative, placebo-calibrated z, paired z)."""
+    return (f"{r['control']:.4g} -> {r['treatment']:.4g} ({100 * r['relative']:+.1f}%, z={r['z']:.1f}; "
+            f"paired {r['z_paired']:.1f})")
 
 
 def main() -> None:

@@ -1,5 +1,9 @@
-"""The twelve named experiments: each --quick run shows its expected direction (or is a known gap)."""
+"""The twelve named experiments: each --quick run shows its expected direction (or is a known gap).
 
+Each quick run comes with its placebo arm (``[placebo]``), whose shift enters the standard errors.
+"""
+
+import math
 from pathlib import Path
 
 import pytest
@@ -9,6 +13,7 @@ from livemarket.cli import app
 from livemarket.sweeps import store
 from livemarket.sweeps.catalog import builtin_experiments
 from livemarket.sweeps.checks import check_expectations, format_checks
+from livemarket.sweeps.placebo import placebo_results, placebo_shifts, run_placebo
 from livemarket.sweeps.runner import run_sweep
 from livemarket.sweeps.spec import load_experiment
 
@@ -19,9 +24,9 @@ EXPERIMENTS = builtin_experiments()
 #: Each is an expected failure (strict: the day the model shows it, the test says so).
 NOT_SHOWN = {  # (experiment, expectation label): what the quick run shows instead
     ("interoperability-2024", "concentration falls slightly (HHI)"):
-        "Taobao, the largest platform, gains: HHI +0.6% (revenue HHI rises too)",
+        "Taobao, the largest platform, gains: HHI +0.2% (revenue HHI rises too)",
     ("feed-x-protection", "protection's trust effect is larger under the follow feed (lower at feed 0.9)"):
-        "opposite sign (z=1.8 on the timeline): protection acts per bad order, and the interest feed sells more",
+        "opposite sign (z=10.1 on the timeline): protection acts per bad order, and the interest feed sells more",
 }
 
 
@@ -48,18 +53,21 @@ def client():
 
 @pytest.fixture(scope="module")
 def quick_checks(client, tmp_path_factory):
-    """``checks(path)``: the quick sweep of an experiment (run once per module) and its expectation table."""
+    """``checks(path)``: the quick sweep of an experiment and its placebo (run once per module), the checks."""
     done = {}
 
     def checks(path: Path):
         if path not in done:
             spec = load_experiment(path).effective(quick=True)
             out = tmp_path_factory.mktemp(spec.name)
-            report = run_sweep(spec, out, client=client, progress=False)
-            assert report.failed == 0, store.failures(out)["traceback"].to_list()
-            table = check_expectations(spec, store.results(out))
-            print(f"\n{spec.name}:\n{format_checks(table)}")
-            done[path] = (spec, table)
+            for report in (run_sweep(spec, out, client=client, progress=False),
+                           run_placebo(spec, out, client=client, progress=False)):  # fmt: skip
+                assert report.failed == 0, store.failures(report.out)["traceback"].to_list()
+            frame, placebo = store.results(out), placebo_results(out)
+            table, shifts = check_expectations(spec, frame, placebo), placebo_shifts(spec, frame, placebo)
+            placebo_z = ", ".join(f"{m} {z:.1f}" for m, z in zip(shifts["metric"], shifts["z"], strict=True))
+            print(f"\n{spec.name}:\n{format_checks(table)}\n  placebo z: {placebo_z}")
+            done[path] = (spec, table, shifts)
         return done[path]
 
     return checks
@@ -67,10 +75,20 @@ def quick_checks(client, tmp_path_factory):
 
 @pytest.mark.parametrize(("path", "index"), _cases())
 def test_quick_run_shows_expected_direction(path, index, quick_checks):
-    spec, table = quick_checks(path)
+    spec, table, _ = quick_checks(path)
     row = table.row(index, named=True)
     assert row["label"] == spec.expect[index].label
     assert row["shown"], f"{spec.name}: {row['label']}: {row}"
+
+
+def test_the_placebo_moves_no_metric_of_experiment_01_by_two_standard_errors(quick_checks):
+    """JD's protection 0.50 -> 0.501 on the ban date: noise, carried by the per-process streams into JD's refunds."""
+    spec, _, shifts = quick_checks(next(p for p in EXPERIMENTS if p.stem.startswith("01-")))
+    assert shifts.height == len(spec.metrics) >= 5
+    assert shifts["n"].min() == spec.replicates  # every placebo run paired with its control run
+    loud = {m: z for m, z in zip(shifts["metric"], shifts["z"], strict=True) if math.isfinite(z) and abs(z) >= 2}
+    assert loud == {}, f"placebo |z| >= 2 on {loud}"
+    assert (shifts["shift"] != 0).any(), "the placebo changed nothing: the test above would pass vacuously"
 
 
 def test_every_known_gap_is_an_expectation_of_an_experiment():

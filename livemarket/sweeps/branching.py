@@ -85,9 +85,9 @@ def arm_changes(base: ScenarioConfig, arm: ScenarioConfig, date: dt.date) -> tup
     return sets, added
 
 
-def _warm_path(out: Path, key: dict) -> Path:
+def _warm_path(folder: Path, key: dict) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    return out / "warm" / f"{digest}.ckpt"
+    return folder / f"{digest}.ckpt"
 
 
 def branched_model(model_class, task, run, seed, keywords: dict, arm: ScenarioConfig):
@@ -99,7 +99,7 @@ def branched_model(model_class, task, run, seed, keywords: dict, arm: ScenarioCo
     key = {"scenario": task.scenario, "overrides": list(task.base_overrides), "consumers": task.consumers,
            "days": task.days, "seed": [task.root_seed, *run.spawn_key], "date": str(date), "model": task.model,
            "keywords": keywords, "version": task.model_version}  # fmt: skip
-    path = _warm_path(Path(task.out), key)
+    path = _warm_path(Path(task.warm_dir or Path(task.out) / "warm"), key)
     model = None
     if path.exists():
         try:

@@ -3,7 +3,13 @@
 Each ``[[expect]]`` of a spec compares two levels of a factor (paired by replicate and by
 the other factors when possible), the slope along a range factor, or two metrics within
 the same runs. ``passed`` is the sign of the mean difference; ``shown`` also asks the
-sign to be clear of the noise between replicates (|z| >= 2, z = effect / standard error).
+sign to be clear of the noise (|z| >= 2, z = effect / standard error).
+
+The standard error is that of the paired differences over replicates (``z_paired``). With the
+runs of the experiment's placebo (:mod:`livemarket.sweeps.placebo`), the placebo's shift of the
+compared quantity is one more error term: ``se = sqrt(se_paired^2 + placebo_shift^2)``, so an
+effect must stand clear of both the replicates' spread and what a change that does not matter
+moves.
 
 Example:
     >>> table = check_expectations(spec, results("results/sweeps/09-ad-load-quick"))  # doctest: +SKIP
@@ -19,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from livemarket.sweeps.placebo import paired_placebo_differences
 from livemarket.sweeps.spec import Expectation, Experiment
 from livemarket.sweeps.store import factor_cell
 
@@ -27,13 +34,33 @@ __all__ = ["Z_SHOWN", "check_expectations", "format_checks"]
 Z_SHOWN = 2.0  # |effect| / standard error for a direction to count as shown
 
 
-def check_expectations(spec: Experiment, frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per expectation: control, treatment, effect, relative effect, z, passed."""
-    rows = [_check(spec, e, frame) for e in spec.expect]
+def check_expectations(spec: Experiment, frame: pl.DataFrame, placebo: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per expectation: control, treatment, effect, relative effect, z, passed.
+
+    ``placebo``: the placebo sweep's runs (:func:`livemarket.sweeps.placebo.placebo_results`);
+    without them ``placebo_shift`` is NaN and ``z`` is ``z_paired``.
+    """
+    rows = []
+    for e in spec.expect:
+        row = _check(spec, e, frame)
+        shift = _placebo_shift(e, frame, placebo)
+        se = row.pop("se_paired")
+        z = _z(row["effect"], math.hypot(se, shift) if math.isfinite(shift) else se)
+        shown = row["passed"] and (z != z or abs(z) >= Z_SHOWN)  # z is nan when there is no noise to compare with
+        rows.append(row | {"z": z, "z_paired": _z(row["effect"], se), "placebo_shift": shift, "shown": shown})
     schema = {"label": pl.String, "metric": pl.String, "comparison": pl.String, "control": pl.Float64,
               "treatment": pl.Float64, "effect": pl.Float64, "relative": pl.Float64, "z": pl.Float64,
-              "n": pl.Int64, "passed": pl.Boolean, "shown": pl.Boolean}  # fmt: skip
-    return pl.DataFrame(rows, schema=schema)
+              "z_paired": pl.Float64, "placebo_shift": pl.Float64, "n": pl.Int64, "passed": pl.Boolean,
+              "shown": pl.Boolean}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema).select(list(schema))
+
+
+def _placebo_shift(e: Expectation, frame: pl.DataFrame, placebo: pl.DataFrame | None) -> float:
+    """The placebo's mean paired shift of what the expectation compares (NaN without placebo runs)."""
+    if placebo is None:
+        return float("nan")
+    d = paired_placebo_differences(frame.filter(pl.col("point") == 0), placebo, e.metric, e.than)
+    return float(np.mean(d)) if len(d) else float("nan")
 
 
 def _check(spec: Experiment, e: Expectation, frame: pl.DataFrame) -> dict[str, Any]:
@@ -101,16 +128,18 @@ def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, se
 
 
+def _z(effect: float, se: float) -> float:
+    return effect / se if se and se == se and se > 0 else float("nan")
+
+
 def _row(e: Expectation, comparison: str, control, treatment, effect: float, se: float, n: int) -> dict[str, Any]:
     control = float("nan") if control is None else float(control)
     treatment = float("nan") if treatment is None else float(treatment)
     relative = effect / abs(control) if control not in (0.0,) and control == control else float("nan")
-    z = effect / se if se and se == se and se > 0 else float("nan")
     passed = bool(effect > 0) if e.direction == "higher" else bool(effect < 0)
-    shown = passed and (z != z or abs(z) >= Z_SHOWN)  # z is nan when there is no noise to compare with
     label = e.label or f"{e.metric} {e.direction}"
     return {"label": label, "metric": e.metric, "comparison": comparison, "control": control, "treatment": treatment,
-            "effect": effect, "relative": relative, "z": z, "n": n, "passed": passed, "shown": shown}  # fmt: skip
+            "effect": effect, "relative": relative, "se_paired": se, "n": n, "passed": passed}  # fmt: skip
 
 
 def format_checks(table: pl.DataFrame) -> str:
@@ -120,6 +149,11 @@ def format_checks(table: pl.DataFrame) -> str:
         mark = "PASS" if r["shown"] else ("WEAK" if r["passed"] else "FAIL")
         lines.append(
             f"  [{mark}] {r['label']}: {r['comparison']}: {r['control']:.4g} -> {r['treatment']:.4g} "
-            f"({100 * r['relative']:+.1f}%, z={r['z']:.1f}, n={r['n']})"
+            f"({100 * r['relative']:+.1f}%, z={r['z']:.1f}{_paired(r)}, n={r['n']})"
         )
     return "\n".join(lines)
+
+
+def _paired(r: dict[str, Any]) -> str:
+    """The paired z beside a placebo-calibrated one."""
+    return f" [paired {r['z_paired']:.1f}]" if math.isfinite(r["placebo_shift"]) else ""

@@ -91,6 +91,7 @@ def sweep(
     retry_failed: Annotated[bool, typer.Option(help="Run failed runs again.")] = False,
     time_limit: TimeLimit = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    placebo: Annotated[bool, typer.Option(help="Also run the spec's [placebo] arm (in <out>/placebo).")] = True,
 ) -> None:
     """Run (or resume) a sweep. Scenario x factors x replicates, one Parquet file per chunk.
 
@@ -106,12 +107,14 @@ def sweep(
             _fail("--job-script shows the SLURM worker job script: add --slurm")
         typer.echo(job_script(options))
         return
-    _run(spec, out, workers, scheduler, options, quick, chunk_size, retry_failed, progress, time_limit)
+    _run(spec, out, workers, scheduler, options, quick, chunk_size, retry_failed, progress, time_limit,
+         placebo=placebo)  # fmt: skip
 
 
 def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_failed, progress,
-         time_limit=None, check=None):  # fmt: skip
+         time_limit=None, check=None, placebo=False):  # fmt: skip
     from livemarket.sweeps import checks, runner, store
+    from livemarket.sweeps import placebo as placebos
     from livemarket.sweeps.spec import default_out, load_experiment
 
     if scheduler and slurm:
@@ -120,10 +123,15 @@ def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_fai
         spec = load_experiment(find_experiment(spec_name)).effective(quick)
         if check is not None:  # the command's own options, checked before anything runs
             check(spec)
+        placebo = placebo and spec.placebo is not None
+        if placebo:  # its overrides are validated before anything runs
+            placebos.placebo_experiment(spec).plan()
         folder = out or default_out(spec, quick)
-        report = runner.run_sweep(spec, folder, workers=workers, scheduler=scheduler, slurm=slurm,
-                                  progress=progress, chunk_size=chunk_size, retry_failed=retry_failed,
-                                  run_time_limit_s=time_limit)  # fmt: skip
+        options = dict(workers=workers, scheduler=scheduler, slurm=slurm, progress=progress, chunk_size=chunk_size,
+                       retry_failed=retry_failed, run_time_limit_s=time_limit)  # fmt: skip
+        reports = [(runner.run_sweep(spec, folder, **options), folder)]
+        if placebo and reports[0][0].complete:
+            reports.append((placebos.run_placebo(spec, folder, **options), folder / placebos.FOLDER))
     except ConfigError as err:
         _fail(str(err))
     except runner.SweepStopped as err:  # SIGTERM / SIGINT: the driver stopped its workers; nothing finished is lost
@@ -134,17 +142,21 @@ def _run(spec_name, out, workers, scheduler, slurm, quick, chunk_size, retry_fai
         typer.secho(f"error: {err}; nothing finished was lost: fix it and re-run the same command",
                     fg=typer.colors.RED, err=True)  # fmt: skip
         raise typer.Exit(code=1) from None
-    typer.echo(str(report))
-    if not report.complete:
-        missing = len(report.check["missing"])
-        typer.secho(f"{missing} runs missing: re-run the same command to resume", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1)
+    for report, _ in reports:
+        typer.echo(str(report))
+        if not report.complete:
+            missing = len(report.check["missing"])
+            typer.secho(f"{missing} runs missing: re-run the same command to resume", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1)
     frame = store.results(folder)
     if spec.expect and frame.height:
         typer.echo(f"expected: {spec.expected}" if spec.expected else "expected directions:")
-        typer.echo(checks.format_checks(checks.check_expectations(spec, frame)))
-    if report.failed:
-        typer.echo(f"{report.failed} runs failed: livemarket.sweeps.store.failures({str(folder)!r}) has the tracebacks")
+        calibrated = placebos.placebo_results(folder) if placebo else None
+        typer.echo(checks.format_checks(checks.check_expectations(spec, frame, calibrated)))
+    for report, where in reports:
+        if report.failed:
+            typer.echo(f"{report.failed} runs failed: livemarket.sweeps.store.failures({str(where)!r}) "
+                       "has the tracebacks")
     return spec, folder
 
 

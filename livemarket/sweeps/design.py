@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Expectation", "Factor", "Quick"]
+__all__ = ["Expectation", "Factor", "Placebo", "Quick"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -121,3 +121,19 @@ class Quick(_Strict):
     samples: int | None = Field(default=None, ge=1, strict=True)
     overrides: list[str] = []
     factors: dict[str, Factor] = {}
+
+
+class Placebo(_Strict):
+    """A change too small to matter, run as one more arm beside the control (the first design point).
+
+    What it moves is noise: the random draws a policy disturbs. The checks count its shift of
+    each metric as one more error term of every effect (:mod:`livemarket.sweeps.checks`).
+
+    Attributes:
+        overrides: the placebo's overrides, applied after the control's (e.g. JD's protection
+            0.50 -> 0.501 on the policy date).
+        label: what the placebo changes, in words.
+    """
+
+    overrides: list[str] = Field(min_length=1)
+    label: str = ""

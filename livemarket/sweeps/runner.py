@@ -245,6 +245,7 @@ def run_sweep(
     chunk_size: int | None = None,
     retry_failed: bool = False,
     run_time_limit_s: float | None = None,
+    warm_dir: str | Path | None = None,
 ) -> SweepReport:
     """Run the sweep of ``spec`` into folder ``out``, or resume it there.
 
@@ -263,6 +264,7 @@ def run_sweep(
             run past it is recorded as failed. On Dask, the driver notices it (within
             ``HANG_GRACE_S`` + ``POLL_S``), restarts that worker and runs the rest of the
             chunk as one task per run; with ``workers=0``, SIGALRM stops the run (main thread only).
+        warm_dir: folder of the warm states of a ``start_from`` experiment (default ``out/warm``).
 
     A chunk file that cannot be written (disk full) stops the sweep: its runs stay missing,
     the report says why, and running the same call again resumes.
@@ -308,7 +310,8 @@ def run_sweep(
                     estimate = c.submit(pilot, spec, plan.runs[0], pure=False).result()
                 size = chunk_size or _auto_chunk_size(estimate["run_seconds"], len(plan.runs), n_workers)
                 manifest = store.write_manifest(out, _manifest(spec, plan, size, columns, estimate, inputs))
-            return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started, notes)
+            return _execute(spec, plan, out, manifest, c, n_workers, progress, retry_failed, limit_s, started, notes,
+                            warm_dir)
 
 
 def run_experiment(spec: Experiment, out: str | Path | None = None, *, quick: bool = False, **options: Any):
@@ -334,7 +337,7 @@ def _auto_chunk_size(run_seconds: float, n_runs: int, n_workers: int) -> int:
 
 
 def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_failed, limit_s, started,
-             notes=()) -> SweepReport:  # fmt: skip
+             notes=(), warm_dir=None) -> SweepReport:  # fmt: skip
     size = manifest["chunk_size"]
     columns = {k: store.column_dtype(v) for k, v in manifest["schema"].items()}
     chunks = [plan.runs[i : i + size] for i in range(0, len(plan.runs), size)]
@@ -359,7 +362,8 @@ def _execute(spec, plan, out, manifest, client, n_workers, progress, retry_faile
                          spec.root_seed, list(spec.metrics), columns, plan.model_version, i in redo,
                          limit_s, model=spec.model, model_source_sha256=plan.model_source_sha256,
                          start_from=spec.start_from, base_overrides=tuple(spec.shared_overrides()),
-                         identity=identity, inputs=inputs)  # fmt: skip
+                         identity=identity, inputs=inputs,
+                         warm_dir=str(Path(warm_dir).resolve()) if warm_dir else None)  # fmt: skip
 
     errors: list[str] = []
     try:

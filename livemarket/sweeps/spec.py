@@ -44,7 +44,7 @@ from livemarket.provenance import model_version
 from livemarket.suggest import describe_errors, did_you_mean
 from livemarket.sweeps.branching import arm_changes, check_branch_date, parse_start_from
 from livemarket.sweeps.catalog import find_experiment
-from livemarket.sweeps.design import _NAME, Expectation, Factor, Quick, _Strict
+from livemarket.sweeps.design import _NAME, Expectation, Factor, Placebo, Quick, _Strict
 from livemarket.sweeps.modelclass import (
     DEFAULT_MODEL,
     check_keywords,
@@ -61,7 +61,7 @@ RESERVED_COLUMNS = (
     "status", "error", "traceback", "seconds", "worker",
 )  # fmt: skip
 #: Fields that do not decide the runs or what is kept: changing them does not change a sweep.
-NOT_FINGERPRINTED = ("question", "strategy", "expected", "expect", "quick", "run_time_limit_s")
+NOT_FINGERPRINTED = ("question", "strategy", "expected", "expect", "quick", "run_time_limit_s", "placebo")
 VALIDATE_POINTS = 500  # design points validated on the driver before a sweep starts
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
@@ -172,6 +172,8 @@ class Experiment(_Strict):
         metrics: per-run summaries to keep (:class:`MetricSpec` or its shorthand).
         expect: expected directions, checked after the sweep.
         quick: the ``--quick`` size.
+        placebo: an arm beside the control that changes nothing that matters; its runs go to
+            ``<out>/placebo`` (:mod:`livemarket.sweeps.placebo`) and calibrate the checks.
         run_time_limit_s: a run that takes longer fails with "exceeded the time limit of N s"
             (default: no limit). It does not change the runs: a sweep may resume with another.
     """
@@ -196,6 +198,7 @@ class Experiment(_Strict):
     metrics: list[MetricSpec] = Field(min_length=1)
     expect: list[Expectation] = []
     quick: Quick | None = None
+    placebo: Placebo | None = None
     run_time_limit_s: float | None = Field(default=None, gt=0)
     start_from: str | None = None  # "<scenario>@YYYY-MM-DD": every arm branches from the shared state at that date
     base_dir: Annotated[str, Field(exclude=True)] = "."
@@ -250,6 +253,10 @@ class Experiment(_Strict):
         if self.design == "sobol" and self.samples & (self.samples - 1):
             raise ValueError(f"samples: sobol needs a power of two (got {self.samples})")
         texts = self.overrides + [o for f in self.factors.values() for o in (f.levels or {}).values() for o in o]
+        if self.placebo is not None:
+            if self.design != "grid" or "placebo" in self.factors:
+                raise ValueError("placebo: needs a grid design and no factor named 'placebo'")
+            texts += self.placebo.overrides
         if self.quick:
             texts += self.quick.overrides
             texts += [o for f in self.quick.factors.values() for o in (f.levels or {}).values() for o in o]

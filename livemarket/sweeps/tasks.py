@@ -60,6 +60,7 @@ class ChunkTask:
     identity: dict[str, Any] = field(default_factory=dict)  # written into the chunk file (store.write_chunk)
     inputs: dict[str, str | None] = field(default_factory=dict)  # input file -> sha256 when the sweep started
     base_overrides: tuple[str, ...] = ()  # the experiment's fixed overrides (the warm state's)
+    warm_dir: str | None = None  # folder of the warm states (default <out>/warm; a placebo shares its experiment's)
 
 
 class RunTimeLimitExceeded(Exception):
