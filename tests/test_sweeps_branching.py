@@ -1,5 +1,7 @@
 """Warm starts: arms branch from one shared simulated state (start_from), refused when they cannot."""
 
+import datetime as dt
+
 import pytest
 
 from livemarket.config import ConfigError
@@ -69,3 +71,28 @@ def test_an_arm_adds_a_supply_shock_at_the_branch(tmp_path):
         arms = dict(zip(*rows.filter(rows["replicate"] == r).select("supply", "late"), strict=True))
         assert arms["shock"] > arms["none"]
         assert rows.filter(rows["replicate"] == r)["gmv_before"].n_unique() == 1
+
+
+def test_the_head_streamer_is_ranked_again_at_the_branch_and_a_rank_0_scandal_hits_it(tmp_path, monkeypatch):
+    """After the branch, head_streamer_gmv_rmb follows the head of that day, the streamer a rank-0 scandal hits."""
+    from livemarket import LiveCommerceModel, load_scenario
+    from livemarket.models.metrics import Recorder
+
+    config = load_scenario("minimal", ["streamers.scandal_hazard_per_day=0.0"], consumers=400, days=40)
+    model = LiveCommerceModel(config, rng=1)
+    model.run(5)
+    s = model.streamers
+    hired = [int(r) for r in s.is_hired.nonzero()[0] if s.active[r] and r != model.recorder.head_streamer]
+    s.popularity[hired[-1]] = s.popularity.max() + 1.0  # another streamer becomes the head
+    model.recorder.rank_head_streamer()
+    assert model.recorder.head_streamer == hired[-1]
+    model.schedule(scandals=[{"date": config.start_date + dt.timedelta(days=model.steps), "streamer_rank": 0}])
+    model.step()
+    assert model.scandals_today == [hired[-1]]
+
+    ranked = []  # the sweep re-ranks every branched run when it leaves the warm state
+    original = Recorder.rank_head_streamer
+    monkeypatch.setattr(Recorder, "rank_head_streamer", lambda self: ranked.append(self.model.steps) or original(self))
+    spec = _spec(start_from="minimal@2019-01-21")
+    run_sweep(spec, tmp_path / "warm", workers=0, progress=False)
+    assert ranked.count(20) == 2 * spec.replicates  # both arms of each replicate, at the branch step

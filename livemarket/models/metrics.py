@@ -157,7 +157,8 @@ REGISTRY: tuple[Metric, ...] = (
     _m("streamer_trust_p10", _MK, "trust", "Streamer trust (P10)", "trust along follow edges, 10th percentile"),
     _m("streamer_trust_p50", _MK, "trust", "Streamer trust (P50)", "trust along follow edges, median"),
     _m("streamer_trust_p90", _MK, "trust", "Streamer trust (P90)", "trust along follow edges, 90th percentile"),
-    _m("head_streamer_gmv_rmb", _MK, "RMB/day", "Most popular streamer's GMV", "GMV of the rank-0 hired streamer"),
+    _m("head_streamer_gmv_rmb", _MK, "RMB/day", "Most popular streamer's GMV",
+       "GMV of the rank-0 hired streamer (ranked at the start, or at the branch)"),
     _m("streamer_reputation_mean", _MK, "trust", "Streamers' public reputation (mean)",
        "hired streamers' public reputation, mean"),
     _m("brand_accounts_live", _MK, "streamers", "Brands' own accounts live", "brand accounts on air today"),
@@ -228,9 +229,20 @@ class Recorder:
         self.by_channel: list[np.ndarray] = []  # (P, C, len(CHANNEL_METRICS))
         self.by_platform: list[np.ndarray] = []  # (P, len(PLATFORM_METRICS))
         self.market: list[np.ndarray] = []  # (len(MARKET_METRICS),)
-        ranked = hired_by_popularity(model.streamers.popularity, model.streamers.is_hired & model.streamers.active)
-        self.head_streamer = int(ranked[0]) if len(ranked) else -1  # "streamer_rank = 0" of scandals
+        self.head_streamer = -1
+        self.rank_head_streamer()
         self.last_order_step = np.full((model.config.consumers, len(self.names)), -(10**6), np.int32)
+
+    def rank_head_streamer(self) -> None:
+        """The streamer ``head_streamer_gmv_rmb`` follows: today's most popular hired streamer.
+
+        Ranked when the run starts, and again when a branched run leaves its warm state
+        (:mod:`livemarket.sweeps.branching`): the head of the market the arms start from, the
+        streamer a ``streamer_rank = 0`` scandal on the branch date hits.
+        """
+        s = self.model.streamers
+        ranked = hired_by_popularity(s.popularity, s.is_hired & s.active)
+        self.head_streamer = int(ranked[0]) if len(ranked) else -1
 
     def record(self, ctx, orders, out, ledger, stats: dict, flows: dict, live: np.ndarray) -> None:
         """Measure the day just simulated from its orders, outcomes, ledger and consumer statistics."""

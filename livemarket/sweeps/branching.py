@@ -112,6 +112,7 @@ def branched_model(model_class, task, run, seed, keywords: dict, arm: ScenarioCo
             model.step()
         model.save(path)
     model.run_id = run.run_id
+    model.recorder.rank_head_streamer()  # the head of the market the arms start from
     for name, fields in sets.items():
         model.platforms[name].apply_policy(fields)
     if any(added.values()):
