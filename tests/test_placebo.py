@@ -88,6 +88,9 @@ def test_bad_placebos_are_refused_by_name(tmp_path):
         _spec(SAME, factors={"placebo": {"path": "platforms.video.feed_mode", "values": [0.2, 0.8]}})
     with pytest.raises(ConfigError, match="placebo"):
         Experiment(**(_spec(SAME).model_dump() | {"placebo": {"overrides": []}}))
+    with pytest.raises(ConfigError, match="accepted: the folder of a sweep run first"):
+        run_placebo(_spec(SAME), tmp_path / "nothing", workers=0, progress=False)
+    assert not (tmp_path / "nothing").exists()
     early = "policies+=[{platform='mall', date=2019-01-05, set={protection=0.401}}]"
     with pytest.raises(ConfigError, match="before the branch date"):
         placebo_experiment(_spec(early)).plan()

@@ -61,10 +61,12 @@ def _only(factor: Factor, value: Any) -> Factor:
 
 
 def run_placebo(spec: Experiment, out: str | Path, **options: Any):
-    """Run (or resume) the placebo sweep of ``spec`` in ``out/placebo``; returns its report."""
-    from livemarket.sweeps.runner import run_sweep
+    """Run (or resume) the placebo sweep of ``spec`` in ``out/placebo``, after the sweep in ``out``; its report."""
+    from livemarket.sweeps.runner import SweepError, run_sweep
 
     out = Path(out)
+    if not (out / "manifest.json").exists():
+        raise SweepError(f"{out}: no sweep of {spec.name} here; accepted: the folder of a sweep run first")
     return run_sweep(placebo_experiment(spec), out / FOLDER, warm_dir=out / "warm", **options)
 
 
