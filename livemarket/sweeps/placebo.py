@@ -39,6 +39,7 @@ __all__ = ["FOLDER", "paired_placebo_differences", "placebo_experiment", "placeb
            "run_placebo"]
 
 FOLDER = "placebo"  # the placebo sweep's folder inside the experiment's
+ARM = "placebo"  # the placebo sweep's own factor and level (spec.py refuses a factor of that name)
 
 
 def placebo_experiment(spec: Experiment) -> Experiment:
@@ -47,7 +48,7 @@ def placebo_experiment(spec: Experiment) -> Experiment:
         raise ConfigError(f"{spec.name}: the experiment has no [placebo]")
     control = spec.points()[0]
     factors = {name: _only(f, control[name]) for name, f in spec.factors.items()}
-    factors[FOLDER] = Factor(levels={FOLDER: list(spec.placebo.overrides)})
+    factors[ARM] = Factor(levels={ARM: list(spec.placebo.overrides)})
     data = spec.model_dump() | {"name": f"{spec.name}-placebo", "factors": factors, "expect": [], "quick": None,
                                 "placebo": None, "base_dir": spec.base_dir}  # fmt: skip
     return Experiment.model_validate(data)
