@@ -90,6 +90,7 @@ class ConsumersConfig(_Strict):
     adopter_share: Probability = 0.2  # live-shopping adopters at start
     bass_q: Annotated[float, Field(ge=0.0, le=1.0)] = 0.001  # imitation, hazard per day at full neighbour adoption
     needs_per_day: Probability = 0.02  # planned needs (search purchases) per day
+    live_substitution: Probability = 0.0  # share of live orders that replace a later planned purchase
 
 
 class BehaviourConfig(_Strict):

@@ -13,6 +13,7 @@ DYNAMIC = [
     "brands.channel_review=1.0", "brands.price_pass_through=0.5", "streamers.entry_pool=300",
     "streamers.entry_per_month=0.1", "streamers.exit_income_rmb=2.0", "streamers.exit_per_month=0.2",
     "streamers.follow_on_purchase=0.5", "platforms.douyin.install_pull=0.002", "platforms.kuaishou.commission=0.3",
+    "consumer.live_substitution=0.6",
 ]  # fmt: skip
 
 
@@ -170,9 +171,38 @@ def test_accounting_and_welfare_identities_hold_with_dynamics_on():
     assert (considered <= visits).all() and visits.sum() > 0
 
 
+def test_live_orders_cover_rounded_share_of_later_planned_purchases():
+    cover = rules.live_orders_cover_need
+    # k live orders stand for round(k x s) planned purchases; half rounds up
+    assert [bool(cover(k, 0, 0.5)) for k in (0, 1, 2)] == [False, True, True]
+    assert [bool(cover(k, 1, 0.5)) for k in (1, 2, 3)] == [False, False, True]
+    assert not cover(3, 0, 0.1) and cover(5, 0, 0.1) and not cover(10, 1, 0.1)
+    assert not cover(1000, 0, 0.0)
+
+
+def _planned_orders(table: pl.DataFrame) -> float:
+    rows = table.filter(pl.col("metric") == "orders", pl.col("channel") == "planned_search", pl.col("platform") != "all")
+    return rows["value"].sum()
+
+
+def test_substitution_removes_one_planned_purchase_per_live_order_spent():
+    kw = dict(consumers=4000, rng=3)
+    plain = LiveCommerceModel("china-2019", **kw)
+    full = LiveCommerceModel("china-2019", overrides=["consumer.live_substitution=1"], **kw)
+    a, b = plain.run(1), full.run(1)  # day 1: the same draws and choices until a purchase is found made
+    spent = full.consumers.snapshot().needs_met_live
+    assert spent.sum() > 0 and plain.consumers.snapshot().needs_met_live.sum() == 0
+    assert _planned_orders(a) - _planned_orders(b) == spent.sum()
+    a, b = plain.run(59), full.run(59)
+    live, spent = full.consumers.snapshot().live_orders, full.consumers.snapshot().needs_met_live
+    assert (spent <= live).all() and spent.sum() > 0.5 * live.sum()  # at s = 1 most live orders replace one
+    assert _planned_orders(b) < _planned_orders(a)
+
+
 @pytest.mark.parametrize(
     ("override", "field"),
     [
+        ("consumer.live_substitution=1.5", "live_substitution"),
         ("brands.price_pass_through=1.5", "price_pass_through"),
         ("streamers.entry_per_month=-0.1", "entry_per_month"),
         ("platforms.weibo.commission=0.2", "weibo"),

@@ -22,6 +22,7 @@ import numpy as np
 from livemarket.agents.population import ConsumerState, stat_sample
 from livemarket.core import rules
 from livemarket.core.context import DayContext, Orders, Outcomes
+from livemarket.core.sampling import concat_ranges
 
 __all__ = ["ConsumerColumns"]
 
@@ -43,13 +44,6 @@ def _load_kernels(consumers: int):
     return kernels
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenated ``arange(start, start + length)``; also the owner index of each element."""
-    owner = np.repeat(np.arange(len(starts)), lengths)
-    first = np.cumsum(lengths) - lengths
-    return starts[owner] + (np.arange(len(owner)) - first[owner]), owner
-
-
 class ConsumerColumns:
     """The column engine: the consumer rules applied to all consumers at once."""
 
@@ -63,6 +57,7 @@ class ConsumerColumns:
         self.price_sensitivity = state.price_sensitivity
         self.installed, self.adopter, self.wallets = state.installed.copy(), state.adopter.copy(), state.wallets.copy()
         self.n_apps = self.installed.sum(axis=1).astype(np.int16)
+        self.live_orders, self.needs_met_live = state.live_orders.copy(), state.needs_met_live.copy()
         self.users = self.installed.sum(axis=0)  # kept up to date on churn and install
         g = model.social_graph
         self.nb_ptr, self.nb = g.indptr, g.indices
@@ -120,6 +115,7 @@ class ConsumerColumns:
             trust_a=self.prior_a + self.decay * self.ta, trust_b=self.prior_b + self.decay * self.tb,
             follow_indptr=self.f_ptr, follow_streamer=self.f_streamer,
             follow_a=self.f_prior[0] + self.decay * self.fa, follow_b=self.f_prior[1] + self.decay * self.fb,
+            live_orders=self.live_orders.copy(), needs_met_live=self.needs_met_live.copy(),
         )  # fmt: skip
 
     def stats(self) -> dict:
@@ -200,7 +196,7 @@ class ConsumerColumns:
 
     def _neighbour_mean(self, rows: np.ndarray, values) -> np.ndarray:
         """Mean over each row's neighbours of ``values(neighbour_ids, owner_index)``; 0 if isolated."""
-        idx, owner = _ranges(self.nb_ptr[rows], self.degree[rows])
+        idx, owner = concat_ranges(self.nb_ptr[rows], self.degree[rows])
         sums = np.bincount(owner, values(self.nb[idx], owner), minlength=len(rows))
         return sums / np.maximum(self.degree[rows], 1)
 
@@ -273,6 +269,7 @@ class ConsumerColumns:
         markup = ctx.link_markup[vp[buy]] * (channel == rules.LIVE_LINK)  # link fee passed into the price
         live_part["price_rmb"] = live_part["price_rmb"] * (1.0 + markup)
         parts.append(live_part)
+        np.add.at(self.live_orders, vn[buy], 1)  # they may stand for later planned needs
 
         # planned needs: search on shelf platforms
         part, planned_surplus = self._planned_needs(ctx, rng, wallet_ok, shelf)
@@ -302,13 +299,9 @@ class ConsumerColumns:
         return Orders.concat(parts, surplus, views, funnel)
 
     def _planned_needs(self, ctx: DayContext, rng: np.random.Generator, wallet_ok, shelf) -> tuple[dict, float]:
-        """Planned needs: a category, the brand found on each shelf platform, a logit choice among them.
-
-        Returns the orders (a fragment) and the consumer surplus of all the choices.
-        """
-        nn, _ = rules.bernoulli_candidates(
-            self.n, self.model.config.consumer.needs_per_day * ctx.demand_multiplier, rng
-        )
+        """Planned needs: a category, the brand found on each shelf platform, a logit choice; (orders, surplus)."""
+        cc = self.model.config.consumer
+        nn, _ = rules.bernoulli_candidates(self.n, cc.needs_per_day * ctx.demand_multiplier, rng)
         d = rng.random((len(nn), 3))
         if self._kernels is not None:
             g = ctx.shelf_brands
@@ -329,8 +322,13 @@ class ConsumerColumns:
             util = rules.shelf_utility(ctx.brand_trust[bb], price, plat, self.beh)
             u = np.column_stack([np.zeros(len(nn)), np.where(ok, util, -np.inf)])
         choice, logsum = rules.logit_choice(u, d[:, 2], self._kernels)
-        surplus = float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[nn], logsum)))
+        per_need = rules.surplus_rmb(u, self.price_sensitivity[nn], logsum)
         buy = choice > 0
+        if (s := cc.live_substitution) > 0:  # purchases an earlier live order has made already
+            met = buy & rules.live_orders_cover_need(self.live_orders[nn], self.needs_met_live[nn], s)
+            self.needs_met_live[nn[met]] += 1
+            buy, per_need = buy & ~met, per_need[~met]
+        surplus = float(np.sum(per_need))
         col = choice[buy] - 1
         return self._fragment(nn[buy], brand[buy, col], shelf[col], -1, rules.PLANNED, -1, -1, ctx), surplus
 
@@ -378,7 +376,7 @@ class ConsumerColumns:
             return self._kernels.pick_followed(vn, vp, uniform, self.n_p, self.seg_ptr, self.f_streamer, ctx.live)
         cell = vn * self.n_p + vp
         start = self.seg_ptr[cell]
-        idx, owner = _ranges(start, self.seg_ptr[cell + 1] - start)
+        idx, owner = concat_ranges(start, self.seg_ptr[cell + 1] - start)
         on_air = ctx.live[self.f_streamer[idx]]
         count = np.bincount(owner, on_air, minlength=len(vn)).astype(np.int64)
         want = np.floor(uniform * count).astype(np.int64)  # k-th followed room on air
@@ -416,7 +414,7 @@ class ConsumerColumns:
             followers = np.searchsorted(self.f_ptr, hit, side="right") - 1
             self.tb[followers, home] += on_platform / d
             cell = followers * n_p + home  # the news also taints the followers' other streamers there
-            others, _ = _ranges(self.seg_ptr[cell], self.seg_ptr[cell + 1] - self.seg_ptr[cell])
+            others, _ = concat_ranges(self.seg_ptr[cell], self.seg_ptr[cell + 1] - self.seg_ptr[cell])
             others = others[self.f_streamer[others] != streamer]
             self.fb[others] += spillover / d
         self.decay *= 1.0 - beh.forgetting_per_day
@@ -478,7 +476,7 @@ class ConsumerColumns:
         np.add.at(ta, cell, good_w)
         np.add.at(tb, cell, bad_w)
         # word of mouth: each outcome is told to the buyer's neighbours
-        heard, owner = _ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
+        heard, owner = concat_ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
         cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
         np.add.at(ta, cell, rules.word_of_mouth_evidence(good_w[owner], beh))
         np.add.at(tb, cell, rules.word_of_mouth_evidence(bad_w[owner], beh))

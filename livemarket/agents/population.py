@@ -35,6 +35,8 @@ class ConsumerState:
     follow_streamer: np.ndarray  # (E,) streamer of each follow edge
     follow_a: np.ndarray  # (E,) streamer trust evidence, good
     follow_b: np.ndarray  # (E,) streamer trust evidence, bad
+    live_orders: np.ndarray  # int32: orders placed from live rooms so far
+    needs_met_live: np.ndarray  # int32: planned needs those orders stood for (substitution)
 
     @property
     def n(self) -> int:
@@ -70,6 +72,7 @@ def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
         wallets=wallets, price_sensitivity=price_sensitivity, impulsivity=impulsivity, adopter=adopter,
         trust_a=np.tile(prior_a, (n, 1)), trust_b=np.tile(prior_b, (n, 1)), follow_indptr=indptr,
         follow_streamer=follows, follow_a=np.full(len(follows), s_a), follow_b=np.full(len(follows), s_b),
+        live_orders=np.zeros(n, np.int32), needs_met_live=np.zeros(n, np.int32),
     )  # fmt: skip
 
 

@@ -41,6 +41,7 @@ class ConsumerAgent(mesa.Agent):
         self.follows = s.follow_streamer[first:last].tolist()  # sorted streamer ids
         self.follow_a = s.follow_a[first:last].tolist()
         self.follow_b = s.follow_b[first:last].tolist()
+        self.live_orders, self.needs_met_live = int(s.live_orders[row]), int(s.needs_met_live[row])
         self.neighbours = neighbours
 
     # ------------------------------------------------------------ small helpers
@@ -210,6 +211,8 @@ class ReferenceConsumers:
             trust_a=np.array([ag.trust_a for ag in a]), trust_b=np.array([ag.trust_b for ag in a]),
             follow_indptr=self.template.follow_indptr, follow_streamer=self.template.follow_streamer,
             follow_a=cat(lambda ag: ag.follow_a), follow_b=cat(lambda ag: ag.follow_b),
+            live_orders=np.array([ag.live_orders for ag in a], np.int32),
+            needs_met_live=np.array([ag.needs_met_live for ag in a], np.int32),
         )  # fmt: skip
 
     def shop(self, ctx: DayContext, rng: np.random.Generator) -> Orders:
@@ -233,11 +236,17 @@ class ReferenceConsumers:
                 surplus += cs
                 if order is not None:
                     add(ag.row, *order)
+                    ag.live_orders += 1
         shelves = list(range(n_p))
         need_rate = self.model.config.consumer.needs_per_day * ctx.demand_multiplier
         needers = [self.agents[i] for i in rules.bernoulli_candidates(len(self.agents), need_rate, rng)[0]]
+        substitution = self.model.config.consumer.live_substitution
         for ag, d in zip(needers, rng.random((len(needers), 3)), strict=True):
             order, cs = ag.shelf_purchase(shelves, d[0], d[1], d[2], ctx, 0.0, True)
+            covered = rules.live_orders_cover_need(ag.live_orders, ag.needs_met_live, substitution)
+            if order is not None and substitution > 0 and covered:
+                ag.needs_met_live += 1  # an earlier live order made this purchase already
+                continue
             surplus += cs
             if order is not None:
                 add(ag.row, order[0], order[1], -1, rules.PLANNED, -1, -1)

@@ -220,6 +220,14 @@ def surplus_rmb(utilities, price_sensitivity, logsum_utility=None):
     return total * 100.0 / price_sensitivity
 
 
+def live_orders_cover_need(live_orders, needs_met, substitution: float):
+    """Substitution: k live orders stand for round(k x substitution) planned purchases.
+
+    True where some are still unspent: today's planned purchase was made already, in a live room.
+    """
+    return needs_met < np.floor(live_orders * substitution + 0.5)
+
+
 # ---------------------------------------------------------------- evidence
 def evidence_weights(bad, covered, beh):
     """(good, bad) trust evidence of one outcome; platform protection softens a covered bad one."""

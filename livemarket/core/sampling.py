@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["WeightedGroups", "bernoulli_candidates", "choose_from_cumulative", "choose_index"]
+__all__ = ["WeightedGroups", "bernoulli_candidates", "choose_from_cumulative", "choose_index", "concat_ranges"]
 
 
 class WeightedGroups:
@@ -101,3 +101,10 @@ def _geometric_gaps(p: float, count: int, cap: int, rng: np.random.Generator) ->
     with np.errstate(over="ignore"):  # p near zero: gaps beyond any cap
         gaps = np.ceil(rng.standard_exponential(count) / -np.log1p(-p))
     return np.minimum(np.maximum(gaps, 1.0), cap + 1.0).astype(np.int64)
+
+
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated ``arange(start, start + length)``; also the owner index of each element."""
+    owner = np.repeat(np.arange(len(starts)), lengths)
+    first = np.cumsum(lengths) - lengths
+    return starts[owner] + (np.arange(len(owner)) - first[owner]), owner

@@ -168,6 +168,12 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "0.05–0.4",
         f"{CAL}: 2019 market GMV (PDD 1.01T = 12.8%, {SF})",
     ),
+    "consumer.live_substitution": (
+        "share of live orders",
+        "0–1",
+        "calibrated in china-2019-2024 (docs/calibration_timeline_substitution.md): the five platforms' "
+        f"GMV growth 2020 and 2021 against NBS online retail ({SF}); 0 in china-2019 (no timeline)",
+    ),
     # behaviour
     "behaviour.live_visits_per_minute": (
         "visits per live-feed minute",
