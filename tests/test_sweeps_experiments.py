@@ -26,7 +26,7 @@ NOT_SHOWN = {  # (experiment, expectation label): what the quick run shows inste
     ("interoperability-2024", "concentration falls slightly (HHI)"):
         "Taobao, the largest platform, gains: HHI +0.3% (revenue HHI rises too)",
     ("feed-x-protection", "protection's trust effect is larger under the follow feed (lower at feed 0.9)"):
-        "opposite sign (z=1.6 on the timeline): protection acts per bad order, and the interest feed sells more",
+        "opposite sign (z=0.7 on the timeline): protection acts per bad order, and the interest feed sells more",
 }
 
 
