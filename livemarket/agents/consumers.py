@@ -269,7 +269,7 @@ class ConsumerColumns:
         markup = ctx.link_markup[vp[buy]] * (channel == rules.LIVE_LINK)  # link fee passed into the price
         live_part["price_rmb"] = live_part["price_rmb"] * (1.0 + markup)
         parts.append(live_part)
-        np.add.at(self.live_orders, vn[buy], 1)  # they may stand for later planned needs
+        np.add.at(self.live_orders, vn[buy], 1)  # each may replace a later planned purchase
 
         # planned needs: search on shelf platforms
         part, planned_surplus = self._planned_needs(ctx, rng, wallet_ok, shelf)

@@ -36,7 +36,7 @@ class ConsumerState:
     follow_a: np.ndarray  # (E,) streamer trust evidence, good
     follow_b: np.ndarray  # (E,) streamer trust evidence, bad
     live_orders: np.ndarray  # int32: orders placed from live rooms so far
-    needs_met_live: np.ndarray  # int32: planned needs those orders stood for (substitution)
+    needs_met_live: np.ndarray  # int32: planned purchases those orders replaced (substitution)
 
     @property
     def n(self) -> int:
