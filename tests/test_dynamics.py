@@ -181,8 +181,8 @@ def test_live_orders_cover_rounded_share_of_later_planned_purchases():
 
 
 def _planned_orders(table: pl.DataFrame) -> float:
-    rows = table.filter(pl.col("metric") == "orders", pl.col("channel") == "planned_search", pl.col("platform") != "all")
-    return rows["value"].sum()
+    planned = (pl.col("metric") == "orders") & (pl.col("channel") == "planned_search") & (pl.col("platform") != "all")
+    return table.filter(planned)["value"].sum()
 
 
 def test_substitution_removes_one_planned_purchase_per_live_order_spent():
@@ -192,11 +192,12 @@ def test_substitution_removes_one_planned_purchase_per_live_order_spent():
     a, b = plain.run(1), full.run(1)  # day 1: the same draws and choices until a purchase is found made
     spent = full.consumers.snapshot().needs_met_live
     assert spent.sum() > 0 and plain.consumers.snapshot().needs_met_live.sum() == 0
-    assert _planned_orders(a) - _planned_orders(b) == spent.sum()
+    assert _planned_orders(a) - _planned_orders(b) == spent.sum() == _series(b, "planned_replaced").sum()
     a, b = plain.run(59), full.run(59)
     live, spent = full.consumers.snapshot().live_orders, full.consumers.snapshot().needs_met_live
     assert (spent <= live).all() and spent.sum() > 0.5 * live.sum()  # at s = 1 most live orders replace one
     assert _planned_orders(b) < _planned_orders(a)
+    assert _series(b, "planned_replaced").sum() == spent.sum()  # recorded every day: the whole run
 
 
 @pytest.mark.parametrize(

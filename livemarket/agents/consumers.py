@@ -272,7 +272,7 @@ class ConsumerColumns:
         np.add.at(self.live_orders, vn[buy], 1)  # each may replace a later planned purchase
 
         # planned needs: search on shelf platforms
-        part, planned_surplus = self._planned_needs(ctx, rng, wallet_ok, shelf)
+        part, planned_surplus, replaced = self._planned_needs(ctx, rng, wallet_ok, shelf)
         parts.append(part)
         surplus += planned_surplus
 
@@ -296,10 +296,10 @@ class ConsumerColumns:
             surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[sn], logsum)))
             buy = choice > 0
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
-        return Orders.concat(parts, surplus, views, funnel)
+        return Orders.concat(parts, surplus, views, funnel, replaced)
 
-    def _planned_needs(self, ctx: DayContext, rng: np.random.Generator, wallet_ok, shelf) -> tuple[dict, float]:
-        """Planned needs: a category, the brand found on each shelf platform, a logit choice; (orders, surplus)."""
+    def _planned_needs(self, ctx: DayContext, rng: np.random.Generator, wallet_ok, shelf) -> tuple[dict, float, int]:
+        """Planned needs: a category, a brand on each shelf platform, a logit choice; (orders, surplus, replaced)."""
         cc = self.model.config.consumer
         nn, _ = rules.bernoulli_candidates(self.n, cc.needs_per_day * ctx.demand_multiplier, rng)
         d = rng.random((len(nn), 3))
@@ -330,7 +330,8 @@ class ConsumerColumns:
             buy, per_need = buy & ~met, per_need[~met]
         surplus = float(np.sum(per_need))
         col = choice[buy] - 1
-        return self._fragment(nn[buy], brand[buy, col], shelf[col], -1, rules.PLANNED, -1, -1, ctx), surplus
+        replaced = int(np.count_nonzero(choice)) - len(col)  # purchases live orders had made already
+        return self._fragment(nn[buy], brand[buy, col], shelf[col], -1, rules.PLANNED, -1, -1, ctx), surplus, replaced
 
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""

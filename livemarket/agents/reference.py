@@ -240,12 +240,13 @@ class ReferenceConsumers:
         shelves = list(range(n_p))
         need_rate = self.model.config.consumer.needs_per_day * ctx.demand_multiplier
         needers = [self.agents[i] for i in rules.bernoulli_candidates(len(self.agents), need_rate, rng)[0]]
-        substitution = self.model.config.consumer.live_substitution
+        substitution, replaced = self.model.config.consumer.live_substitution, 0
         for ag, d in zip(needers, rng.random((len(needers), 3)), strict=True):
             order, cs = ag.shelf_purchase(shelves, d[0], d[1], d[2], ctx, 0.0, True)
             covered = rules.live_orders_cover_need(ag.live_orders, ag.needs_met_live, substitution)
             if order is not None and substitution > 0 and covered:
                 ag.needs_met_live += 1  # an earlier live order made this purchase already
+                replaced += 1
                 continue
             surplus += cs
             if order is not None:
@@ -269,7 +270,7 @@ class ReferenceConsumers:
             price_rmb=ctx.price_rmb[b].astype(np.float64)
             * (1.0 + ctx.link_markup[np.maximum(cols[:, 3], 0)] * (cols[:, 4] == rules.LIVE_LINK)),
             impulsivity=np.array([self.agents[i].impulsivity for i in n], dtype=np.float64),
-            surplus_rmb=surplus, splash_views=views, funnel=funnel,
+            surplus_rmb=surplus, splash_views=views, funnel=funnel, planned_replaced=replaced,
         )  # fmt: skip
 
     def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:

@@ -79,18 +79,21 @@ class Orders:
     surplus_rmb: float = 0.0  # consumer surplus (logit log-sum) over all choices today
     splash_views: np.ndarray | None = None  # (P,) splash impressions sold by each platform
     funnel: np.ndarray | None = None  # (2, P) live-room visits and considerations on each platform
+    planned_replaced: int = 0  # planned purchases not made: the buyer's earlier live orders had made them
 
     def __len__(self) -> int:
         return len(self.consumer)
 
     @staticmethod
-    def concat(parts: list[dict[str, np.ndarray]], surplus_rmb: float, splash_views, funnel=None) -> Orders:
+    def concat(parts: list[dict[str, np.ndarray]], surplus_rmb: float, splash_views, funnel=None, replaced=0) -> Orders:
         """Join order fragments (dicts of equal-length arrays) in the given order."""
         keys = ("consumer", "brand", "platform", "source", "channel", "streamer", "edge")
         cols = {k: np.concatenate([p[k] for p in parts]).astype(np.int64, copy=False) for k in keys}
         for k in ("price_rmb", "impulsivity"):
             cols[k] = np.concatenate([p[k] for p in parts]).astype(np.float64, copy=False)
-        return Orders(**cols, surplus_rmb=surplus_rmb, splash_views=splash_views, funnel=funnel)
+        return Orders(
+            **cols, surplus_rmb=surplus_rmb, splash_views=splash_views, funnel=funnel, planned_replaced=replaced
+        )
 
 
 @dataclass
