@@ -97,6 +97,7 @@ class BehaviourConfig(_Strict):
     """Coefficients of the consumer rules (logit utilities in utils, hazards per day)."""
 
     live_visits_per_minute: NonNegative = 0.02  # live-room visits per live-feed minute
+    video_views_per_minute: NonNegative = 0.0  # product videos per interest-feed minute on content platforms
     consider_intercept: float = -2.0
     consider_match: float = 2.0
     consider_trust: float = 1.5

@@ -13,7 +13,7 @@ DYNAMIC = [
     "brands.channel_review=1.0", "brands.price_pass_through=0.5", "streamers.entry_pool=300",
     "streamers.entry_per_month=0.1", "streamers.exit_income_rmb=2.0", "streamers.exit_per_month=0.2",
     "streamers.follow_on_purchase=0.5", "platforms.douyin.install_pull=0.002", "platforms.kuaishou.commission=0.3",
-    "consumer.live_substitution=0.6",
+    "consumer.live_substitution=0.6", "behaviour.video_views_per_minute=0.002",
 ]  # fmt: skip
 
 
@@ -38,7 +38,7 @@ def _brand_with_ledger(overrides, live_value_rmb=1000.0):
     t.listed[r, :] = False
     t.listed[r, model.platforms["taobao"].index] = True
     t.own_shop[r, :] = False
-    t.live_value_by_source_rmb[r, douyin] = live_value_rmb
+    t.content_value_by_source_rmb[r, douyin] = live_value_rmb
     return model, brand, douyin
 
 
@@ -278,7 +278,7 @@ def test_link_fee_passed_into_the_checkout_price_of_link_orders():
     ])  # fmt: skip
     seen = []
     shop = model.consumers.shop
-    model.consumers.shop = lambda ctx, rng: seen.append(shop(ctx, rng)) or seen[-1]
+    model.consumers.shop = lambda ctx, rng, video_rng: seen.append(shop(ctx, rng, video_rng)) or seen[-1]
     model.run(10)
     orders = Orders_concat(seen)
     douyin, kuaishou = model.platforms["douyin"].index, model.platforms["kuaishou"].index

@@ -21,9 +21,10 @@ def test_table_is_tidy_and_complete(minimal_run):
     assert df["step"].n_unique() == 40
     assert df.select(pl.col("value").is_nan().any() | pl.col("value").is_infinite().any()).item() is False
     assert set(df["platform"].unique()) == {"video", "mall", "all"}
-    assert {"live_own_shop", "live_outbound_link", "live_later_search", "planned_search", "splash_ad", "all"} == set(
-        df["channel"].unique()
-    )
+    assert set(df["channel"].unique()) == {
+        "live_own_shop", "live_outbound_link", "live_later_search", "planned_search", "splash_ad",
+        "video_own_shop", "video_outbound_link", "video_later_search", "all",
+    }  # fmt: skip
     for metric in ("hhi", "consumer_surplus_rmb", "streamer_gini", "streamer_top1_share", "multihoming_rate",
                    "self_broadcast_share", "return_rate", "adopter_share"):
         assert len(_market(df, metric)) == 40, metric

@@ -31,7 +31,7 @@ class BrandTable:
     base_price_rmb: np.ndarray  # price before any pass-through of fees and commissions
     fees_rmb: np.ndarray  # month to date: take and commissions on kept orders (link fees are passed at checkout)
     sales_rmb: np.ndarray  # month to date: value of the brand's kept orders
-    live_value_by_source_rmb: np.ndarray  # (brands, platforms) month to date: live-room sales by the room's platform
+    content_value_by_source_rmb: np.ndarray  # (brands, platforms) month to date: live-room and video sales by platform
 
     @property
     def reputation(self) -> np.ndarray:
@@ -41,7 +41,7 @@ class BrandTable:
     def reset_month(self) -> None:
         """Start new month-to-date ledgers."""
         for arr in (self.receipts_self_rmb, self.receipts_hired_rmb, self.cost_self_rmb, self.fees_rmb,
-                    self.sales_rmb, self.receipts_by_platform_rmb, self.live_value_by_source_rmb):  # fmt: skip
+                    self.sales_rmb, self.receipts_by_platform_rmb, self.content_value_by_source_rmb):  # fmt: skip
             arr[:] = 0.0
 
     def reprice(self, pass_through: float) -> None:
@@ -125,7 +125,7 @@ class Brand(mesa.Agent):
                 for q in p.config.effective_outbound if t.listed[r, m.platforms[q].index]
             ]  # fmt: skip
             margin_gap = (1.0 - p.config.take_rate) - max(links, default=0.0)
-            gains[p.index] = float(t.live_value_by_source_rmb[r, p.index]) * scale * margin_gap
+            gains[p.index] = float(t.content_value_by_source_rmb[r, p.index]) * scale * margin_gap
         return gains
 
     def review_shops(self) -> None:

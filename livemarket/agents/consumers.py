@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from livemarket.agents.content import ContentShopping
 from livemarket.agents.population import ConsumerState, stat_sample
 from livemarket.core import rules
 from livemarket.core.context import DayContext, Orders, Outcomes
@@ -44,7 +45,7 @@ def _load_kernels(consumers: int):
     return kernels
 
 
-class ConsumerColumns:
+class ConsumerColumns(ContentShopping):
     """The column engine: the consumer rules applied to all consumers at once."""
 
     def __init__(self, model, state: ConsumerState):
@@ -201,11 +202,11 @@ class ConsumerColumns:
         return sums / np.maximum(self.degree[rows], 1)
 
     # ----------------------------------------------------------------- shop
-    def shop(self, ctx: DayContext, rng: np.random.Generator) -> Orders:
-        """Attention, exposure, consideration, channel choice, planned needs, splash ads."""
+    def shop(self, ctx: DayContext, rng: np.random.Generator, video_rng: np.random.Generator | None = None) -> Orders:
+        """Live rooms, product videos (from ``video_rng``, default ``rng``), planned needs, splash ads."""
         beh, n_p = self.beh, self.n_p
         wallet_ok = self._wallet_ok(ctx.accepts)
-        parts, surplus = [], 0.0
+        parts = []
 
         # a-b. attention and exposure to live rooms (adopters only)
         adopters = np.flatnonzero(self.adopter)
@@ -215,7 +216,7 @@ class ConsumerColumns:
         p_visit = rules.visit_probability(self._minutes_at(vn, vp), ctx.live_share[vp], beh.live_visits_per_minute)
         visit = u * p_max < p_visit
         vn, vp = vn[visit], vp[visit]
-        funnel = np.zeros((2, n_p))
+        funnel = np.zeros((4, n_p))  # live visits, considerations; video views, considerations
         funnel[0] = np.bincount(vp, minlength=n_p)  # live-room visits
         d = rng.random((len(vn), 5))
         by_interest = d[:, 0] < ctx.feed_mode[vp]
@@ -227,49 +228,14 @@ class ConsumerColumns:
         vn, vp, streamer, d = vn[seen], vp[seen], streamer[seen], d[seen]
         edge = np.where(by_interest[seen], self._edge_of(vn, streamer, ctx), follow_edge[seen])
 
-        # c. consideration
-        match = self._match(vn, ctx.streamer_category[streamer])
-        known = edge >= 0
-        t_streamer = ctx.streamer_trust[streamer]
-        t_streamer[known] = self._follow_trust_at(edge[known])
-        imp = self.impulsivity[vn]
-        p_cons = rules.consider_probability(match, t_streamer, imp, beh, ctx.demand_multiplier)
-        c = d[:, 3] < p_cons
-        vn, vp, streamer, edge, match, t_streamer, imp, d = (
-            x[c] for x in (vn, vp, streamer, edge, match, t_streamer, imp, d)
-        )
-        funnel[1] = np.bincount(vp, minlength=n_p)  # considerations
-
-        # d. channel choice: none | own shop | outbound link to q | later search on q
-        b = ctx.product[streamer]
-        price = rules.price_utility(ctx.price_rmb[b], self.price_sensitivity[vn])
-        common = rules.live_common_utility(t_streamer, ctx.brand_trust[b], match, imp, price, beh)
-        plat = self._platform_terms(vn, wallet_ok, ctx)
-        own = rules.own_shop_utility(common, plat[np.arange(len(vn)), vp], beh)
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
-        n_q = len(shelf)
-        markup = (ctx.link_markup[vp] * price)[:, None]  # the link fee passed into the checkout price
-        friction = ctx.link_friction.take(vp, axis=0)[:, shelf]
-        link = rules.link_utility(common[:, None], plat[:, shelf], friction, beh, markup)
-        search = rules.search_utility(ctx.brand_trust[b][:, None], match[:, None], price[:, None], plat[:, shelf], beh)
-        listed = ctx.listed.take(b, axis=0)[:, shelf]
-        u = np.full((len(vn), 2 + 2 * n_q), -np.inf)
-        u[:, 0] = 0.0
-        u[:, 1] = np.where(ctx.sells_in_room[b, vp], own, -np.inf)
-        u[:, 2 : 2 + n_q] = np.where(ctx.link_allowed.take(vp, axis=0)[:, shelf] & listed, link, -np.inf)
-        ok_search = listed & self.installed.take(vn, axis=0)[:, shelf] & (shelf != vp[:, None])
-        u[:, 2 + n_q :] = np.where(ok_search, search, -np.inf)
-        choice = rules.choose_index(rules.logit_probabilities(u), d[:, 4])
-        surplus += float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[vn])))
-        buy = choice > 0
-        ch = choice[buy]
-        pay = np.where(ch == 1, vp[buy], shelf[(ch - 2) % max(n_q, 1)] if n_q else -1)
-        channel = np.where(ch == 1, rules.LIVE_OWN, np.where(ch < 2 + n_q, rules.LIVE_LINK, rules.LIVE_SEARCH))
-        live_part = self._fragment(vn[buy], b[buy], pay, vp[buy], channel, streamer[buy], edge[buy], ctx)
-        markup = ctx.link_markup[vp[buy]] * (channel == rules.LIVE_LINK)  # link fee passed into the price
-        live_part["price_rmb"] = live_part["price_rmb"] * (1.0 + markup)
-        parts.append(live_part)
-        np.add.at(self.live_orders, vn[buy], 1)  # each may replace a later planned purchase
+        part, surplus, considered = self._room_orders(vn, vp, streamer, edge, d[:, 3], d[:, 4], ctx, wallet_ok, shelf)
+        funnel[1] = np.bincount(considered, minlength=n_p)  # considerations
+        parts.append(part)
+        video_part, video_surplus, funnel[2:] = self._video_orders(ctx, rng if video_rng is None else video_rng,
+                                                                   wallet_ok, shelf)  # fmt: skip
+        parts.append(video_part)
+        surplus += video_surplus
 
         # planned needs: search on shelf platforms
         part, planned_surplus, replaced = self._planned_needs(ctx, rng, wallet_ok, shelf)
@@ -348,45 +314,6 @@ class ConsumerColumns:
             streamer=full(streamer), edge=full(edge), price_rmb=ctx.price_rmb[brand],
             impulsivity=self.impulsivity[n],
         )  # fmt: skip
-
-    def _match(self, n: np.ndarray, category: np.ndarray) -> np.ndarray:
-        """Interest match in [0, 1]: interest in the category over the consumer's top interest."""
-        return rules.interest_match(self.interest[n, category], self.interest_top[n])
-
-    def _edge_of(self, n: np.ndarray, streamer: np.ndarray, ctx: DayContext) -> np.ndarray:
-        """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
-        if len(self.f_streamer) == 0:
-            return np.full(len(n), -1)
-        if self._kernels is not None:
-            return self._kernels.edge_of(n, streamer, ctx.streamer_platform, self.n_p, self.seg_ptr, self.f_streamer)
-        if self.f_key is None:  # sorted by construction: by consumer, platform, streamer
-            owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
-            self.f_key = (owner * self.n_p + self.streamer_platform[self.f_streamer]) * self.n_streamers
-            self.f_key += self.f_streamer
-        s = np.maximum(streamer, 0)
-        key = (n * self.n_p + ctx.streamer_platform[s]) * self.n_streamers + s
-        pos = np.minimum(np.searchsorted(self.f_key, key), len(self.f_key) - 1)
-        return np.where((self.f_key[pos] == key) & (streamer >= 0), pos, -1)
-
-    def _pick_followed(self, vn, vp, uniform, ctx: DayContext):
-        """A followed streamer on air on platform vp, uniformly among those (-1 if none)."""
-        if len(self.f_streamer) == 0:
-            none = np.full(len(vn), -1)
-            return none, none
-        if self._kernels is not None:
-            return self._kernels.pick_followed(vn, vp, uniform, self.n_p, self.seg_ptr, self.f_streamer, ctx.live)
-        cell = vn * self.n_p + vp
-        start = self.seg_ptr[cell]
-        idx, owner = concat_ranges(start, self.seg_ptr[cell + 1] - start)
-        on_air = ctx.live[self.f_streamer[idx]]
-        count = np.bincount(owner, on_air, minlength=len(vn)).astype(np.int64)
-        want = np.floor(uniform * count).astype(np.int64)  # k-th followed room on air
-        rank = np.cumsum(on_air) - 1  # running count of on-air edges, minus one
-        first = np.concatenate([[0], np.cumsum(count)])[:-1]  # on-air edges before each owner
-        chosen = on_air & (rank - first[owner] == want[owner])
-        edge = np.full(len(vn), -1)
-        edge[owner[chosen]] = idx[chosen]
-        return np.where(edge >= 0, self.f_streamer[np.maximum(edge, 0)], -1), edge
 
     # ----------------------------------------------------------------- learn
     def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:

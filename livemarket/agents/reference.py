@@ -75,7 +75,7 @@ class ConsumerAgent(mesa.Agent):
         Returns None if no room is seen, (None, None) if buying is not considered, else
         (order fields or None, surplus).
         """
-        beh, k = self.model.config.behaviour, ctx.n_categories
+        k = ctx.n_categories
         if d[0] < ctx.feed_mode[p]:  # interest recommendation
             cat = int(rules.choose_index(self.interest, d[1]))
             streamer = self._pick(ctx.rooms, p * k + cat, d[2])
@@ -88,9 +88,23 @@ class ConsumerAgent(mesa.Agent):
             streamer = self.follows[edge]
         if streamer < 0:
             return None
+        return self._room_choice(p, streamer, edge, d[3], d[4], ctx)
+
+    def product_video(self, p: int, d, ctx: DayContext):
+        """See a product video on ``p``'s interest feed: None without one, else as :meth:`live_room`."""
+        cat = int(rules.choose_index(self.interest, d[0]))
+        streamer = self._pick(ctx.rooms, p * ctx.n_categories + cat, d[1])
+        if streamer < 0:
+            return None
+        edge = self.edge_to(streamer)
+        return self._room_choice(p, streamer, edge, d[2], d[3], ctx, rules.VIDEO_OWN - rules.LIVE_OWN)
+
+    def _room_choice(self, p: int, streamer: int, edge: int, u_consider, u_choice, ctx: DayContext, offset: int = 0):
+        """Consideration, then own shop | outbound link | later search; channels shifted by ``offset``."""
+        beh = self.model.config.behaviour
         match = rules.interest_match(self.interest[ctx.streamer_category[streamer]], self.interest.max())
         t_s = rules.beta_trust(self.follow_a[edge], self.follow_b[edge]) if edge >= 0 else ctx.streamer_trust[streamer]
-        if not d[3] < rules.consider_probability(match, t_s, self.impulsivity, beh, ctx.demand_multiplier):
+        if not u_consider < rules.consider_probability(match, t_s, self.impulsivity, beh, ctx.demand_multiplier):
             return None, None
         b = int(ctx.product[streamer])
         price = rules.price_utility(ctx.price_rmb[b], self.price_sensitivity)
@@ -108,7 +122,7 @@ class ConsumerAgent(mesa.Agent):
             ok_search = ctx.listed[b, q] and self.installed[q] and q != p
             search = rules.search_utility(ctx.brand_trust[b], match, price, plat, beh)
             searches.append(search if ok_search else -math.inf)
-        choice, surplus = self._choose([0.0, own, *links, *searches], d[4])
+        choice, surplus = self._choose([0.0, own, *links, *searches], u_choice)
         if choice == 0:
             return None, surplus
         if choice == 1:
@@ -117,7 +131,7 @@ class ConsumerAgent(mesa.Agent):
             pay = (choice - 2) % n_p
             channel = rules.LIVE_LINK if choice < 2 + n_p else rules.LIVE_SEARCH
         global_edge = self.first_edge + edge if edge >= 0 else -1
-        return (b, pay, p, channel, streamer, global_edge), surplus
+        return (b, pay, p, offset + channel, streamer, global_edge), surplus
 
     def shelf_purchase(self, q_options: list[int], cat_u: float, brand_u: float, choice_u: float,
                        ctx: DayContext, friction: float, require_installed: bool):  # fmt: skip
@@ -215,7 +229,7 @@ class ReferenceConsumers:
             needs_met_live=np.array([ag.needs_met_live for ag in a], np.int32),
         )  # fmt: skip
 
-    def shop(self, ctx: DayContext, rng: np.random.Generator) -> Orders:
+    def shop(self, ctx: DayContext, rng: np.random.Generator, video_rng: np.random.Generator | None = None) -> Orders:
         """Same draws, same order as the column engine; rules applied agent by agent."""
         beh, n_p, rows, surplus = self.beh, len(ctx.is_shelf), [], 0.0
         add = lambda n, b, pay, src, ch, st, e: rows.append((n, b, pay, src, ch, st, e))  # noqa: E731
@@ -226,7 +240,7 @@ class ReferenceConsumers:
             chance = rules.visit_probability(ag.minutes[p], ctx.live_share[p], beh.live_visits_per_minute)
             if ag.installed[p] and u * p_max < chance:
                 visits.append((ag, p))
-        funnel = np.zeros((2, n_p))
+        funnel = np.zeros((4, n_p))
         for (ag, p), d in zip(visits, rng.random((len(visits), 5)), strict=True):
             funnel[0, p] += 1
             result = ag.live_room(p, d, ctx)
@@ -237,6 +251,8 @@ class ReferenceConsumers:
                 if order is not None:
                     add(ag.row, *order)
                     ag.live_orders += 1
+        funnel[2:], video_surplus = self._product_videos(ctx, rng if video_rng is None else video_rng, add)
+        surplus += video_surplus
         shelves = list(range(n_p))
         need_rate = self.model.config.consumer.needs_per_day * ctx.demand_multiplier
         needers = [self.agents[i] for i in rules.bernoulli_candidates(len(self.agents), need_rate, rng)[0]]
@@ -268,10 +284,38 @@ class ReferenceConsumers:
             consumer=n, brand=b, platform=cols[:, 2], source=cols[:, 3], channel=cols[:, 4],
             streamer=cols[:, 5], edge=cols[:, 6],
             price_rmb=ctx.price_rmb[b].astype(np.float64)
-            * (1.0 + ctx.link_markup[np.maximum(cols[:, 3], 0)] * (cols[:, 4] == rules.LIVE_LINK)),
+            * (1.0 + ctx.link_markup[np.maximum(cols[:, 3], 0)] * rules.is_link(cols[:, 4])),
             impulsivity=np.array([self.agents[i].impulsivity for i in n], dtype=np.float64),
             surplus_rmb=surplus, splash_views=views, funnel=funnel, planned_replaced=replaced,
         )  # fmt: skip
+
+    def _product_videos(self, ctx: DayContext, rng: np.random.Generator, add) -> tuple[np.ndarray, float]:
+        """Product-video orders (via ``add``); returns (2, P) views and considerations, and the surplus."""
+        n_p = len(ctx.is_shelf)
+        rate = self.beh.video_views_per_minute * ~ctx.is_shelf
+        funnel, surplus = np.zeros((2, n_p)), 0.0
+        p_max = float(np.max(rules.video_view_probability(ctx.minutes_cap, ctx.live_share, ctx.feed_mode, rate)))
+        if p_max <= 0.0:
+            return funnel, surplus
+        views, adopters = [], [ag for ag in self.agents if ag.adopter]
+        for cell, u in zip(*rules.bernoulli_candidates(len(adopters) * n_p, p_max, rng), strict=True):
+            ag, p = adopters[cell // n_p], int(cell % n_p)
+            minutes = ag.minutes[p] if ag.installed[p] else 0.0
+            if u * p_max < rules.video_view_probability(minutes, ctx.live_share[p], ctx.feed_mode[p], rate[p]):
+                views.append((ag, p))
+        for (ag, p), d in zip(views, rng.random((len(views), 4)), strict=True):
+            result = ag.product_video(p, d, ctx)
+            if result is None:
+                continue
+            funnel[0, p] += 1
+            if result[1] is not None:  # considered
+                funnel[1, p] += 1
+                order, cs = result
+                surplus += cs
+                if order is not None:
+                    add(ag.row, *order)
+                    ag.live_orders += 1
+        return funnel, surplus
 
     def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:
         """Outcomes, word of mouth, scandals, forgetting, then adoption, minutes, churn, installs."""

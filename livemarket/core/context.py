@@ -78,8 +78,8 @@ class Orders:
     impulsivity: np.ndarray
     surplus_rmb: float = 0.0  # consumer surplus (logit log-sum) over all choices today
     splash_views: np.ndarray | None = None  # (P,) splash impressions sold by each platform
-    funnel: np.ndarray | None = None  # (2, P) live-room visits and considerations on each platform
-    planned_replaced: int = 0  # planned purchases not made: the buyer's earlier live orders had made them
+    funnel: np.ndarray | None = None  # (4, P) live-room visits, considerations; product-video views, considerations
+    planned_replaced: int = 0  # planned purchases not made: the buyer's earlier content orders had made them
 
     def __len__(self) -> int:
         return len(self.consumer)

@@ -28,6 +28,9 @@ __all__ = [
     "evidence_weights",
     "install_hazard",
     "interest_match",
+    "is_content",
+    "is_link",
+    "is_live_room",
     "link_utility",
     "live_common_utility",
     "logit_choice",
@@ -45,13 +48,33 @@ __all__ = [
     "search_utility",
     "shelf_utility",
     "surplus_rmb",
+    "video_view_probability",
     "visit_probability",
     "word_of_mouth_evidence",
 ]
 
 #: Sales channels, in the order used by every table.
-CHANNELS = ("live_own_shop", "live_outbound_link", "live_later_search", "planned_search", "splash_ad")
-LIVE_OWN, LIVE_LINK, LIVE_SEARCH, PLANNED, SPLASH = range(len(CHANNELS))
+#: A product video's three ways to buy mirror the live room's: VIDEO_OWN - LIVE_OWN is the offset.
+CHANNELS = (
+    "live_own_shop", "live_outbound_link", "live_later_search", "planned_search", "splash_ad",
+    "video_own_shop", "video_outbound_link", "video_later_search",
+)  # fmt: skip
+LIVE_OWN, LIVE_LINK, LIVE_SEARCH, PLANNED, SPLASH, VIDEO_OWN, VIDEO_LINK, VIDEO_SEARCH = range(len(CHANNELS))
+
+
+def is_live_room(channel):
+    """Orders a live room sent (own shop, outbound link, later search)."""
+    return np.asarray(channel) <= LIVE_SEARCH
+
+
+def is_content(channel):
+    """Orders content sent: a live room or a product video."""
+    return is_live_room(channel) | (np.asarray(channel) >= VIDEO_OWN)
+
+
+def is_link(channel):
+    """Orders through an outbound link (the content platform's link fee applies)."""
+    return (np.asarray(channel) == LIVE_LINK) | (np.asarray(channel) == VIDEO_LINK)
 
 
 def beta_trust(a, b):
@@ -67,6 +90,15 @@ def beta_forget(x, prior, forgetting_per_day: float):
 def visit_probability(minutes, live_share, visits_per_minute):
     """Chance of entering at least one live room today: 1 - exp(-minutes * live_share * rate)."""
     return 1.0 - np.exp(-np.asarray(minutes) * live_share * visits_per_minute)
+
+
+def video_view_probability(minutes, live_share, feed_mode, views_per_minute):
+    """Chance of seeing at least one product video today.
+
+    1 - exp(-minutes * (1 - live_share) * feed_mode * rate): the feed minutes outside live rooms,
+    of which the interest-recommended share carries product videos.
+    """
+    return 1.0 - np.exp(-np.asarray(minutes) * (1.0 - live_share) * feed_mode * views_per_minute)
 
 
 def consider_probability(match, trust_streamer, impulsivity, beh, demand_multiplier: float = 1.0):

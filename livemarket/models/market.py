@@ -38,7 +38,7 @@ __all__ = ["LiveCommerceModel"]
 
 ENGINES = ("columns", "reference")
 #: Processes of the day, each with its own random stream per day (see ``LiveCommerceModel.streams``).
-PROCESSES = ("scandals", "brands", "market", "live", "shop", "fulfil", "learn")
+PROCESSES = ("scandals", "brands", "market", "live", "shop", "fulfil", "learn", "video")  # append only
 
 
 def _last_market(model, metric: str) -> float:
@@ -207,7 +207,7 @@ class LiveCommerceModel(mesa.Model):
         live, product = self._go_live()
         # 4. consumers
         ctx = self._context(demand, live, product)
-        orders = self.consumers.shop(ctx, self.streams["shop"])
+        orders = self.consumers.shop(ctx, self.streams["shop"], self.streams["video"])
         # 5. fulfilment; 6-7. trust, minutes, churn
         outcomes = self._fulfil(orders)
         self._update_reputations(orders, outcomes)
@@ -332,11 +332,11 @@ class LiveCommerceModel(mesa.Model):
             b.quality[orders.brand], self.logistics_quality()[orders.platform], delayed, care, beh
         )
         bad = u[:, 1] < p_bad
-        is_live = orders.channel <= rules.LIVE_SEARCH
+        from_content = rules.is_content(orders.channel)  # impulse returns: live rooms and product videos
         rate = np.array(self.config.categories.return_rate)[b.category[orders.brand]]
         protection = np.array([p.config.protection for p in self.platform_list])
         returned = u[:, 2] < rules.return_probability(
-            rate, bad, orders.impulsivity, is_live, protection[orders.platform], beh
+            rate, bad, orders.impulsivity, from_content, protection[orders.platform], beh
         )
         covered = bad & (u[:, 3] < protection[orders.platform])
         return Outcomes(delayed=delayed, bad=bad, returned=returned, covered=covered)
@@ -356,8 +356,8 @@ class LiveCommerceModel(mesa.Model):
 
     # ------------------------------------------------------------------ running
     def own_shop_gmv_windows(self, platform: int, days: int = 30) -> tuple[float, float]:
-        """Own-shop GMV of a platform over the last ``days`` and the ``days`` before."""
-        return self.recorder.window_sums("gmv_rmb", platform, rules.LIVE_OWN, days)
+        """Own-shop GMV (live rooms and product videos) of a platform over the last ``days`` and the ``days`` before."""
+        return self.recorder.window_sums("gmv_rmb", platform, (rules.LIVE_OWN, rules.VIDEO_OWN), days)
 
     def run(self, days: int | None = None, progress: bool = False, detail: list[str] | None = None) -> pl.DataFrame:
         """Advance ``days`` days (default: the scenario's) and return the tidy results table.

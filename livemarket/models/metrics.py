@@ -111,7 +111,7 @@ REGISTRY: tuple[Metric, ...] = (
     _m("orders_delayed", _PL, "orders/day", "Delayed orders", "orders paid here shipped late"),
     _m("returns", _PL, "orders/day", "Returns", "orders paid here returned"),
     _m("live_room_gmv_rmb", _PL, "RMB/day", "GMV from live rooms", "GMV sent by the platform's live rooms"),
-    _m("outbound_link_gmv_rmb", _PL, "RMB/day", "GMV via outbound links", "GMV its live rooms sent by links"),
+    _m("outbound_link_gmv_rmb", _PL, "RMB/day", "GMV via outbound links", "GMV its rooms and videos sent by links"),
     _m("aov_rmb", _PL, "RMB/order", "Average order value", "GMV / orders paid on the platform (0 without orders)"),
     _m("live_impressions_min", _PL, "min/day", "Live-feed minutes", "minutes on the app x its live share"),
     _m("live_visits", _PL, "visits/day", "Live-room visits", "adopters entering one of its live rooms"),
@@ -129,7 +129,10 @@ REGISTRY: tuple[Metric, ...] = (
     _m("followers", _PL, "follows", "Follows", "follow edges to streamers homed here"),
     _m("multihoming_share", _PL, "share", "Users on other apps too", "share of its users with two apps or more"),
     _m("wallet_ok_share", _PL, "share", "Can pay", "share of consumers holding a wallet its checkout accepts"),
-    _m("outbound_link_orders", _PL, "orders/day", "Outbound-link orders", "orders its live rooms sent by links"),
+    _m("outbound_link_orders", _PL, "orders/day", "Outbound-link orders", "orders its rooms and videos sent by links"),
+    _m("video_gmv_rmb", _PL, "RMB/day", "GMV from product videos", "GMV sent by product videos in its feed"),
+    _m("video_views", _PL, "visits/day", "Product-video views", "adopters seeing a product video in its feed"),
+    _m("video_considerations", _PL, "visits/day", "Video considerations", "video views where buying was considered"),
     _m("gmv_rmb", _MK, "RMB/day", "GMV", "value of all orders"),
     _m("gmv_net_rmb", _MK, "RMB/day", "GMV net of returns", "kept order value"),
     _m("orders", _MK, "orders/day", "Orders", "all orders"),
@@ -152,8 +155,8 @@ REGISTRY: tuple[Metric, ...] = (
     _m("live_streamers", _MK, "streamers", "Streamers live", "streamers on air today"),
     _m("scandals", _MK, "events/day", "Scandals", "streamer scandals today"),
     _m("adopted", _MK, "consumers/day", "New adopters", "consumers adopting live shopping today"),
-    _m("planned_replaced", _MK, "orders/day", "Planned purchases replaced by live orders",
-       "planned purchases not made because the buyer's earlier live orders had made them (substitution)"),
+    _m("planned_replaced", _MK, "orders/day", "Planned purchases replaced by content orders",
+       "planned purchases not made because the buyer's earlier content orders had made them (substitution)"),
     _m("minutes_per_consumer", _MK, "min/consumer/day", "Time spent", "minutes per consumer per day, all apps"),
     _m("streamer_trust_mean", _MK, "trust", "Streamer trust (mean)", "trust along follow edges, mean"),
     _m("streamer_trust_p10", _MK, "trust", "Streamer trust (P10)", "trust along follow edges, 10th percentile"),
@@ -263,7 +266,7 @@ class Recorder:
         revenue = ledger.revenue_rmb
         minutes = stats["minutes_sum"]
         gmv_p = chan["gmv_rmb"].sum(axis=1)
-        live_orders = orders.channel <= rules.LIVE_SEARCH
+        live_orders = rules.is_live_room(orders.channel)
         src = orders.source + 1  # shift so "no source" (-1) lands in bin 0
         live_gmv = chan["gmv_rmb"][:, : rules.LIVE_SEARCH + 1]
         trust, users = stats["trust"], stats["users"]
@@ -286,7 +289,8 @@ class Recorder:
             "orders_delayed": np.bincount(orders.platform, out.delayed, n_p),
             "returns": chan["returns"].sum(axis=1),
             "live_room_gmv_rmb": np.bincount(src, np.where(live_orders, v, 0.0), n_p + 1)[1:],
-            "outbound_link_gmv_rmb": np.bincount(src, np.where(orders.channel == rules.LIVE_LINK, v, 0.0), n_p + 1)[1:],
+            "outbound_link_gmv_rmb": np.bincount(src, np.where(rules.is_link(orders.channel), v, 0.0), n_p + 1)[1:],
+            "video_gmv_rmb": np.bincount(src, np.where(orders.channel >= rules.VIDEO_OWN, v, 0.0), n_p + 1)[1:],
             **self._funnel(ctx, orders, minutes, src, live_orders, chan),
             "streamer_income_rmb": np.bincount(st_home, ledger.commission_rmb[sold], n_p),
             "platform_profit_rmb": revenue.sum(axis=0) - ledger.traffic_cost_rmb,
@@ -294,7 +298,7 @@ class Recorder:
             "hired_streamers_active": np.bincount(st.platform[hired & st.active], minlength=n_p),
             "followers": np.bincount(st.platform, st.followers, n_p),
             "multihoming_share": stats["multihoming_share"], "wallet_ok_share": stats["wallet_ok_share"],
-            "outbound_link_orders": np.bincount(src, orders.channel == rules.LIVE_LINK, n_p + 1)[1:],
+            "outbound_link_orders": np.bincount(src, rules.is_link(orders.channel), n_p + 1)[1:],
         }  # fmt: skip
 
         hired = st.brand < 0
@@ -330,7 +334,7 @@ class Recorder:
     def _funnel(self, ctx, orders, minutes, src, live_orders, chan) -> dict:
         """Conversion funnel by platform (impressions, visits, considerations, orders) and repeat orders."""
         n_p = len(self.names)
-        funnel = orders.funnel if orders.funnel is not None else np.zeros((2, n_p))
+        funnel = orders.funnel if orders.funnel is not None else np.zeros((4, n_p))
         live_n = np.bincount(src, live_orders, n_p + 1)[1:]
         step = self.model.day
         last = self.last_order_step.reshape(-1)  # flat cells: faster than the 2-D index, same cells
@@ -347,6 +351,7 @@ class Recorder:
             "live_impressions_min": minutes * ctx.live_share,
             "live_visits": funnel[0], "live_considerations": funnel[1], "live_orders": live_n,
             "live_conversion_rate": live_n / np.maximum(funnel[0], 1), **repeat,
+            "video_views": funnel[2], "video_considerations": funnel[3],
         }  # fmt: skip
 
     def _welfare(self, orders, out, ledger, live, hired) -> dict:
@@ -377,10 +382,10 @@ class Recorder:
             return float("nan")
         return float(self.by_platform[-1][platform, PLATFORM_METRICS.index("gmv_share")])
 
-    def window_sums(self, metric: str, platform: int, channel: int, days: int) -> tuple[float, float]:
-        """Sum of a platform-channel metric over the last ``days`` days and the ``days`` before."""
+    def window_sums(self, metric: str, platform: int, channels: tuple[int, ...], days: int) -> tuple[float, float]:
+        """Sum of a platform metric over ``channels`` for the last ``days`` days and the ``days`` before."""
         j = CHANNEL_METRICS.index(metric)
-        series = [d[platform, channel, j] for d in self.by_channel]
+        series = [sum(d[platform, c, j] for c in channels) for d in self.by_channel]
         return float(sum(series[-days:])), float(sum(series[-2 * days : -days]))
 
     def table(self) -> pl.DataFrame:

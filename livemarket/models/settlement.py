@@ -86,7 +86,7 @@ def settle(
     kept = ~(out.returned | out.protected)
     take = np.array([c.take_rate for c in cfg])[orders.platform] * v * kept
     fee_rate = np.array([c.ext_link_fee for c in cfg])[np.maximum(orders.source, 0)]
-    link_fee = np.where(orders.channel == rules.LIVE_LINK, fee_rate, 0.0) * v * kept
+    link_fee = np.where(rules.is_link(orders.channel), fee_rate, 0.0) * v * kept
     st = model.streamers
     commission = np.where(orders.streamer >= 0, st.commission[np.maximum(orders.streamer, 0)], 0.0) * v * kept
     brand_receipt = v * kept - take - link_fee - commission
@@ -137,7 +137,7 @@ def _book_brands(model, orders: Orders, ledger: Ledger, live: np.ndarray) -> Non
     np.add.at(by_platform.reshape(-1), orders.brand * by_platform.shape[1] + orders.platform, receipt)
     b.fees_rmb += np.bincount(orders.brand, ledger.take_rmb + ledger.commission_rmb, n_b)  # link fees: at checkout
     b.sales_rmb += np.bincount(orders.brand, ledger.value_rmb * ledger.kept, n_b)
-    live_room = orders.channel <= rules.LIVE_SEARCH
-    by_source = b.live_value_by_source_rmb
-    room = orders.brand[live_room] * by_source.shape[1] + orders.source[live_room]
-    np.add.at(by_source.reshape(-1), room, ledger.value_rmb[live_room])
+    content = rules.is_content(orders.channel)
+    by_source = b.content_value_by_source_rmb
+    room = orders.brand[content] * by_source.shape[1] + orders.source[content]
+    np.add.at(by_source.reshape(-1), room, ledger.value_rmb[content])

@@ -48,7 +48,7 @@ def init_brands(model) -> BrandTable:
         rep_b=np.full(n, (1 - cfg.behaviour.trust_prior_brand) * cfg.behaviour.prior_strength),
         receipts_self_rmb=np.zeros(n), receipts_hired_rmb=np.zeros(n), cost_self_rmb=np.zeros(n),
         receipts_by_platform_rmb=np.zeros((n, p)), base_price_rmb=price.copy(), fees_rmb=np.zeros(n),
-        sales_rmb=np.zeros(n), live_value_by_source_rmb=np.zeros((n, p)),
+        sales_rmb=np.zeros(n), content_value_by_source_rmb=np.zeros((n, p)),
     )  # fmt: skip
 
 def init_streamers(model) -> StreamerTable:

@@ -180,6 +180,12 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "0.001–0.05",
         "hand-set 0.005 in china-2019 (collinear with live_share, which is fitted)",
     ),
+    "behaviour.video_views_per_minute": (
+        "product-video views per interest-feed minute",
+        "0–0.01",
+        "calibrated in china-2019-2024 (docs/calibration_timeline_video.md): Douyin's e-commerce GMV 2020 "
+        f"and 2021 ({SF}), which its live rooms alone miss; 0 in china-2019",
+    ),
     "behaviour.consider_intercept": ("log-odds", "-4–0", ASM),
     "behaviour.consider_match": (
         "log-odds per unit match",

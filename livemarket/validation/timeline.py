@@ -32,8 +32,9 @@ NBS_ONLINE_RETAIL_TRN = {2019: 8.52, 2020: 9.76, 2021: 10.80, 2022: 11.96, 2023:
 # Short-video users 873M of 989M internet users, December 2020 (CNNIC 47th report): 88%
 SHORT_VIDEO_USER_SHARE = 0.88
 _NBS = "National Bureau of Statistics, online retail sales of physical goods (SEED_FACTS)"
-# Douyin's live rooms stand for all of its content selling (live and short video): the model has no other channel
-_DOUYIN = "live-room GMV of Douyin's rooms, all channels (its only selling channel in the model)"
+#: A content platform's e-commerce GMV: what its live rooms and its product videos sent, every channel
+CONTENT_GMV = ("live_room_gmv_rmb", "video_gmv_rmb")
+_DOUYIN = "GMV sent by Douyin's live rooms and product videos, all channels (the model has no Douyin mall)"
 
 _SNAPSHOT_IN = (
     "shelf_share_taobao", "shelf_share_jd", "shelf_share_pinduoduo", "market_gmv_2019_bn",
@@ -114,7 +115,7 @@ TIMELINE_TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "kuaishou_growth_q2_2024", "2024: slowdown", "Kuaishou GMV, Q2 2024 over Q2 2023", "point", "% yoy",
-        f"{SEED}: Kuaishou Q2 2024 e-commerce GMV +15%; live-room GMV of its rooms", False,
+        f"{SEED}: Kuaishou Q2 2024 e-commerce GMV +15%; GMV its live rooms and product videos sent", False,
         value=15.0, tolerance=7.5,
     ),
     Target(
@@ -134,11 +135,12 @@ def timeline_target(key: str) -> Target:
     return target_by_key(key, TIMELINE_TARGETS)
 
 
-def _sum(df: pl.DataFrame, metric: str, start: str, end: str, platforms=None, scaled: bool = True) -> float:
-    """Sum of a platform metric (channel all) over dates and platforms (all five by default), per day."""
+def _sum(df: pl.DataFrame, metric, start: str, end: str, platforms=None, scaled: bool = True) -> float:
+    """Sum of a platform metric or tuple of metrics (channel all) over dates and platforms (default all), per day."""
     col = "value_scaled" if scaled else "value"
     a, b = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-    d = df.filter(pl.col("metric") == metric, pl.col("channel") == "all", pl.col("platform") != "all",
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    d = df.filter(pl.col("metric").is_in(metrics), pl.col("channel") == "all", pl.col("platform") != "all",
                   pl.col("date").is_between(a, b))  # fmt: skip
     if platforms is not None:
         d = d.filter(pl.col("platform").is_in(list(platforms)))
@@ -182,17 +184,17 @@ def timeline_moments(df: pl.DataFrame, streamer_gmv: np.ndarray | None = None, c
         m[f"market_growth_{y}"] = growth(year(y), year(y - 1))
     days = lambda y: 366 if y % 4 == 0 else 365  # noqa: E731
     for y in (2020, 2021):
-        m[f"douyin_gmv_{y}_bn"] = year(y, "live_room_gmv_rmb", ["douyin"]) * days(y) / 1e9
+        m[f"douyin_gmv_{y}_bn"] = year(y, CONTENT_GMV, ["douyin"]) * days(y) / 1e9
     m["douyin_users_2020_03_m"] = _on(df, "users", "douyin", "2020-03-31", scaled=True) / 1e6
     users_2020 = max(_on(df, "users", "douyin", "2020-03-31"), 1.0)
     m["douyin_users_growth"] = _on(df, "users", "douyin", "2021-12-31") / users_2020
     m["short_video_minutes"] = _content_minutes(df, consumers, 2020) if consumers else float("nan")
     for y in (2022, 2023, 2024):
-        m[f"douyin_growth_{y}_04"] = _yoy(df, "live_room_gmv_rmb", f"{y - 1}-05-01", f"{y}-04-30", ["douyin"])
+        m[f"douyin_growth_{y}_04"] = _yoy(df, CONTENT_GMV, f"{y - 1}-05-01", f"{y}-04-30", ["douyin"])
     g = [m[f"douyin_growth_{y}_04"] for y in (2022, 2023, 2024)]
     m["douyin_deceleration"] = min(g[0] - g[1], g[1] - g[2])
     m["douyin_shelf_scene_growth_2024"] = float("nan")  # not modelled
-    m["kuaishou_growth_q2_2024"] = _yoy(df, "live_room_gmv_rmb", "2024-04-01", "2024-06-30", ["kuaishou"])
+    m["kuaishou_growth_q2_2024"] = _yoy(df, CONTENT_GMV, "2024-04-01", "2024-06-30", ["kuaishou"])
     m["festival_618_2024"] = _yoy(df, "gmv_rmb", "2024-06-01", "2024-06-18")
     m["trust_fall_2024"] = _mean(df, "streamer_trust_mean", "all", "2023-12-01", "2023-12-31") - _mean(
         df, "streamer_trust_mean", "all", "2024-12-01", "2024-12-31"
@@ -205,8 +207,8 @@ def timeline_moments(df: pl.DataFrame, streamer_gmv: np.ndarray | None = None, c
 PATHS = (
     ("market_gmv_bn", "gmv_rmb", None),
     ("live_gmv_bn", "live_room_gmv_rmb", None),
-    ("douyin_gmv_bn", "live_room_gmv_rmb", ["douyin"]),
-    ("kuaishou_gmv_bn", "live_room_gmv_rmb", ["kuaishou"]),
+    ("douyin_gmv_bn", CONTENT_GMV, ["douyin"]),
+    ("kuaishou_gmv_bn", CONTENT_GMV, ["kuaishou"]),
     ("taobao_live_gmv_bn", "live_room_gmv_rmb", ["taobao"]),
 )
 
