@@ -200,9 +200,34 @@ def test_substitution_removes_one_planned_purchase_per_live_order_spent():
     assert _series(b, "planned_replaced").sum() == spent.sum()  # recorded every day: the whole run
 
 
+def _total(table: pl.DataFrame, metric: str, channel: str = "all") -> float:
+    rows = table.filter(pl.col("metric") == metric, pl.col("platform") != "all", pl.col("channel") == channel)
+    return float(rows["value"].sum())
+
+
+def test_product_videos_add_orders_on_content_platforms_and_leave_other_draws_alone():
+    kw = dict(consumers=4000, rng=4)
+    plain = LiveCommerceModel("china-2019", **kw).run(1)  # day 1: the same state before shopping
+    video = LiveCommerceModel("china-2019", overrides=["behaviour.video_views_per_minute=0.005"], **kw).run(1)
+    sold = {p: _series(video, "video_gmv_rmb", p)[0] for p in ("douyin", "kuaishou", "taobao", "jd", "pinduoduo")}
+    assert sold["douyin"] > 0 and sold["kuaishou"] > 0 and sold["taobao"] == sold["jd"] == sold["pinduoduo"] == 0
+    assert _series(video, "video_views", "taobao")[0] == 0 < _series(video, "video_views", "douyin")[0]
+    # videos draw from their own stream: live rooms, planned needs and splash ads are untouched
+    for metric, channel in (("live_room_gmv_rmb", "all"), ("gmv_rmb", "planned_search"), ("gmv_rmb", "splash_ad")):
+        assert _total(video, metric, channel) == pytest.approx(_total(plain, metric, channel), rel=1e-12)
+    video_gmv = sum(_total(video, "gmv_rmb", f"video_{c}") for c in ("own_shop", "outbound_link", "later_search"))
+    assert video_gmv == pytest.approx(sum(sold.values()), rel=1e-12) and video_gmv > 0
+    assert _total(video, "gmv_rmb") == pytest.approx(_total(plain, "gmv_rmb") + video_gmv, rel=1e-12)
+    # a video's outbound link pays the content platform's link fee, as a live room's does
+    video_links = _total(video, "outbound_link_gmv_rmb") - _total(plain, "outbound_link_gmv_rmb")
+    assert video_links == pytest.approx(_total(video, "gmv_rmb", "video_outbound_link"), rel=1e-9) and video_links > 0
+    assert _total(video, "revenue_link_fees_rmb") > _total(plain, "revenue_link_fees_rmb")
+
+
 @pytest.mark.parametrize(
     ("override", "field"),
     [
+        ("behaviour.video_views_per_minute=-0.1", "video_views_per_minute"),
         ("consumer.live_substitution=1.5", "live_substitution"),
         ("brands.price_pass_through=1.5", "price_pass_through"),
         ("streamers.entry_per_month=-0.1", "entry_per_month"),
@@ -274,7 +299,7 @@ def test_with_entry_on_douyin_gains_shops_streamers_users_and_live_share_over_tw
 def test_link_fee_passed_into_the_checkout_price_of_link_orders():
     model = LiveCommerceModel("china-2019", consumers=3000, rng=2, overrides=[
         "brands.price_pass_through=1.0", "platforms.douyin.ext_link_fee=0.2", "platforms.douyin.live_share=0.1",
-        "platforms.kuaishou.live_share=0.2",
+        "platforms.kuaishou.live_share=0.2", "behaviour.video_views_per_minute=0.002",
     ])  # fmt: skip
     seen = []
     shop = model.consumers.shop
@@ -283,9 +308,10 @@ def test_link_fee_passed_into_the_checkout_price_of_link_orders():
     orders = Orders_concat(seen)
     douyin, kuaishou = model.platforms["douyin"].index, model.platforms["kuaishou"].index
     base = model.brands.price_rmb[orders.brand]  # no monthly review in 10 days: list prices
-    link = orders.channel == rules.LIVE_LINK
+    link = rules.is_link(orders.channel)  # from live rooms and from product videos
     from_douyin, from_kuaishou = link & (orders.source == douyin), link & (orders.source == kuaishou)
     assert from_douyin.sum() > 10 and from_kuaishou.sum() > 10
+    assert (from_douyin & (orders.channel == rules.VIDEO_LINK)).sum() > 10
     np.testing.assert_allclose(orders.price_rmb[from_douyin], base[from_douyin] * 1.25)  # f / (1 - f) = 0.25
     np.testing.assert_allclose(orders.price_rmb[from_kuaishou], base[from_kuaishou] * (1 + 0.05 / 0.95))
     np.testing.assert_array_equal(orders.price_rmb[~link], base[~link])
