@@ -208,7 +208,8 @@ PATHS = (
     ("market_gmv_bn", "gmv_rmb", None),
     ("live_gmv_bn", "live_room_gmv_rmb", None),
     ("douyin_gmv_bn", CONTENT_GMV, ["douyin"]),
-    ("kuaishou_gmv_bn", CONTENT_GMV, ["kuaishou"]),
+    ("douyin_live_gmv_bn", "live_room_gmv_rmb", ["douyin"]),
+    ("kuaishou_live_gmv_bn", "live_room_gmv_rmb", ["kuaishou"]),
     ("taobao_live_gmv_bn", "live_room_gmv_rmb", ["taobao"]),
 )
 

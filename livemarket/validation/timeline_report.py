@@ -56,9 +56,9 @@ def timeline_figure(runs: Sequence[dict[str, float]], path: str | Path) -> list[
     def series(key: str) -> np.ndarray:
         return np.array([mean_interval([r.get(f"path:{key}:{y}", float("nan")) for r in runs]) for y in YEARS])
 
-    def band(ax, key: str, label: str, color: str) -> None:
+    def band(ax, key: str, label: str, color: str, style: str = "-o") -> None:
         s = series(key)
-        ax.plot(YEARS, s[:, 0], "-o", color=color, ms=3, lw=1.4, label=label)
+        ax.plot(YEARS, s[:, 0], style, color=color, ms=3, lw=1.4, label=label)
         ax.fill_between(YEARS, s[:, 1], s[:, 2], color=color, alpha=0.25, lw=0)
 
     fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6))
@@ -70,15 +70,16 @@ def timeline_figure(runs: Sequence[dict[str, float]], path: str | Path) -> list[
     ax.set_title("a  Five platforms' GMV", loc="left", fontsize=9)
     ax.set_ylabel("bn RMB a year")
     ax = axes[1]
-    band(ax, "douyin_gmv_bn", "model", platform_color("douyin"))
+    band(ax, "douyin_gmv_bn", "model: live rooms + product videos", platform_color("douyin"))
+    band(ax, "douyin_live_gmv_bn", "model: live rooms only", platform_color("douyin"), "--")
     for key, year in (("douyin_gmv_2020_bn", 2020), ("douyin_gmv_2021_bn", 2021)):
         t = _BY_KEY[key]
         ax.errorbar([year], [t.value], yerr=[t.tolerance], fmt="s", color="black", ms=4, capsize=3,
                     label="target" if year == 2020 else None)  # fmt: skip
     ax.set_title("b  Douyin GMV (in sample to 2021)", loc="left", fontsize=9)
     ax = axes[2]
-    for p, key in (("taobao", "taobao_live_gmv_bn"), ("kuaishou", "kuaishou_gmv_bn"), ("douyin", "douyin_gmv_bn")):
-        band(ax, key, p.capitalize() if p != "taobao" else "Taobao/Tmall", platform_color(p))
+    for p in ("taobao", "kuaishou", "douyin"):
+        band(ax, f"{p}_live_gmv_bn", p.capitalize() if p != "taobao" else "Taobao/Tmall", platform_color(p))
     ax.set_title("c  Live-room GMV by platform", loc="left", fontsize=9)
     for ax in axes:
         ax.axvspan(2021.5, 2024.5, color="0.92", lw=0, zorder=0)
