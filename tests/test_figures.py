@@ -331,3 +331,12 @@ def test_figures_refuse_an_unknown_factor_by_name(tmp_path):
                                       "--out", str(tmp_path / "fig")])  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "--factors: ['bann'] are not columns of this sweep; accepted: ['ban']; did you mean 'ban'?" in result.output
+
+
+def test_every_sales_channel_has_a_name_and_its_own_colour():
+    from livemarket.core.rules import CHANNELS
+    from livemarket.figures.data import CHANNEL_NAMES
+    from livemarket.figures.style import CHANNEL_COLORS
+
+    assert set(CHANNEL_NAMES) == set(CHANNEL_COLORS) == set(CHANNELS)
+    assert len(set(CHANNEL_COLORS.values())) == len(CHANNELS)

@@ -44,7 +44,8 @@ PLATFORM_NAMES = {
 CHANNEL_NAMES = {
     "live_own_shop": "Live room, own shop", "live_outbound_link": "Live room, outbound link",
     "live_later_search": "Live room, later search", "planned_search": "Planned search",
-    "splash_ad": "Splash ad",
+    "splash_ad": "Splash ad", "video_own_shop": "Product video, own shop",
+    "video_outbound_link": "Product video, outbound link", "video_later_search": "Product video, later search",
 }  # fmt: skip
 
 

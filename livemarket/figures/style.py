@@ -94,6 +94,7 @@ PLATFORM_COLORS = {
 CHANNEL_COLORS = {
     "live_own_shop": "#0072B2", "live_outbound_link": "#D55E00", "live_later_search": "#E69F00",
     "planned_search": "#999999", "splash_ad": "#CC79A7",  # planned search: the grey non-live baseline
+    "video_own_shop": "#56B4E9", "video_outbound_link": "#009E73", "video_later_search": "#F0E442",
 }  # fmt: skip
 #: Colour of the "all" aggregate (the market).
 MARKET_COLOR = "#000000"
