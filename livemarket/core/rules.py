@@ -167,13 +167,13 @@ def perceived_trust(trust, protection, beh):
     return 1.0 - (1.0 - trust) * (1.0 - beh.protection_assurance * protection)
 
 
-def return_probability(category_return_rate, bad, impulsivity, is_live, protection, beh):
+def return_probability(category_return_rate, bad, impulsivity, from_content, protection, beh):
     """Chance an order is returned.
 
-    Category base rate, bad outcomes and impulse buys in live rooms, all made easier by the
-    platform's protection (return-shipping insurance, no-reason returns).
+    Category base rate, bad outcomes and impulse buys from content (live rooms, product videos),
+    all made easier by the platform's protection (return-shipping insurance, no-reason returns).
     """
-    p = category_return_rate + beh.return_bad * bad + beh.return_impulse * impulsivity * is_live
+    p = category_return_rate + beh.return_bad * bad + beh.return_impulse * impulsivity * from_content
     return np.clip(p * (1.0 + beh.return_protection_lift * protection), 0.0, 1.0)
 
 

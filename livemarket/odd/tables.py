@@ -81,7 +81,7 @@ MEANINGS: dict[str, str] = {
     "behaviour.bad_delay": "extra chance when the order is delayed by capacity",
     "behaviour.selection_care_effect": "share of the risk removed by a streamer's full vetting",
     "behaviour.return_bad": "extra return chance after a bad outcome",
-    "behaviour.return_impulse": "extra return chance per unit impulsivity for live orders",
+    "behaviour.return_impulse": "extra return chance per unit impulsivity for content (live, video) orders",
     "behaviour.return_protection_lift": "return chance x (1 + lift x protection): guarantees ease returns",
     "behaviour.live_share_tolerance": "live share users accept before minutes fall",
     "behaviour.churn_base_per_day": "daily uninstall hazard",
