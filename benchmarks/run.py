@@ -7,7 +7,7 @@ reference comparison the ratio of per-step times. Each run adds a section, with 
 the machine's load, at the top of ``benchmarks/results.md``.
 
 Usage:
-    python benchmarks/run.py            # 10k, 100k, 1M consumers x 365 days + reference + fit
+    python benchmarks/run.py            # 10k, 100k, 1M consumers x 365 days + timeline at 1M + reference + fit
     python benchmarks/run.py --big      # also 10M consumers x 30 days (about 20 GB of RAM)
     python benchmarks/run.py --quick    # small sizes, to check the script itself
 """
@@ -127,6 +127,12 @@ def main() -> None:
             note = f"  target <= {target[1]} MB: {'met' if r['peak_rss_mb'] <= target[1] else 'NOT met'}"
         lines.append(_line(r) + note)
         print(lines[-1], flush=True)
+
+    # the timeline scenario (every dynamic mechanism and product videos on), its first year
+    n_tl = sizes[-1]
+    tl = _child("columns", str(n_tl), str(days), "china-2019-2024")
+    lines += ["", f"timeline: china-2019-2024 from 2019-01-01, {n_tl:,} consumers x {days} days:", HEADER, _line(tl)]
+    print("\n".join(lines[-4:]), flush=True)
 
     n_ref = sizes[0]
     col = _child("columns", str(n_ref), str(ref_days), "china-2019")
