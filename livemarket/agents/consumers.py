@@ -153,11 +153,12 @@ class ConsumerColumns(ContentShopping):
         sorted layout (by consumer, then streamer), old edges keeping their evidence.
         """
         s_count = self.n_streamers
-        owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
-        old = owner * s_count + self.f_streamer
-        new = np.setdiff1d(np.asarray(consumer, np.int64) * s_count + np.asarray(streamer, np.int64), old)
+        pairs = np.unique(np.asarray(consumer, np.int64) * s_count + np.asarray(streamer, np.int64))
+        new = pairs[self._edge_of(*np.divmod(pairs, s_count)) < 0]  # what setdiff1d gave, without sorting every edge
         if len(new) == 0:
             return np.zeros(0, np.int64)
+        owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
+        old = owner * s_count + self.f_streamer
         keys = np.concatenate([old, new])
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
@@ -226,7 +227,7 @@ class ConsumerColumns(ContentShopping):
         streamer = np.where(by_interest, room, followed)
         seen = streamer >= 0
         vn, vp, streamer, d = vn[seen], vp[seen], streamer[seen], d[seen]
-        edge = np.where(by_interest[seen], self._edge_of(vn, streamer, ctx), follow_edge[seen])
+        edge = np.where(by_interest[seen], self._edge_of(vn, streamer), follow_edge[seen])
 
         shelf = np.flatnonzero(ctx.is_shelf)  # links and searches lead to shelf platforms only
         part, surplus, considered = self._room_orders(vn, vp, streamer, edge, d[:, 3], d[:, 4], ctx, wallet_ok, shelf)

@@ -40,7 +40,7 @@ class ContentShopping:
         seen = streamer >= 0
         vn, vp, streamer, d = vn[seen], vp[seen], streamer[seen], d[seen]
         funnel[0] = np.bincount(vp, minlength=self.n_p)
-        edge = self._edge_of(vn, streamer, ctx)
+        edge = self._edge_of(vn, streamer)
         part, surplus, considered = self._room_orders(
             vn, vp, streamer, edge, d[:, 2], d[:, 3], ctx, wallet_ok, shelf, rules.VIDEO_OWN - rules.LIVE_OWN
         )
@@ -94,18 +94,18 @@ class ContentShopping:
         """Interest match in [0, 1]: interest in the category over the consumer's top interest."""
         return rules.interest_match(self.interest[n, category], self.interest_top[n])
 
-    def _edge_of(self, n: np.ndarray, streamer: np.ndarray, ctx: DayContext) -> np.ndarray:
+    def _edge_of(self, n: np.ndarray, streamer: np.ndarray) -> np.ndarray:
         """Follow edge index for (consumer, streamer), -1 where the consumer does not follow."""
         if len(self.f_streamer) == 0:
             return np.full(len(n), -1)
         if self._kernels is not None:
-            return self._kernels.edge_of(n, streamer, ctx.streamer_platform, self.n_p, self.seg_ptr, self.f_streamer)
+            return self._kernels.edge_of(n, streamer, self.streamer_platform, self.n_p, self.seg_ptr, self.f_streamer)
         if self.f_key is None:  # sorted by construction: by consumer, platform, streamer
             owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
             self.f_key = (owner * self.n_p + self.streamer_platform[self.f_streamer]) * self.n_streamers
             self.f_key += self.f_streamer
         s = np.maximum(streamer, 0)
-        key = (n * self.n_p + ctx.streamer_platform[s]) * self.n_streamers + s
+        key = (n * self.n_p + self.streamer_platform[s]) * self.n_streamers + s
         pos = np.minimum(np.searchsorted(self.f_key, key), len(self.f_key) - 1)
         return np.where((self.f_key[pos] == key) & (streamer >= 0), pos, -1)
 
