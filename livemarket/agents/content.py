@@ -33,7 +33,8 @@ class ContentShopping:
         cells, u = rules.bernoulli_candidates(len(adopters) * self.n_p, p_max, rng)
         vn, vp = adopters[cells // self.n_p], cells % self.n_p
         p_view = rules.video_view_probability(self._minutes_at(vn, vp), ctx.live_share[vp], ctx.feed_mode[vp], rate[vp])
-        vn, vp = vn[u * p_max < p_view], vp[u * p_max < p_view]
+        view = u * p_max < p_view
+        vn, vp = vn[view], vp[view]
         d = rng.random((len(vn), 4))
         cat = rules.choose_from_cumulative(self.interest_cum.take(vn, axis=0), d[:, 0])
         streamer = ctx.rooms.pick(vp * ctx.n_categories + cat, d[:, 1])  # a video by a streamer selling today

@@ -31,6 +31,7 @@ __all__ = [
     "is_content",
     "is_link",
     "is_live_room",
+    "is_video",
     "link_utility",
     "live_common_utility",
     "logit_choice",
@@ -67,9 +68,14 @@ def is_live_room(channel):
     return np.asarray(channel) <= LIVE_SEARCH
 
 
+def is_video(channel):
+    """Orders a product video sent (own shop, outbound link, later search)."""
+    return np.asarray(channel) >= VIDEO_OWN
+
+
 def is_content(channel):
     """Orders content sent: a live room or a product video."""
-    return is_live_room(channel) | (np.asarray(channel) >= VIDEO_OWN)
+    return is_live_room(channel) | is_video(channel)
 
 
 def is_link(channel):

@@ -290,7 +290,7 @@ class Recorder:
             "returns": chan["returns"].sum(axis=1),
             "live_room_gmv_rmb": np.bincount(src, np.where(live_orders, v, 0.0), n_p + 1)[1:],
             "outbound_link_gmv_rmb": np.bincount(src, np.where(rules.is_link(orders.channel), v, 0.0), n_p + 1)[1:],
-            "video_gmv_rmb": np.bincount(src, np.where(orders.channel >= rules.VIDEO_OWN, v, 0.0), n_p + 1)[1:],
+            "video_gmv_rmb": np.bincount(src, np.where(rules.is_video(orders.channel), v, 0.0), n_p + 1)[1:],
             **self._funnel(ctx, orders, minutes, src, live_orders, chan),
             "streamer_income_rmb": np.bincount(st_home, ledger.commission_rmb[sold], n_p),
             "platform_profit_rmb": revenue.sum(axis=0) - ledger.traffic_cost_rmb,
