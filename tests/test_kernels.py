@@ -35,6 +35,34 @@ def test_kernel_path_equals_numpy_path(monkeypatch, scenario, consumers_n, overr
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
 
 
+def test_planned_needs_in_threads_equal_numpy_path(monkeypatch):
+    """Planned needs split over three threads (parts of 16 rows): the numpy path's run, bit for bit."""
+    import threading
+
+    scenario, n, overrides = CASES[0]
+    _, numpy_path = _run(monkeypatch, "off", scenario, n, overrides)
+    started = []
+
+    class Spy(threading.Thread):
+        def start(self):
+            started.append(self)
+            super().start()
+
+    monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 16)
+    monkeypatch.setattr(kernels.threading, "Thread", Spy)
+    monkeypatch.setenv("LIVEMARKET_THREADS", "3")
+    _, kernel_path = _run(monkeypatch, "on", scenario, n, overrides)
+    assert len(started) >= 2 * 25  # two helper threads a day
+    assert kernel_path.equals(numpy_path)
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_bad_thread_count_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv("LIVEMARKET_THREADS", value)
+    with pytest.raises(ValueError, match="LIVEMARKET_THREADS.*accepted a whole number"):
+        kernels.thread_count()
+
+
 def test_population_threshold_picks_the_path(monkeypatch):
     monkeypatch.delenv("LIVEMARKET_KERNELS", raising=False)
     monkeypatch.setattr(consumers, "KERNELS_FROM_CONSUMERS", 1000)
@@ -61,9 +89,10 @@ def test_guided_pick_in_kernel_equals_weighted_groups_pick():
         interest_cum = np.array([[1.0]], np.float32)  # one category: key = platform
         shelf = np.array([0], np.int64)
         yes, one, none = np.ones((1, 1), bool), np.ones(1), np.zeros((1, 1))
-        brand, _ = kernels.planned_utilities(
-            nn, d, interest_cum, shelf, 1, g.cum, g.base, g.total, g.start, g.end, g.items, g.guide(),
-            yes, np.ones(100), np.ones(100), one, none, none, one, one, 1.0, np.zeros(1), yes, beh,
+        brand, u = np.empty((m, 1), np.int64), np.empty((m, 2))
+        kernels.planned_utilities(
+            0, m, brand, u, nn, d, interest_cum, shelf, 1, g.cum, g.base, g.total, g.start, g.end, g.items,
+            g.guide(), yes, np.ones(100), np.ones(100), one, none, none, one, one, 1.0, np.zeros(1), yes, beh,
         )  # fmt: skip
         assert np.array_equal(brand[:, 0], g.pick(np.zeros(m, np.int64), d[:, 1])), trial
 

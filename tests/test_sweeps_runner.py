@@ -116,6 +116,21 @@ def test_slurm_options_render_a_job_script():
     assert "#SBATCH -p short" in script and "#SBATCH -A abm" in script and "#SBATCH -t 00:30:00" in script
     assert "--nworkers 4" in script and "--nthreads 1" in script
     assert "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s" in script and "POLARS_MAX_THREADS=1" in script
+    assert "LIVEMARKET_THREADS=1" in script
+
+
+def _threads_setting() -> str | None:
+    import os
+
+    return os.environ.get("LIVEMARKET_THREADS")
+
+
+def test_local_workers_run_the_kernels_on_one_thread():
+    """One worker per core: the model's row-parallel kernels must not add threads of their own."""
+    from livemarket.sweeps.cluster import open_client
+
+    with open_client(1) as client:
+        assert list(client.run(_threads_setting).values()) == ["1"]
 
 
 def test_slurm_command_line_options_reach_the_job_script(tmp_path):

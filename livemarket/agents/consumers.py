@@ -42,6 +42,7 @@ def _load_kernels(consumers: int):
         return None
     from livemarket.agents import kernels
 
+    kernels.thread_count()  # a bad LIVEMARKET_THREADS is refused before the run
     return kernels
 
 
@@ -271,11 +272,13 @@ class ConsumerColumns(ContentShopping):
         nn, _ = rules.bernoulli_candidates(self.n, cc.needs_per_day * ctx.demand_multiplier, rng)
         d = rng.random((len(nn), 3))
         if self._kernels is not None:
-            g = ctx.shelf_brands
-            brand, u = self._kernels.planned_utilities(
-                nn, d, self.interest_cum, shelf, ctx.n_categories, g.cum, g.base, g.total, g.start, g.end, g.items,
-                g.guide(), self.installed, ctx.brand_trust, ctx.price_rmb, self.price_sensitivity, self.ta, self.tb,
-                self.prior_a, self.prior_b, self.decay, ctx.protection, wallet_ok, self._beh_tuple,
+            g, k = ctx.shelf_brands, self._kernels
+            brand, u = np.empty((len(nn), len(shelf)), np.int64), np.empty((len(nn), len(shelf) + 1))
+            k.in_parts(
+                k.planned_utilities, len(nn), brand, u, nn, d, self.interest_cum, shelf, ctx.n_categories, g.cum,
+                g.base, g.total, g.start, g.end, g.items, g.guide(), self.installed, ctx.brand_trust, ctx.price_rmb,
+                self.price_sensitivity, self.ta, self.tb, self.prior_a, self.prior_b, self.decay, ctx.protection,
+                wallet_ok, self._beh_tuple,
             )  # fmt: skip
         else:
             cat = rules.choose_from_cumulative(self.interest_cum.take(nn, axis=0), d[:, 0])

@@ -5,27 +5,36 @@ formulas of :mod:`livemarket.core.rules` (registered here as jitable, so the rul
 written once), in the same order of operations: the two paths give bit-identical results.
 What numba would compute differently stays in numpy in the callers: ``exp`` and ``log``
 (numba's differ from numpy's in the last bit on a few per cent of inputs) and sums over
-many terms (numpy sums pairwise). The kernels are serial, so a run's output does not depend
-on the number of threads, and cached on disk (``cache=True``) so a run does not pay for
-compilation after the first. This module imports numba; :mod:`consumers` imports it only
-when a population is large enough for the kernels to pay.
+many terms (numpy sums pairwise). A kernel whose rows are independent (the planned needs)
+runs in parts on :func:`thread_count` threads (:func:`in_parts`): each row is computed as
+in one thread, so a run's output does not depend on the number of threads. The others are
+serial. Random reads and writes into the large per-consumer arrays are announced a few
+rows ahead (:func:`prefetch`, a hint to the processor that changes no value), since a day
+at a million consumers waits mostly on memory. Kernels are cached on disk (``cache=True``)
+so a run does not pay for compilation after the first. This module imports numba;
+:mod:`consumers` imports it only when a population is large enough for the kernels to pay.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections import namedtuple
 from pathlib import Path
 
 import numba as nb
 import numpy as np
-from numba.extending import register_jitable
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, register_jitable
 
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "count_segments", "edge_of", "edges_by_key", "logit_pick", "over_capacity", "pick_followed",
-    "planned_utilities", "row_max_shift", "scandal", "scatter_evidence",
+    "behaviour_tuple", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick", "over_capacity",
+    "pick_followed", "planned_utilities", "row_max_shift", "scandal", "scatter_evidence", "thread_count",
 ]  # fmt: skip
 
 for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
@@ -42,19 +51,90 @@ def behaviour_tuple(beh) -> Behaviour:
     return Behaviour(*(float(getattr(beh, f)) for f in _FIELDS))
 
 
-@nb.njit(cache=True)
-def planned_utilities(nn, d, interest_cum, shelf, n_k, cum, base, total, start, end, items, guide, installed,
-                      brand_trust, price_rmb, price_sensitivity, ta, tb, prior_a, prior_b, decay, protection,
-                      wallet_ok, beh):  # fmt: skip
-    """Planned needs: category, a brand on each shelf platform, and the utilities [none, shelf q...].
+#: Rows below which a part is not worth a thread (starting one costs about 50 microseconds).
+MIN_ROWS_PER_THREAD = 10_000
+_MAX_THREADS = 4
 
-    Returns (brand, u): brand (m, Q), -1 where none is found; u (m, 1 + Q), -inf where the
-    brand is missing or the app is not installed.
+
+def thread_count() -> int:
+    """Threads a row-parallel kernel may use: ``LIVEMARKET_THREADS``, else the cores this process may use (<= 4).
+
+    Sweep workers (one per core) run with ``LIVEMARKET_THREADS=1``; outputs do not depend on it.
     """
-    m, n_q, k, n_items = len(nn), len(shelf), interest_cum.shape[1], len(items)
-    brand = np.empty((m, n_q), np.int64)
-    u = np.empty((m, n_q + 1))
-    for i in range(m):
+    value = os.environ.get("LIVEMARKET_THREADS", "")
+    if not value:
+        return max(1, min(len(os.sched_getaffinity(0)), _MAX_THREADS))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"LIVEMARKET_THREADS={value!r}: accepted a whole number of threads >= 1")
+    return int(value)
+
+
+def in_parts(kernel, rows: int, *args) -> None:
+    """``kernel(lo, hi, *args)`` over rows [0, rows) in contiguous parts, one per thread, all at once.
+
+    The kernel must release the GIL (``nogil=True``) and write only its own rows' outputs.
+    """
+    parts = max(1, min(thread_count(), rows // MIN_ROWS_PER_THREAD))
+    bounds = [rows * t // parts for t in range(parts + 1)]
+    others = [threading.Thread(target=kernel, args=(bounds[t], bounds[t + 1], *args)) for t in range(1, parts)]
+    for t in others:
+        t.start()
+    try:
+        kernel(bounds[0], bounds[1], *args)
+    finally:
+        for t in others:
+            t.join()
+
+
+def _prefetch_intrinsic(write: int):
+    @intrinsic
+    def hint(typingctx, array, index):
+        def codegen(context, builder, signature, args):
+            ary = context.make_array(signature.args[0])(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]], wraparound=False,
+                                           boundscheck=False)  # fmt: skip
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0"
+            )
+            # (address, read 0 / write 1, locality 3: keep in all cache levels, data cache)
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(write), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        if not (isinstance(array, types.Array) and array.ndim == 1 and isinstance(index, types.Integer)):
+            return None
+        return types.void(array, index), codegen
+
+    return hint
+
+
+#: ``prefetch(a, i)``: ask the processor to start loading ``a[i]`` (1-D) into cache; a hint, no value changes.
+prefetch = _prefetch_intrinsic(0)
+#: ``prefetch_write(a, i)``: the same, for an element about to be written.
+prefetch_write = _prefetch_intrinsic(1)
+#: Rows ahead whose memory is announced: enough to keep several loads in flight, few enough to stay in cache.
+_AHEAD = 4
+
+
+@nb.njit(cache=True, nogil=True)
+def planned_utilities(lo_row, hi_row, brand, u, nn, d, interest_cum, shelf, n_k, cum, base, total, start, end,
+                      items, guide, installed, brand_trust, price_rmb, price_sensitivity, ta, tb, prior_a, prior_b,
+                      decay, protection, wallet_ok, beh):  # fmt: skip
+    """Planned needs of rows [lo_row, hi_row): category, a brand on each shelf platform, the utilities.
+
+    Writes brand (m, Q), -1 where none is found, and u (m, 1 + Q) = [none, shelf q...], -inf
+    where the brand is missing or the app is not installed. Rows are independent (:func:`in_parts`).
+    """
+    m, n_q, k, n_items, n_p = len(nn), len(shelf), interest_cum.shape[1], len(items), ta.shape[1]
+    ta_flat, tb_flat, interest_flat = ta.reshape(-1), tb.reshape(-1), interest_cum.reshape(-1)
+    for i in range(lo_row, hi_row):
+        if i + _AHEAD < m:  # the rows a later need reads (a row may span two cache lines)
+            ahead = nn[i + _AHEAD]
+            prefetch(interest_flat, ahead * k)
+            prefetch(interest_flat, ahead * k + k - 1)
+            for flat in (ta_flat, tb_flat):
+                prefetch(flat, ahead * n_p)
+                prefetch(flat, ahead * n_p + n_p - 1)
         n = nn[i]
         x = d[i, 0] * np.float64(interest_cum[n, k - 1])
         cat = 0
@@ -87,7 +167,6 @@ def planned_utilities(nn, d, interest_cum, shelf, n_k, cum, base, total, start, 
                 u[i, j + 1] = rules.shelf_utility(brand_trust[b], price, plat, beh)
             else:
                 u[i, j + 1] = -np.inf
-    return brand, u
 
 
 @nb.njit(cache=True)
@@ -98,13 +177,19 @@ def scatter_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_
     numpy path's ``np.add.at`` calls (own outcomes, then what neighbours hear, order by
     order), so every cell sums its terms in the same order; additions of 0.0 are skipped.
     """
-    for i in range(len(consumer)):
+    m = len(consumer)
+    for i in range(m):
         cell = consumer[i] * n_p + platform[i]
         if good_w[i] != 0.0:
             ta[cell] += good_w[i]
         if bad_w[i] != 0.0:
             tb[cell] += bad_w[i]
-    for i in range(len(consumer)):
+    for i in range(m):
+        if i + _AHEAD < m:  # the neighbours' cells a later order will add to
+            j = i + _AHEAD
+            target = ta if good_w[j] != 0.0 else tb
+            for k in range(nb_ptr[consumer[j]], nb_ptr[consumer[j] + 1]):
+                prefetch_write(target, np.int64(nbrs[k]) * n_p + platform[j])
         g = rules.word_of_mouth_evidence(good_w[i], beh)
         h = rules.word_of_mouth_evidence(bad_w[i], beh)
         p = platform[i]

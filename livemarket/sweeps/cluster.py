@@ -27,6 +27,7 @@ WORKER_ENV_EXPORTS = (
     "export DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s",
     "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False",
     "export POLARS_MAX_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1",
+    "export LIVEMARKET_THREADS=1",
 )
 
 
@@ -114,13 +115,14 @@ def local_cluster(n_workers: int, **kwargs):
 
     Runs are long pure-Python tasks, one per core, that hold the GIL: every wake-up of a
     worker's event loop (its 20 ms tick, the 10 ms profiler, monitors) takes the GIL from the
-    run. Those intervals are stretched here, and polars gets one thread per worker, as Dask
-    already does for BLAS and OpenMP.
+    run. Those intervals are stretched here, and polars and the model's kernels
+    (``LIVEMARKET_THREADS``) get one thread per worker, as Dask already does for BLAS and OpenMP.
     """
     import dask
     from distributed import LocalCluster
 
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {})) | {"POLARS_MAX_THREADS": "1"}
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ |= {"POLARS_MAX_THREADS": "1", "LIVEMARKET_THREADS": "1"}
     settings = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ,
                 "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "2s",
                 "distributed.worker.memory.monitor-interval": "1s",
