@@ -36,7 +36,7 @@ def test_kernel_path_equals_numpy_path(monkeypatch, scenario, consumers_n, overr
 
 
 def test_planned_needs_in_threads_equal_numpy_path(monkeypatch):
-    """Planned needs split over three threads (parts of 16 rows): the numpy path's run, bit for bit."""
+    """Planned needs and word of mouth split over three threads (parts of 16 rows or cells): the numpy run."""
     import threading
 
     scenario, n, overrides = CASES[0]
@@ -52,7 +52,7 @@ def test_planned_needs_in_threads_equal_numpy_path(monkeypatch):
     monkeypatch.setattr(kernels.threading, "Thread", Spy)
     monkeypatch.setenv("LIVEMARKET_THREADS", "3")
     _, kernel_path = _run(monkeypatch, "on", scenario, n, overrides)
-    assert len(started) >= 2 * 25  # two helper threads a day
+    assert len(started) >= 4 * 25  # two helper threads for each kernel, every day
     assert kernel_path.equals(numpy_path)
 
 

@@ -5,10 +5,10 @@ formulas of :mod:`livemarket.core.rules` (registered here as jitable, so the rul
 written once), in the same order of operations: the two paths give bit-identical results.
 What numba would compute differently stays in numpy in the callers: ``exp`` and ``log``
 (numba's differ from numpy's in the last bit on a few per cent of inputs) and sums over
-many terms (numpy sums pairwise). A kernel whose rows are independent (the planned needs)
-runs in parts on :func:`thread_count` threads (:func:`in_parts`): each row is computed as
-in one thread, so a run's output does not depend on the number of threads. The others are
-serial. Random reads and writes into the large per-consumer arrays are announced a few
+many terms (numpy sums pairwise). A kernel whose rows are independent (planned needs) or
+whose parts write disjoint cells, each in the serial order (word of mouth), runs in parts on
+:func:`thread_count` threads (:func:`in_parts`), so a run's output does not depend on the
+number of threads. The others are serial. Random reads and writes into the large per-consumer arrays are announced a few
 rows ahead (:func:`prefetch`, a hint to the processor that changes no value), since a day
 at a million consumers waits mostly on memory. Kernels are cached on disk (``cache=True``)
 so a run does not pay for compilation after the first. This module imports numba;
@@ -169,36 +169,27 @@ def planned_utilities(lo_row, hi_row, brand, u, nn, d, interest_cum, shelf, n_k,
                 u[i, j + 1] = -np.inf
 
 
-@nb.njit(cache=True)
 def scatter_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_w, nb_ptr, nbrs, beh):
     """Outcome evidence to the buyer, then word of mouth to the neighbours, then to follow edges.
 
     ``ta``/``tb`` are the flat (N * P) evidence offsets. Additions land in the order of the
     numpy path's ``np.add.at`` calls (own outcomes, then what neighbours hear, order by
     order), so every cell sums its terms in the same order; additions of 0.0 are skipped.
+    Word of mouth runs in parts of the cells (:func:`in_parts`), each part adding in that order.
     """
-    m = len(consumer)
-    for i in range(m):
+    own_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_w)
+    in_parts(word_of_mouth, len(ta), ta, tb, n_p, consumer, platform, good_w, bad_w, nb_ptr, nbrs, beh)
+
+
+@nb.njit(cache=True, nogil=True)
+def own_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_w):
+    """Each order's outcome evidence to its buyer's trust in the platform and to the follow edge it came by."""
+    for i in range(len(consumer)):
         cell = consumer[i] * n_p + platform[i]
         if good_w[i] != 0.0:
             ta[cell] += good_w[i]
         if bad_w[i] != 0.0:
             tb[cell] += bad_w[i]
-    for i in range(m):
-        if i + _AHEAD < m:  # the neighbours' cells a later order will add to
-            j = i + _AHEAD
-            target = ta if good_w[j] != 0.0 else tb
-            for k in range(nb_ptr[consumer[j]], nb_ptr[consumer[j] + 1]):
-                prefetch_write(target, np.int64(nbrs[k]) * n_p + platform[j])
-        g = rules.word_of_mouth_evidence(good_w[i], beh)
-        h = rules.word_of_mouth_evidence(bad_w[i], beh)
-        p = platform[i]
-        for k in range(nb_ptr[consumer[i]], nb_ptr[consumer[i] + 1]):
-            cell = np.int64(nbrs[k]) * n_p + p
-            if g != 0.0:
-                ta[cell] += g
-            if h != 0.0:
-                tb[cell] += h
     for i in range(len(consumer)):
         e = edge[i]
         if e >= 0:
@@ -206,6 +197,30 @@ def scatter_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_
                 fa[e] += good_w[i]
             if bad_w[i] != 0.0:
                 fb[e] += bad_w[i]
+
+
+@nb.njit(cache=True, nogil=True)
+def word_of_mouth(lo_cell, hi_cell, ta, tb, n_p, consumer, platform, good_w, bad_w, nb_ptr, nbrs, beh):
+    """What each buyer's neighbours hear, added to the cells in [lo_cell, hi_cell), order by order."""
+    m = len(consumer)
+    for i in range(m):
+        if i + _AHEAD < m:  # the neighbours' cells a later order will add to
+            j = i + _AHEAD
+            target = ta if good_w[j] != 0.0 else tb
+            for k in range(nb_ptr[consumer[j]], nb_ptr[consumer[j] + 1]):
+                cell = np.int64(nbrs[k]) * n_p + platform[j]
+                if lo_cell <= cell < hi_cell:
+                    prefetch_write(target, cell)
+        g = rules.word_of_mouth_evidence(good_w[i], beh)
+        h = rules.word_of_mouth_evidence(bad_w[i], beh)
+        p = platform[i]
+        for k in range(nb_ptr[consumer[i]], nb_ptr[consumer[i] + 1]):
+            cell = np.int64(nbrs[k]) * n_p + p
+            if lo_cell <= cell < hi_cell:
+                if g != 0.0:
+                    ta[cell] += g
+                if h != 0.0:
+                    tb[cell] += h
 
 
 @nb.njit(cache=True)
@@ -399,8 +414,8 @@ def count_segments(f_ptr, f_streamer, streamer_platform, n_p, seg_ptr):
 
 
 KERNELS = (
-    scandal, edges_by_key, over_capacity, count_segments, planned_utilities, scatter_evidence, pick_followed, edge_of,
-    row_max_shift, logit_pick,
+    scandal, edges_by_key, over_capacity, count_segments, planned_utilities, own_evidence, word_of_mouth,
+    pick_followed, edge_of, row_max_shift, logit_pick,
 )  # fmt: skip
 
 
