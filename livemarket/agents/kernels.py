@@ -204,7 +204,11 @@ def word_of_mouth(lo_cell, hi_cell, ta, tb, n_p, consumer, platform, good_w, bad
     """What each buyer's neighbours hear, added to the cells in [lo_cell, hi_cell), order by order."""
     m = len(consumer)
     for i in range(m):
-        if i + _AHEAD < m:  # the neighbours' cells a later order will add to
+        if i + 2 * _AHEAD < m:  # the neighbour list of a later order, then (below) the cells it will add to
+            later = consumer[i + 2 * _AHEAD]
+            prefetch(nbrs, nb_ptr[later])
+            prefetch(nbrs, nb_ptr[later + 1] - 1)
+        if i + _AHEAD < m:
             j = i + _AHEAD
             target = ta if good_w[j] != 0.0 else tb
             for k in range(nb_ptr[consumer[j]], nb_ptr[consumer[j] + 1]):
