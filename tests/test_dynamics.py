@@ -106,6 +106,30 @@ def test_followers_grow_from_purchases_and_edges_stay_sorted():
     assert model.streamers.followers.sum() == c.f_streamer.size
 
 
+def test_new_follow_edges_are_inserted_where_they_sort_keeping_old_evidence():
+    c = LiveCommerceModel("china-2019", consumers=400, rng=3).consumers
+    rng = np.random.default_rng(0)
+    c.fa, c.fb = rng.random(len(c.fa)), rng.random(len(c.fb))
+
+    def edges():
+        owner = np.repeat(np.arange(c.n), np.diff(c.f_ptr))
+        return dict(zip((owner * c.n_streamers + c.f_streamer).tolist(), zip(c.fa, c.fb, strict=True), strict=True))
+
+    before = edges()
+    consumer, streamer = rng.integers(0, c.n, 300), rng.integers(0, c.n_streamers, 300)
+    added = c.add_follows(consumer, streamer)
+    after = edges()
+    wanted = set((consumer * c.n_streamers + streamer).tolist())
+    assert set(after) == set(before) | wanted and len(added) == len(wanted - set(before)) > 0
+    assert list(after) == sorted(after)  # the layout: by consumer, then streamer
+    assert all(after[k] == before[k] for k in before) and all(after[k] == (0.0, 0.0) for k in wanted - set(before))
+    assert np.array_equal(c.f_ptr, np.searchsorted(np.array(list(after)) // c.n_streamers, np.arange(c.n + 1)))
+    lo, hi = c.f_ptr[np.flatnonzero(np.diff(c.f_ptr) >= 2)[0] + np.arange(2)]
+    c.f_streamer[lo:hi] = c.f_streamer[lo:hi][::-1]  # edges out of order
+    with pytest.raises(ValueError, match="sorted by consumer, then streamer"):
+        c.add_follows(np.array([1]), np.array([0]))
+
+
 def test_install_pull_adds_its_hazard():
     base = ["behaviour.install_per_day=0.0", "behaviour.install_social=0.0", "behaviour.churn_base_per_day=0.0",
             "behaviour.churn_trust_per_day=0.0"]  # fmt: skip

@@ -93,8 +93,9 @@ class ConsumerColumns(ContentShopping):
         return a / (a + self.prior_b[p] + self.decay * self.tb.reshape(-1)[cell])
 
     def _minutes_at(self, n, p) -> np.ndarray:
-        lazy = self.target[p] + self.m_decay * self.mz[n, p]
-        return np.where(self.installed[n, p], np.maximum(lazy, 0.0), 0.0)  # no -1e-15 from rounding
+        cell = n * self.n_p + p  # flat gathers, as in _trust_at
+        lazy = self.target[p] + self.m_decay * self.mz.reshape(-1)[cell]
+        return np.where(self.installed.reshape(-1)[cell], np.maximum(lazy, 0.0), 0.0)  # no -1e-15 from rounding
 
     def _follow_trust_at(self, e) -> np.ndarray:
         return rules.beta_trust(self.f_prior[0] + self.decay * self.fa[e], self.f_prior[1] + self.decay * self.fb[e])
@@ -150,8 +151,8 @@ class ConsumerColumns(ContentShopping):
     def add_follows(self, consumer: np.ndarray, streamer: np.ndarray) -> np.ndarray:
         """New follow edges (consumer -> streamer) at the prior trust; returns the streamers newly followed.
 
-        Pairs already followed and duplicates are dropped; the edge arrays are rebuilt in their
-        sorted layout (by consumer, then streamer), old edges keeping their evidence.
+        Pairs already followed and duplicates are dropped; the new edges are inserted where they
+        sort in the edges' layout (by consumer, then streamer), old edges keeping their evidence.
         """
         s_count = self.n_streamers
         pairs = np.unique(np.asarray(consumer, np.int64) * s_count + np.asarray(streamer, np.int64))
@@ -160,15 +161,16 @@ class ConsumerColumns(ContentShopping):
             return np.zeros(0, np.int64)
         owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.f_ptr))
         old = owner * s_count + self.f_streamer
-        keys = np.concatenate([old, new])
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        zeros = np.zeros(len(new))
-        self.fa = np.concatenate([self.fa, zeros])[order]
-        self.fb = np.concatenate([self.fb, zeros])[order]  # offsets: new edges start at the prior
-        owner, f_streamer = np.divmod(keys, s_count)
-        self.f_streamer = f_streamer.astype(self.f_streamer.dtype)
-        self.f_ptr = np.searchsorted(owner, np.arange(self.n + 1)).astype(self.f_ptr.dtype)
+        new_owner, new_streamer = np.divmod(new, s_count)
+        if not np.all(old[1:] > old[:-1]):
+            raise ValueError("follow edges must be sorted by consumer, then streamer")
+        at = np.searchsorted(old, new)  # each new edge goes where it sorts; old edges keep their order
+        self.fa = np.insert(self.fa, at, 0.0)  # offsets: new edges start at the prior
+        self.fb = np.insert(self.fb, at, 0.0)
+        self.f_streamer = np.insert(self.f_streamer, at, new_streamer.astype(self.f_streamer.dtype))
+        added = np.zeros(self.n + 1, np.int64)
+        np.cumsum(np.bincount(new_owner, minlength=self.n), out=added[1:])
+        self.f_ptr = (self.f_ptr + added).astype(self.f_ptr.dtype)
         self._index_follows()
         self.edges_sample = stat_sample(len(self.f_streamer))
         self._by_streamer = None  # the scandal index is rebuilt when next needed
@@ -299,9 +301,11 @@ class ConsumerColumns(ContentShopping):
             self.needs_met_live[nn[met]] += 1
             buy, per_need = buy & ~met, per_need[~met]
         surplus = float(np.sum(per_need))
-        col = choice[buy] - 1
+        rows = np.flatnonzero(buy)
+        col = choice[rows] - 1
         replaced = int(np.count_nonzero(choice)) - len(col)  # purchases live orders had made already
-        return self._fragment(nn[buy], brand[buy, col], shelf[col], -1, rules.PLANNED, -1, -1, ctx), surplus, replaced
+        bought = brand.reshape(-1)[rows * len(shelf) + col]  # brand[buy, col] by flat cells
+        return self._fragment(nn[rows], bought, shelf[col], -1, rules.PLANNED, -1, -1, ctx), surplus, replaced
 
     def _platform_terms(self, n: np.ndarray, wallet_ok: np.ndarray, ctx: DayContext, cols=None) -> np.ndarray:
         """(len(n), len(cols)) utility from trust in platforms ``cols`` (default all) and wallet friction."""
