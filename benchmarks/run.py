@@ -111,7 +111,12 @@ def main() -> None:
     sizes = [2_000, 20_000] if args.quick else [10_000, 100_000, 1_000_000]
     cases = [(n, days) for n in sizes] + ([(10_000_000, 30)] if args.big else [])
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    lines = [f"machine: {machine()}", f"load average at the start: {load} (1/5/15 min)",
+    from livemarket.agents.consumers import KERNELS_FROM_CONSUMERS
+    from livemarket.agents.kernels import thread_count
+
+    first = f"{KERNELS_FROM_CONSUMERS:,}"
+    threads = f"kernel threads: {thread_count()} (LIVEMARKET_THREADS), kernels from {first} consumers"
+    lines = [f"machine: {machine()}", f"load average at the start: {load} (1/5/15 min)", threads,
              "scenario: china-2019, default brands and streamers", "", HEADER]  # fmt: skip
     print("\n".join(lines), flush=True)
     results = []

@@ -56,6 +56,20 @@ def test_planned_needs_in_threads_equal_numpy_path(monkeypatch):
     assert kernel_path.equals(numpy_path)
 
 
+def test_an_error_in_a_kernel_thread_reaches_the_caller(monkeypatch):
+    monkeypatch.setenv("LIVEMARKET_THREADS", "2")
+
+    def kernel(lo, hi, out):
+        out[lo:hi] = 1
+        if lo > 0:
+            raise IndexError("part two failed")
+
+    out = np.zeros(2 * kernels.MIN_ROWS_PER_THREAD, np.int8)
+    with pytest.raises(IndexError, match="part two failed"):
+        kernels.in_parts(kernel, len(out), out)
+    assert out.all()  # both parts ran
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
 def test_bad_thread_count_is_refused_by_name(monkeypatch, value):
     monkeypatch.setenv("LIVEMARKET_THREADS", value)

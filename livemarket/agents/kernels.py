@@ -5,10 +5,12 @@ formulas of :mod:`livemarket.core.rules` (registered here as jitable, so the rul
 written once), in the same order of operations: the two paths give bit-identical results.
 What numba would compute differently stays in numpy in the callers: ``exp`` and ``log``
 (numba's differ from numpy's in the last bit on a few per cent of inputs) and sums over
-many terms (numpy sums pairwise). A kernel whose rows are independent (planned needs) or
-whose parts write disjoint cells, each in the serial order (word of mouth), runs in parts on
-:func:`thread_count` threads (:func:`in_parts`), so a run's output does not depend on the
-number of threads. The others are serial. Random reads and writes into the large per-consumer arrays are announced a few
+many terms (numpy sums pairwise).
+
+A kernel whose rows are independent (planned needs) or whose parts write disjoint cells,
+each in the serial order (word of mouth), runs in parts on :func:`thread_count` threads
+(:func:`in_parts`), so a run's output does not depend on the number of threads; the others
+are serial. Random reads and writes into the large per-consumer arrays are announced a few
 rows ahead (:func:`prefetch`, a hint to the processor that changes no value), since a day
 at a million consumers waits mostly on memory. Kernels are cached on disk (``cache=True``)
 so a run does not pay for compilation after the first. This module imports numba;
@@ -76,14 +78,22 @@ def in_parts(kernel, rows: int, *args) -> None:
     """
     parts = max(1, min(thread_count(), rows // MIN_ROWS_PER_THREAD))
     bounds = [rows * t // parts for t in range(parts + 1)]
-    others = [threading.Thread(target=kernel, args=(bounds[t], bounds[t + 1], *args)) for t in range(1, parts)]
+    errors: list[BaseException] = []
+
+    def part(t: int) -> None:
+        try:
+            kernel(bounds[t], bounds[t + 1], *args)
+        except BaseException as exc:  # raised again in the calling thread
+            errors.append(exc)
+
+    others = [threading.Thread(target=part, args=(t,)) for t in range(1, parts)]
     for t in others:
         t.start()
-    try:
-        kernel(bounds[0], bounds[1], *args)
-    finally:
-        for t in others:
-            t.join()
+    part(0)
+    for t in others:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def _prefetch_intrinsic(write: int):
