@@ -44,9 +44,14 @@ def _cases() -> list:
 
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client, LocalCluster
+    """Two workers set up as ``livemarket sweep`` sets them up (no profiler ticks taking the GIL from runs)."""
+    import logging
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    from distributed import Client
+
+    from livemarket.sweeps.cluster import local_cluster
+
+    with local_cluster(2, silence_logs=logging.ERROR) as cluster:
         with Client(cluster) as c:
             yield c
 
