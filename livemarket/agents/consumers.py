@@ -73,7 +73,8 @@ class ConsumerColumns(ContentShopping):
         # lazy minutes: value = target + m_decay * offset on installed cells, offset 0 elsewhere
         self.target = model.minutes_target_today()
         self.m_decay = 1.0
-        self.mz = np.where(self.installed, state.minutes - self.target, 0.0)
+        self.mz = state.minutes - self.target  # in place below: one (N, P) array, not two
+        self.mz[~self.installed] = 0.0
         self.mz_sum = self.mz.sum(axis=0)  # kept up to date: minutes total without a pass
         # follow edges: segments per (consumer, platform); lookup keys per (consumer, streamer)
         self.f_ptr, self.f_streamer = state.follow_indptr, state.follow_streamer

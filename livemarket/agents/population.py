@@ -29,11 +29,11 @@ class ConsumerState:
     price_sensitivity: np.ndarray  # utility per 100 RMB
     impulsivity: np.ndarray  # in [0, 1]
     adopter: np.ndarray  # bool: live-shopping adopter
-    trust_a: np.ndarray  # (N, P) platform trust evidence, good
+    trust_a: np.ndarray  # (N, P) platform trust evidence, good (drawn: the prior, a read-only broadcast view)
     trust_b: np.ndarray  # (N, P) platform trust evidence, bad
     follow_indptr: np.ndarray  # CSR rows: consumer -> follow edges, sorted by (platform, streamer)
     follow_streamer: np.ndarray  # (E,) streamer of each follow edge
-    follow_a: np.ndarray  # (E,) streamer trust evidence, good
+    follow_a: np.ndarray  # (E,) streamer trust evidence, good (drawn: the prior, a read-only broadcast view)
     follow_b: np.ndarray  # (E,) streamer trust evidence, bad
     live_orders: np.ndarray  # int32: orders placed from live rooms so far
     needs_met_live: np.ndarray  # int32: planned purchases those orders replaced (substitution)
@@ -70,8 +70,9 @@ def init_consumer_state(model, rng: np.random.Generator) -> ConsumerState:
     return ConsumerState(
         tier=tier, interest=interest, installed=installed, minutes=installed * model.minutes_target_today(),
         wallets=wallets, price_sensitivity=price_sensitivity, impulsivity=impulsivity, adopter=adopter,
-        trust_a=np.tile(prior_a, (n, 1)), trust_b=np.tile(prior_b, (n, 1)), follow_indptr=indptr,
-        follow_streamer=follows, follow_a=np.full(len(follows), s_a), follow_b=np.full(len(follows), s_b),
+        trust_a=np.broadcast_to(prior_a, (n, p)), trust_b=np.broadcast_to(prior_b, (n, p)), follow_indptr=indptr,
+        follow_streamer=follows, follow_a=np.broadcast_to(np.float64(s_a), follows.shape),
+        follow_b=np.broadcast_to(np.float64(s_b), follows.shape),
         live_orders=np.zeros(n, np.int32), needs_met_live=np.zeros(n, np.int32),
     )  # fmt: skip
 

@@ -64,22 +64,27 @@ def _sort_small(x, lo, hi):
 
 
 @nb.njit(cache=True)
-def keep_new_picks(owner, pick, ptr, slots, have):
-    """One round of successive sampling: each owner keeps the picks it does not hold yet (once each).
+def keep_new_picks(pending, k, pick, u, prob, alias, ptr, slots, have):
+    """One round of successive sampling: each pending owner keeps the picks it does not hold yet (once each).
 
-    Owner ``o`` holds ``slots[ptr[o] : ptr[o] + have[o]]`` (capacity ``ptr[o + 1] - ptr[o]``).
+    Owner ``pending[i]`` takes, in turn, as many of the draws as it lacks; draw ``t`` is item
+    ``pick[t]`` if ``u[t] < prob[pick[t]]``, else its alias (Walker's method). Owner ``o``
+    holds ``slots[ptr[o] : ptr[o] + have[o]]`` (capacity ``ptr[o + 1] - ptr[o]``).
     """
-    for t in range(len(owner)):
-        o, x = owner[t], pick[t]
-        base, h = ptr[o], have[o]
-        held = False
-        for s in range(base, base + h):
-            if slots[s] == x:
-                held = True
-                break
-        if not held:
-            slots[base + h] = x
-            have[o] = h + 1
+    t = 0
+    for o in pending:
+        for _ in range(k[o] - have[o]):
+            x = pick[t] if u[t] < prob[pick[t]] else alias[pick[t]]
+            t += 1
+            base, h = ptr[o], have[o]
+            held = False
+            for s in range(base, base + h):
+                if slots[s] == x:
+                    held = True
+                    break
+            if not held:
+                slots[base + h] = x
+                have[o] = h + 1
 
 
 @nb.njit(cache=True)

@@ -386,12 +386,14 @@ def _successive_sample(k: np.ndarray, weight: np.ndarray, rng: np.random.Generat
     for _ in range(_MAX_ROUNDS):
         if pending.size == 0:
             break
-        owner = np.repeat(pending, k[pending] - have[pending])
-        pick = rng.integers(0, n_items, owner.size)
-        pick = np.where(rng.random(owner.size) < prob[pick], pick, alias[pick])
+        need = k[pending] - have[pending]
+        pick = rng.integers(0, n_items, need.sum())
+        u = rng.random(pick.size)
         if kernels is not None:
-            kernels.keep_new_picks(owner, pick, ptr, slots, have)
+            kernels.keep_new_picks(pending, k, pick, u, prob, alias, ptr, slots, have)
         else:
+            owner = np.repeat(pending, need)
+            pick = np.where(u < prob[pick], pick, alias[pick])
             new = np.sort(owner << bits | pick)
             new = new[np.diff(new, prepend=-1) != 0]
             for chunk in chunks[1:]:  # sorted keys kept in earlier rounds
