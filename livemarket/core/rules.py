@@ -137,7 +137,7 @@ def logit_choice(utilities, uniform, compiled=None):
     u = np.asarray(utilities, dtype=np.float64)
     if compiled is not None and u.ndim == 2 and 0 < u.shape[1] < 8:
         top, shifted = compiled.row_max_shift(u)
-        choice, total = compiled.logit_pick(np.exp(shifted), np.ascontiguousarray(uniform))
+        choice, total = compiled.logit_pick(np.exp(shifted), np.ascontiguousarray(uniform), u, top)
         return choice, top + np.log(total)
     top = u.max(axis=-1, keepdims=True)
     e = np.exp(u - top)
