@@ -107,3 +107,27 @@ def test_invariants_hold_for_random_configurations(config):
     assert nonneg["value"].min() >= 0
     # same seed, same output
     assert LiveCommerceModel(config).run(15).equals(df)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 80), columns=st.integers(1, 6), levels=st.sampled_from([0, 3, 1000]), nan=st.booleans(),
+    qs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1),
+)  # fmt: skip
+def test_recorder_quantiles_are_numpys_bits(n, columns, levels, nan, qs, seed):
+    """The recorder's sorted-row quantiles equal ``np.quantile`` bit for bit (ties, NaN, 1-D and 2-D)."""
+    from livemarket.models.metrics import quantiles
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, columns))
+    if levels:  # many ties, as trust at the prior has
+        x = np.round(x * levels) / levels
+    if nan:
+        x[rng.integers(n), rng.integers(columns)] = np.nan
+    for values in (x, x[:, 0].copy(), x[:, :1]):
+        before = values.copy()
+        expected = np.quantile(values, qs, axis=0)
+        got = quantiles(values, tuple(qs))
+        assert got.shape == expected.shape
+        assert np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(values, before, equal_nan=True)  # the caller's values are not sorted

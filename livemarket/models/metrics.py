@@ -32,7 +32,7 @@ from livemarket.models.policies import hired_by_popularity
 
 __all__ = [
     "CHANNEL_METRICS", "EXTENSIVE_METRICS", "MARKET_METRICS", "METRIC_INFO", "PLATFORM_METRICS",
-    "REGISTRY", "Metric", "Recorder", "gini", "hhi",
+    "REGISTRY", "Metric", "Recorder", "gini", "hhi", "quantiles",
 ]  # fmt: skip
 
 LEVELS = ("channel", "platform", "market")
@@ -204,6 +204,29 @@ def gini(values: np.ndarray) -> float:
     return float((2.0 * np.sum(ranks * x) / (len(x) * total)) - (len(x) + 1) / len(x))
 
 
+def quantiles(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """``np.quantile(values, qs, axis=0)`` (the linear method), the same bits at a fraction of the cost.
+
+    numpy partitions along axis 0 of a strided array at several order statistics; here each
+    column is sorted as one contiguous row (a vectorised sort, several times faster), giving the
+    same order statistics, then interpolated as numpy does (its two-sided lerp), so the result is
+    identical, NaN columns included.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    rows = np.array(x.reshape(len(x), -1).T, order="C")  # (columns, n), always a copy: sorted in place
+    n = rows.shape[1]
+    virtual = (n - 1) * np.asarray(qs, dtype=np.float64)
+    below = np.floor(virtual).astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    rows.sort(axis=1)
+    a, b, t = rows[:, below], rows[:, above], (virtual - below)
+    diff = b - a
+    out = a + diff * t
+    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)
+    out[np.isnan(rows[:, -1])] = np.nan  # sorting puts NaN last: a column with one is NaN
+    return out.T.reshape((len(qs), *x.shape[1:]))
+
+
 def _top_share(values: np.ndarray, fraction: float) -> float:
     total = values.sum()
     if total <= 0:
@@ -270,7 +293,7 @@ class Recorder:
         src = orders.source + 1  # shift so "no source" (-1) lands in bin 0
         live_gmv = chan["gmv_rmb"][:, : rules.LIVE_SEARCH + 1]
         trust, users = stats["trust"], stats["users"]
-        q10, q50, q90 = np.quantile(trust, [0.1, 0.5, 0.9], axis=0)
+        q10, q50, q90 = quantiles(trust, (0.1, 0.5, 0.9))
         f_trust, f_plat = stats["follow_trust"], stats["follow_platform"]
         f_count = np.bincount(f_plat, minlength=n_p)
         st = m.streamers
@@ -305,7 +328,7 @@ class Recorder:
         from_accounts = (orders.streamer >= 0) & (st.brand[np.maximum(orders.streamer, 0)] >= 0)
         live_total = v[live_orders].sum()
         ft = f_trust if len(f_trust) else np.zeros(1)
-        f10, f50, f90 = np.quantile(ft, [0.1, 0.5, 0.9])
+        f10, f50, f90 = quantiles(ft, (0.1, 0.5, 0.9))
         market = {
             "gmv_rmb": v.sum(), "gmv_net_rmb": (v * kept).sum(), "orders": len(v), "refunds_rmb": (v * ~kept).sum(),
             "brand_receipts_rmb": ledger.brand_receipt_rmb.sum(), "streamer_receipts_rmb": ledger.commission_rmb.sum(),
