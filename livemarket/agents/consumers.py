@@ -135,8 +135,8 @@ class ConsumerColumns(ContentShopping):
             "trust": trust,
             "follow_trust": self._follow_trust_at(edges),
             "follow_platform": self.streamer_platform[self.f_streamer[edges]],
-            "adopter_share": float(self.adopter.mean()),
-            "multihoming_rate": float((self.n_apps >= 2).mean()),
+            "adopter_share": np.count_nonzero(self.adopter) / self.n,  # = the mean of the flags, exactly
+            "multihoming_rate": np.count_nonzero(self.n_apps >= 2) / self.n,
             **self._sample_shares(rows),
         }
 

@@ -384,11 +384,13 @@ def edges_by_key(key, ptr, index_type):
 
 @nb.njit(cache=True)
 def over_capacity(brand, u, capacity):
-    """:func:`market._over_capacity` brand by brand: each overflowing brand's orders ranked by ``u`` (stable).
+    """:func:`market._over_capacity` brand by brand: each overflowing brand's late orders, found by selection.
 
-    The orders of a brand with more orders than capacity are gathered in their order (a counting
-    sort), ranked by a stable sort of their ``u``, and those ranked at or beyond capacity are late:
-    the ranks of the numpy path's two stable sorts.
+    The orders of a brand with more orders than capacity are gathered in their order (a
+    branch-free counting sort; the other brands' orders go to a scratch slot). Its order of rank
+    ``capacity`` in a stable sort by ``u`` is the first late one: orders with a larger ``u`` are
+    late, and of those tied with it the earlier ones ship first, as in the numpy path's two
+    stable sorts. A selection (``np.partition``) finds it without sorting the brand's orders.
     """
     n_b = len(capacity)
     count = np.zeros(n_b, np.int64)
@@ -397,21 +399,35 @@ def over_capacity(brand, u, capacity):
     ptr = np.zeros(n_b + 1, np.int64)
     for b in range(n_b):
         ptr[b + 1] = ptr[b] + (count[b] if count[b] > capacity[b] else 0)
-    fill = ptr[:-1].copy()
-    idx = np.empty(ptr[n_b], np.int64)
+    scratch = ptr[n_b]
+    fill, step = np.empty(n_b, np.int64), np.empty(n_b, np.int64)
+    for b in range(n_b):
+        over = count[b] > capacity[b]
+        fill[b], step[b] = (ptr[b], 1) if over else (scratch, 0)
+    idx, vals = np.empty(scratch + 1, np.int64), np.empty(scratch + 1)
     for i in range(len(brand)):
-        b = brand[i]
-        if count[b] > capacity[b]:
-            idx[fill[b]] = i
-            fill[b] += 1
+        j = fill[brand[i]]
+        idx[j], vals[j] = i, u[i]
+        fill[brand[i]] = j + step[brand[i]]
     delayed = np.zeros(len(brand), np.bool_)
     for b in range(n_b):
         lo, hi = ptr[b], ptr[b + 1]
-        if hi > lo:
-            order = np.argsort(u[idx[lo:hi]], kind="mergesort")
-            for r in range(hi - lo):
-                if r >= capacity[b]:
-                    delayed[idx[lo + order[r]]] = True
+        if hi == lo:
+            continue
+        c = int(capacity[b])  # below the brand's order count
+        first_late = np.partition(vals[lo:hi], c)[c] if c > 0 else -np.inf
+        ties_on_time = c  # of the orders tied with first_late, how many ship on time
+        for r in range(lo, hi):
+            if vals[r] < first_late:
+                ties_on_time -= 1
+        for r in range(lo, hi):
+            if vals[r] > first_late or c == 0:
+                delayed[idx[r]] = True
+            elif vals[r] == first_late:
+                if ties_on_time > 0:
+                    ties_on_time -= 1
+                else:
+                    delayed[idx[r]] = True
     return delayed
 
 
