@@ -85,6 +85,9 @@ def test_weighted_groups_pick_exact():
     assert picks.tolist() == [0, 3, 3, 1, -1]
     labelled = WeightedGroups(np.array([0, 0]), np.array([1.0, 1.0]), 1, labels=np.array([7, 9]))
     assert labelled.pick(np.array([0, 0]), np.array([0.2, 0.8])).tolist() == [7, 9]
+    # a uniform just below 1 rounds to the group's end: the pick stays in the group
+    ones = WeightedGroups(keys=np.array([0, 1, 2]), weights=np.ones(3), n_keys=3)
+    assert ones.pick(np.array([1, 0]), np.array([1.0 - 2**-53, 1.0 - 2**-53])).tolist() == [1, 0]
 
 
 def test_bernoulli_candidates_thinning_is_exact_in_distribution():

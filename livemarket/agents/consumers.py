@@ -285,9 +285,8 @@ class ConsumerColumns(ContentShopping):
             )  # fmt: skip
         else:
             cat = rules.choose_from_cumulative(self.interest_cum.take(nn, axis=0), d[:, 0])
-            brand = np.full((len(nn), len(shelf)), -1)
-            for j, q in enumerate(shelf):
-                brand[:, j] = ctx.shelf_brands.pick(q * ctx.n_categories + cat, d[:, 1])
+            keys = shelf[None, :] * ctx.n_categories + cat[:, None]  # a brand on each shelf platform, one pick
+            brand = ctx.shelf_brands.pick(keys.reshape(-1), np.repeat(d[:, 1], len(shelf))).reshape(keys.shape)
             ok = (brand >= 0) & self.installed.take(nn, axis=0)[:, shelf]
             bb = np.maximum(brand, 0)
             price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[nn, None])

@@ -30,7 +30,8 @@ class WeightedGroups:
         self.end = np.searchsorted(sorted_keys, np.arange(n_keys), side="right")
         before = np.concatenate([[0.0], self.cum])
         self.base = before[self.start]
-        self.total = before[self.end] - self.base
+        self.total = before[self.end] - self.base  # 0.0 exactly for an empty key
+        self.last = np.minimum(np.maximum(self.end - 1, self.start), max(len(order) - 1, 0))  # last position, in range
 
     def guide(self) -> np.ndarray:
         """Where a search for a pick may start, for compiled searches (built on first use).
@@ -55,10 +56,8 @@ class WeightedGroups:
             return np.full(key.shape, -1)
         total = self.total[key]
         x = self.base[key] + np.asarray(uniform) * total
-        pos = np.searchsorted(self.cum, x, side="right")
-        pos = np.clip(pos, self.start[key], np.maximum(self.end[key] - 1, self.start[key]))
-        found = (total > 0) & (self.end[key] > self.start[key])
-        return np.where(found, self.items[np.minimum(pos, len(self.items) - 1)], -1)
+        pos = np.minimum(np.maximum(np.searchsorted(self.cum, x, side="right"), self.start[key]), self.last[key])
+        return np.where(total > 0, self.items[pos], -1)  # total > 0: the key has items and weight
 
 
 def choose_index(probabilities, uniform):
