@@ -113,13 +113,15 @@ def test_guided_pick_in_kernel_equals_weighted_groups_pick():
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the row with no option
 @pytest.mark.parametrize("options", [2, 5, 7, 9])
-def test_logit_choice_equals_probabilities_choice_and_logsum(options):
+def test_logit_choice_equals_probabilities_choice_and_logsum(options, monkeypatch):
+    monkeypatch.setenv("LIVEMARKET_THREADS", "2")  # logit_steps runs these 25,000 rows in two parts
     rng = np.random.default_rng(options)
-    u = rng.normal(scale=5.0, size=(5000, options))
+    u = rng.normal(scale=5.0, size=(25_000, options))
     u[rng.random(u.shape) < 0.3] = -np.inf
     u[:, 0] = 0.0
     u[1], u[2, 1:] = -np.inf, -np.inf  # no option at all (nan log-sum); only the first
-    x = rng.random(5000)
+    u[12_500, 1:] = -np.inf  # the first row of the second part
+    x = rng.random(len(u))
     expected = rules.choose_index(rules.logit_probabilities(u), x), rules.logsum(u)
     for compiled in (None, kernels):
         choice, logsum = rules.logit_choice(u, x, compiled)

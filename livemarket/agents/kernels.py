@@ -35,7 +35,8 @@ from numba.extending import intrinsic, register_jitable
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick", "over_capacity",
+    "behaviour_tuple", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick", "logit_steps",
+    "over_capacity",
     "pick_followed", "planned_utilities", "row_max_shift", "scandal", "scatter_evidence", "thread_count",
 ]  # fmt: skip
 
@@ -279,7 +280,25 @@ def edge_of(n, streamer, streamer_platform, n_p, seg_ptr, f_streamer):
     return out
 
 
-@nb.njit(cache=True)
+def logit_steps(u, uniform):
+    """:func:`rules.logit_choice`'s compiled steps in row parts on threads: (row maxima, choices, row sums).
+
+    Each part runs :func:`row_max_shift`, numpy's ``exp`` (which releases the GIL) and
+    :func:`logit_pick` on its own rows; rows are independent, so the parts give the serial bits.
+    """
+    m = len(u)
+    top, choice, total = np.empty(m), np.empty(m, np.int64), np.empty(m)
+
+    def part(lo, hi):
+        t, shifted = row_max_shift(u[lo:hi])
+        choice[lo:hi], total[lo:hi] = logit_pick(np.exp(shifted), uniform[lo:hi], u[lo:hi], t)
+        top[lo:hi] = t
+
+    in_parts(part, m)
+    return top, choice, total
+
+
+@nb.njit(cache=True, nogil=True)
 def row_max_shift(u):
     """Each row's maximum and the row less it (the steps before ``exp`` in :func:`rules.logit_choice`).
 
@@ -301,7 +320,7 @@ def row_max_shift(u):
     return top, shifted
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def logit_pick(e, uniform, u, top):
     """Row sums of ``e`` (term by term, as numpy sums rows of fewer than 8) and the logit choice.
 

@@ -131,13 +131,12 @@ def logit_choice(utilities, uniform, compiled=None):
 
     One pass of ``exp`` serves both; the results equal those of the three functions bit for bit.
     ``compiled``: a module with compiled equivalents of the steps around ``exp`` and ``log``
-    (``row_max_shift``, ``logit_pick``; see :mod:`livemarket.agents.kernels`), used for 2-D
+    (``logit_steps``; see :mod:`livemarket.agents.kernels`), used for 2-D
     utilities of fewer than 8 options (numpy sums such rows term by term, as they do).
     """
     u = np.asarray(utilities, dtype=np.float64)
     if compiled is not None and u.ndim == 2 and 0 < u.shape[1] < 8:
-        top, shifted = compiled.row_max_shift(u)
-        choice, total = compiled.logit_pick(np.exp(shifted), np.ascontiguousarray(uniform), u, top)
+        top, choice, total = compiled.logit_steps(u, np.ascontiguousarray(uniform))
         return choice, top + np.log(total)
     if u.ndim == 2 and 0 < u.shape[1] < 8:  # few options: column by column, numpy's short-row reductions are slow
         return _logit_by_columns(u, np.asarray(uniform))
