@@ -52,3 +52,27 @@ def test_count_segments_gives_the_bincount_pointers_and_refuses_ungrouped_edges(
     lo = next(f_ptr[i] for i in range(n) if per[i] >= 2 and home[f_ptr[i]] < home[f_ptr[i] + 1])
     f_streamer[lo : lo + 2] = f_streamer[lo : lo + 2][::-1]
     assert not kernels.count_segments(f_ptr, f_streamer, platform, n_p, np.zeros(n * n_p + 1, np.int32))
+
+
+def test_bincounts_kernel_is_numpys_bincount_for_every_table():
+    from livemarket.core import tally
+
+    rng = np.random.default_rng(4)
+    for m in (0, 1, 7, 5000):
+        cell = rng.integers(0, 12, m)
+        runs = np.sort(rng.integers(0, 3, m))  # long runs of one bin, as sources are
+        v = rng.lognormal(3.0, 1.5, m)
+        flags = rng.random(m) < 0.3
+        tables = {
+            "value": (cell, v, 12), "kept": (cell, np.where(flags, 0.0, v), 12), "flags": (runs, flags, 4),
+            "count": (runs, np.ones(m), 4), "signed": (cell, rng.normal(size=m) * 1e6, 12),
+        }  # fmt: skip
+        expected = tally.bincounts(tables)
+        got = tally.bincounts(tables, kernels)
+        assert list(got) == list(expected)
+        for name, sums in expected.items():
+            assert sums.shape == got[name].shape and got[name].tobytes() == sums.tobytes(), (m, name)  # -0.0 too
+    with pytest.raises(IndexError, match="outside its table"):
+        tally.bincounts({"too big": (np.array([0, 5]), np.ones(2), 5)}, kernels)
+    with pytest.raises(ValueError, match="differ in length"):
+        tally.bincounts({"a": (np.array([0, 1]), np.ones(2), 2), "b": (np.array([0]), np.ones(1), 2)}, kernels)

@@ -35,9 +35,9 @@ from numba.extending import intrinsic, register_jitable
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick", "logit_steps",
-    "over_capacity",
-    "pick_followed", "planned_utilities", "row_max_shift", "scandal", "scatter_evidence", "thread_count",
+    "behaviour_tuple", "bincounts", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick",
+    "logit_steps", "over_capacity", "pick_followed", "planned_utilities", "row_max_shift", "scandal",
+    "scatter_evidence", "thread_count",
 ]  # fmt: skip
 
 for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
@@ -451,6 +451,26 @@ def over_capacity(brand, u, capacity):
 
 
 @nb.njit(cache=True)
+def bincounts(bins, weights, sizes):
+    """:func:`livemarket.core.tally.bincounts` in one pass over the orders: all tables in one flat array.
+
+    Each bin adds its orders' weights in their order, starting from 0.0, as ``np.bincount``
+    does. Returns (flat sums, offsets of the tables in it). A bin outside its table is refused.
+    """
+    offset = np.zeros(len(sizes) + 1, np.int64)
+    for g in range(len(sizes)):
+        offset[g + 1] = offset[g] + sizes[g]
+    out = np.zeros(offset[-1])
+    for i in range(len(weights[0])):
+        for g in range(len(sizes)):
+            b = bins[g][i]
+            if b < 0 or b >= sizes[g]:
+                raise IndexError("bincounts: a bin outside its table")
+            out[offset[g] + b] += weights[g][i]
+    return out, offset
+
+
+@nb.njit(cache=True)
 def count_segments(f_ptr, f_streamer, streamer_platform, n_p, seg_ptr):
     """Follow-segment pointers: ``seg_ptr[c + 1]`` = edges in cells before and at c (cell = consumer * P + platform).
 
@@ -471,7 +491,7 @@ def count_segments(f_ptr, f_streamer, streamer_platform, n_p, seg_ptr):
 
 
 KERNELS = (
-    scandal, edges_by_key, over_capacity, count_segments, planned_utilities, own_evidence, word_of_mouth,
+    bincounts, scandal, edges_by_key, over_capacity, count_segments, planned_utilities, own_evidence, word_of_mouth,
     pick_followed, edge_of, row_max_shift, logit_pick,
 )  # fmt: skip
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from livemarket.core import rules
+from livemarket.core import rules, tally
 from livemarket.models.policies import hired_by_popularity
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
 ]  # fmt: skip
 
 LEVELS = ("channel", "platform", "market")
+REPEAT_WINDOWS_DAYS = (30, 90)  # repeat_order_share_{d}d: the buyer ordered on the platform within d days
 #: display conventions: raw unit -> (display unit, source column, multiplier)
 DISPLAY = {
     "RMB/day": ("bn RMB/day", "value_scaled", 1e-9),
@@ -276,21 +277,28 @@ class Recorder:
         """Measure the day just simulated from its orders, outcomes, ledger and consumer statistics."""
         m, n_p, n_c = self.model, len(self.names), len(rules.CHANNELS)
         v, kept = ledger.value_rmb, ledger.kept
-        cell = orders.platform * n_c + orders.channel
-
-        def by_cell(w) -> np.ndarray:
-            return np.bincount(cell, w, n_p * n_c).reshape(n_p, n_c)
-
-        chan = {
-            "gmv_rmb": by_cell(v), "gmv_net_rmb": by_cell(v * kept), "orders": by_cell(np.ones_like(v)),
-            "returns": by_cell(out.returned), "refunds_rmb": by_cell(v * ~kept),
-        }  # fmt: skip
+        cell, cells = orders.platform * n_c + orders.channel, n_p * n_c
+        src = orders.source + 1  # shift so "no source" (-1) lands in bin 0
+        live_orders, links = rules.is_live_room(orders.channel), rules.is_link(orders.channel)
+        before = self._last_order_steps(orders)
+        sums = tally.bincounts({
+            "gmv_rmb": (cell, v, cells), "gmv_net_rmb": (cell, v * kept, cells),
+            "orders": (cell, np.ones_like(v), cells), "returns": (cell, out.returned, cells),
+            "refunds_rmb": (cell, v * ~kept, cells),
+            "orders_delayed": (orders.platform, out.delayed, n_p),
+            "live_room_gmv_rmb": (src, np.where(live_orders, v, 0.0), n_p + 1),
+            "outbound_link_gmv_rmb": (src, np.where(links, v, 0.0), n_p + 1),
+            "video_gmv_rmb": (src, np.where(rules.is_video(orders.channel), v, 0.0), n_p + 1),
+            "outbound_link_orders": (src, links, n_p + 1), "live_orders": (src, live_orders, n_p + 1),
+            **{f"repeat_{d}d": (orders.platform, m.day - before <= d, n_p) for d in REPEAT_WINDOWS_DAYS},
+        }, getattr(m.consumers, "_kernels", None))  # fmt: skip
+        chan = {k: sums[k].reshape(n_p, n_c) for k in ("gmv_rmb", "gmv_net_rmb", "orders", "returns", "refunds_rmb")}
+        by_source = {k: sums[k][1:] for k in ("live_room_gmv_rmb", "outbound_link_gmv_rmb", "video_gmv_rmb",
+                                              "outbound_link_orders", "live_orders")}  # fmt: skip
 
         revenue = ledger.revenue_rmb
         minutes = stats["minutes_sum"]
         gmv_p = chan["gmv_rmb"].sum(axis=1)
-        live_orders = rules.is_live_room(orders.channel)
-        src = orders.source + 1  # shift so "no source" (-1) lands in bin 0
         live_gmv = chan["gmv_rmb"][:, : rules.LIVE_SEARCH + 1]
         trust, users = stats["trust"], stats["users"]
         q10, q50, q90 = quantiles(trust, (0.1, 0.5, 0.9))
@@ -309,19 +317,17 @@ class Recorder:
             "minutes_per_user": minutes / np.maximum(users, 1), "churned": flows["churned"],
             "joined": flows["joined"], "trust_mean": trust.mean(axis=0), "trust_p10": q10, "trust_p50": q50,
             "trust_p90": q90, "streamer_trust_mean": np.bincount(f_plat, f_trust, n_p) / np.maximum(f_count, 1),
-            "orders_delayed": np.bincount(orders.platform, out.delayed, n_p),
-            "returns": chan["returns"].sum(axis=1),
-            "live_room_gmv_rmb": np.bincount(src, np.where(live_orders, v, 0.0), n_p + 1)[1:],
-            "outbound_link_gmv_rmb": np.bincount(src, np.where(rules.is_link(orders.channel), v, 0.0), n_p + 1)[1:],
-            "video_gmv_rmb": np.bincount(src, np.where(rules.is_video(orders.channel), v, 0.0), n_p + 1)[1:],
-            **self._funnel(ctx, orders, minutes, src, live_orders, chan),
+            "orders_delayed": sums["orders_delayed"], "returns": chan["returns"].sum(axis=1),
+            "live_room_gmv_rmb": by_source["live_room_gmv_rmb"],
+            "outbound_link_gmv_rmb": by_source["outbound_link_gmv_rmb"], "video_gmv_rmb": by_source["video_gmv_rmb"],
+            **self._funnel(ctx, orders, minutes, by_source["live_orders"], chan, sums),
             "streamer_income_rmb": np.bincount(st_home, ledger.commission_rmb[sold], n_p),
             "platform_profit_rmb": revenue.sum(axis=0) - ledger.traffic_cost_rmb,
             "brand_shops": (m.brands.own_shop & ctx.sells_in_room).sum(axis=0) * ~ctx.is_shelf,
             "hired_streamers_active": np.bincount(st.platform[hired & st.active], minlength=n_p),
             "followers": np.bincount(st.platform, st.followers, n_p),
             "multihoming_share": stats["multihoming_share"], "wallet_ok_share": stats["wallet_ok_share"],
-            "outbound_link_orders": np.bincount(src, rules.is_link(orders.channel), n_p + 1)[1:],
+            "outbound_link_orders": by_source["outbound_link_orders"],
         }  # fmt: skip
 
         hired = st.brand < 0
@@ -355,20 +361,22 @@ class Recorder:
         self.by_platform.append(_stack(_PL, plat, PLATFORM_METRICS))
         self.market.append(_stack(_MK, market, MARKET_METRICS))
 
-    def _funnel(self, ctx, orders, minutes, src, live_orders, chan) -> dict:
-        """Conversion funnel by platform (impressions, visits, considerations, orders) and repeat orders."""
+    def _last_order_steps(self, orders) -> np.ndarray:
+        """Each order's buyer's previous order day on its platform (far in the past if none); today becomes it."""
         n_p = len(self.names)
-        funnel = orders.funnel if orders.funnel is not None else np.zeros((4, n_p))
-        live_n = np.bincount(src, live_orders, n_p + 1)[1:]
-        step = self.model.day
         last = self.last_order_step.reshape(-1)  # flat cells: faster than the 2-D index, same cells
         cell = orders.consumer * n_p + orders.platform
         before = last[cell]
-        last[cell] = step
+        last[cell] = self.model.day
+        return before
+
+    def _funnel(self, ctx, orders, minutes, live_n, chan, sums) -> dict:
+        """Conversion funnel by platform (impressions, visits, considerations, orders) and repeat orders."""
+        n_p = len(self.names)
+        funnel = orders.funnel if orders.funnel is not None else np.zeros((4, n_p))
         counts = chan["orders"].sum(axis=1)
         repeat = {
-            f"repeat_order_share_{d}d": np.bincount(orders.platform, step - before <= d, n_p) / np.maximum(counts, 1)
-            for d in (30, 90)
+            f"repeat_order_share_{d}d": sums[f"repeat_{d}d"] / np.maximum(counts, 1) for d in REPEAT_WINDOWS_DAYS
         }  # fmt: skip
         return {
             "aov_rmb": chan["gmv_rmb"].sum(axis=1) / np.maximum(counts, 1),
