@@ -331,7 +331,7 @@ class ConsumerColumns(ContentShopping):
         good_w, bad_w = good_w / d, bad_w / d
         self._add_evidence(orders, good_w, bad_w)
         wallet_ok = self._wallet_ok(ctx.accepts)
-        lacking = ~wallet_ok[orders.consumer, orders.platform]
+        lacking = ~wallet_ok.reshape(-1)[orders.consumer * n_p + orders.platform]  # flat cells, as in _trust_at
         buyers = orders.consumer[lacking]
         self.wallets[buyers, ctx.primary_wallet[orders.platform[lacking]]] = True
         wallet_ok[buyers] = (self.wallets.take(buyers, axis=0).astype(np.int8) @ ctx.accepts.T.astype(np.int8)) > 0
@@ -369,15 +369,16 @@ class ConsumerColumns(ContentShopping):
         cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
         cn, cp = np.divmod(cells, n_p)
         hazard = rules.churn_hazard(self._trust_at(cn, cp), beh)
-        churn = self.installed[cn, cp] & (u * p_max < hazard)
+        churn = self.installed.reshape(-1)[cells] & (u * p_max < hazard)
         cn, cp = cn[churn], cp[churn]
 
         pull = ctx.install_pull
         p_max = rules.install_hazard(1.0, float(pull.max()), beh)
         cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
         jn, jp = np.divmod(cells, n_p)
-        use = self._neighbour_mean(jn, lambda nb, owner: self.installed[nb, jp[owner]])
-        join = ~self.installed[jn, jp] & (u * p_max < rules.install_hazard(use, pull[jp], beh))
+        installed = self.installed.reshape(-1)
+        use = self._neighbour_mean(jn, lambda nb, owner: installed[nb.astype(np.intp) * n_p + jp[owner]])
+        join = ~installed[cells] & (u * p_max < rules.install_hazard(use, pull[jp], beh))
         jn, jp = jn[join], jp[join]
 
         self.adopter[adopt] = True
