@@ -72,7 +72,8 @@ def test_bincounts_kernel_is_numpys_bincount_for_every_table():
         assert list(got) == list(expected)
         for name, sums in expected.items():
             assert sums.shape == got[name].shape and got[name].tobytes() == sums.tobytes(), (m, name)  # -0.0 too
-    with pytest.raises(IndexError, match="outside its table"):
-        tally.bincounts({"too big": (np.array([0, 5]), np.ones(2), 5)}, kernels)
+    for bins in ([0, 5], [-1, 0]):
+        with pytest.raises(IndexError, match="outside its table"):
+            tally.bincounts({"ok": (np.array([0, 1]), np.ones(2), 5), "bad": (np.array(bins), np.ones(2), 5)}, kernels)
     with pytest.raises(ValueError, match="differ in length"):
         tally.bincounts({"a": (np.array([0, 1]), np.ones(2), 2), "b": (np.array([0]), np.ones(1), 2)}, kernels)

@@ -27,5 +27,9 @@ def bincounts(tables: dict[str, tuple[np.ndarray, np.ndarray, int]], compiled=No
     sizes = np.array([size for _, _, size in tables.values()], np.int64)
     if len({len(x) for x in bins + weights}) > 1:
         raise ValueError(f"bincounts: bins and weights differ in length ({sorted(tables)})")
+    checked = {(id(b), size): (b, size) for (b, _, size) in tables.values()}  # tables share bins: check each once
+    for b, size in checked.values():
+        if len(b) and (b.min() < 0 or b.max() >= size):
+            raise IndexError(f"bincounts: a bin outside its table of {size} (bins {b.min()}..{b.max()})")
     flat, offset = compiled.bincounts(bins, weights, sizes)
     return {name: flat[offset[g] : offset[g + 1]] for g, name in enumerate(tables)}
