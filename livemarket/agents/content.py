@@ -80,8 +80,8 @@ class ContentShopping:
         u[:, 2 : 2 + n_q] = np.where(ctx.link_allowed.take(vp, axis=0)[:, shelf] & listed, link, -np.inf)
         ok_search = listed & self.installed.take(vn, axis=0)[:, shelf] & (shelf != vp[:, None])
         u[:, 2 + n_q :] = np.where(ok_search, search, -np.inf)
-        choice = rules.choose_index(rules.logit_probabilities(u), u_choice)
-        surplus = float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[vn])))
+        choice, logsum = rules.logit_choice(u, u_choice, self._kernels)  # one exp for the choice and the log-sum
+        surplus = float(np.sum(rules.surplus_rmb(u, self.price_sensitivity[vn], logsum)))
         buy = choice > 0
         ch = choice[buy]
         pay = np.where(ch == 1, vp[buy], shelf[(ch - 2) % max(n_q, 1)] if n_q else -1)
