@@ -390,8 +390,9 @@ class ConsumerColumns(ContentShopping):
         self.mz[jn, jp] = -self.target[jp] / self.m_decay  # new users start at zero minutes
         self.mz_sum += np.bincount(jp, self.mz[jn, jp], minlength=n_p)
         self.users += np.bincount(jp, minlength=n_p) - np.bincount(cp, minlength=n_p)
-        np.add.at(self.n_apps, cn, -1)
-        np.add.at(self.n_apps, jn, 1)
+        one = self.n_apps.dtype.type(1)  # a scalar of the array's type: np.add.at's fast path
+        np.subtract.at(self.n_apps, cn, one)
+        np.add.at(self.n_apps, jn, one)
         self._renormalise()
         return {
             "adopted": len(adopt),
