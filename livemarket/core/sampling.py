@@ -91,15 +91,19 @@ def bernoulli_candidates(size: int, p_max: float, rng: np.random.Generator) -> t
     cells = np.cumsum(_geometric_gaps(p_max, batch, size, rng)) - 1
     while cells[-1] < size:
         cells = np.concatenate([cells, cells[-1] + np.cumsum(_geometric_gaps(p_max, batch, size, rng))])
-    cells = cells[cells < size]
+    cells = cells[: np.searchsorted(cells, size)]  # cells increase: those below size are a prefix
     return cells, rng.random(len(cells))
 
 
 def _geometric_gaps(p: float, count: int, cap: int, rng: np.random.Generator) -> np.ndarray:
     """Geometric(p) trials to the next success, by inversion, capped at ``cap + 1`` (no overflow)."""
+    gaps = rng.standard_exponential(count)
     with np.errstate(over="ignore"):  # p near zero: gaps beyond any cap
-        gaps = np.ceil(rng.standard_exponential(count) / -np.log1p(-p))
-    return np.minimum(np.maximum(gaps, 1.0), cap + 1.0).astype(np.int64)
+        np.divide(gaps, -np.log1p(-p), out=gaps)  # in place: the same values, no temporaries
+    np.ceil(gaps, out=gaps)
+    np.maximum(gaps, 1.0, out=gaps)
+    np.minimum(gaps, cap + 1.0, out=gaps)
+    return gaps.astype(np.int64)
 
 
 def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
