@@ -136,3 +136,24 @@ def test_sweep_figures_are_laid_out_without_overlap_in_scaled_units(tmp_path):
         if name.startswith("compare"):  # y labels give the unit; the titles name the outcome
             assert {ax.get_ylabel() for ax in fig.axes if ax.get_visible()} == {"bn RMB"}
 
+
+
+@pytest.mark.parametrize("days", [20, 75, 150, 400, 800, 850, 900, 950, 1096, 1300, 2200])
+def test_date_axes_pick_ticks_without_a_warning(days):
+    """Any run length gets date ticks without matplotlib's 'unable to pick an interval' fallback."""
+    import datetime as dt
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from livemarket.figures.runs import _date_axis
+
+    fig, ax = plt.subplots()
+    _date_axis(ax)
+    start = dt.date(2019, 1, 1)
+    ax.plot([start, start + dt.timedelta(days=days)], [0.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.canvas.draw()
+    assert 3 <= len(ax.get_xticks()) <= 7
+    plt.close(fig)

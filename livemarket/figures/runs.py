@@ -65,7 +65,7 @@ class _DateLocator(mdates.AutoDateLocator):
 
 def _date_axis(ax) -> None:
     locator = _DateLocator(minticks=3, maxticks=6)
-    # 2-3 years shown month by month need more than 6 months a tick: allow a year (else a warning)
+    # a view of 31-35 months (under 3 years: ticked by month) needs more than 6 months a tick: allow 12
     locator.intervald[mdates.MONTHLY] = [1, 2, 3, 4, 6, 12]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
