@@ -135,11 +135,11 @@ def logit_choice(utilities, uniform, compiled=None):
     utilities of fewer than 8 options (numpy sums such rows term by term, as they do).
     """
     u = np.asarray(utilities, dtype=np.float64)
-    if compiled is not None and u.ndim == 2 and 0 < u.shape[1] < 8:
-        top, choice, total = compiled.logit_steps(u, np.ascontiguousarray(uniform))
-        return choice, top + np.log(total)
-    if u.ndim == 2 and 0 < u.shape[1] < 8:  # few options: column by column, numpy's short-row reductions are slow
-        return _logit_by_columns(u, np.asarray(uniform))
+    if u.ndim == 2 and 0 < u.shape[1] < 8:
+        if compiled is not None:
+            top, choice, total = compiled.logit_steps(u, np.ascontiguousarray(uniform))
+            return choice, top + np.log(total)
+        return _logit_by_columns(u, np.asarray(uniform))  # numpy's short-row reductions are slow
     top = u.max(axis=-1, keepdims=True)
     e = np.exp(u - top)
     total = e.sum(axis=-1, keepdims=True)

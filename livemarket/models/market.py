@@ -176,6 +176,11 @@ class LiveCommerceModel(mesa.Model):
         return self.steps - 1
 
     @property
+    def kernels(self):
+        """The compiled kernels this run's consumer engine uses (:mod:`livemarket.agents.kernels`), or None."""
+        return getattr(self.consumers, "_kernels", None)
+
+    @property
     def date(self) -> dt.date:
         """Calendar date of the current step."""
         return self.start_date + dt.timedelta(days=max(self.day, 0))
@@ -325,7 +330,7 @@ class LiveCommerceModel(mesa.Model):
         b, beh, n = self.brands, self.config.behaviour, len(orders)
         u = self.streams["fulfil"].random((n, 4))
         capacity = np.floor(b.capacity_orders_per_day * self.calendar.capacity_factor(self.date, b.category))
-        kernels = getattr(self.consumers, "_kernels", None)  # the compiled path ranks brand by brand
+        kernels = self.kernels  # the compiled path ranks brand by brand
         delayed = (kernels.over_capacity if kernels else _over_capacity)(orders.brand, u[:, 0], capacity)
         care = np.where(orders.streamer >= 0, self.streamers.selection_care[np.maximum(orders.streamer, 0)], 0.0)
         p_bad = rules.bad_outcome_probability(

@@ -291,7 +291,7 @@ class Recorder:
             "video_gmv_rmb": (src, np.where(rules.is_video(orders.channel), v, 0.0), n_p + 1),
             "outbound_link_orders": (src, links, n_p + 1), "live_orders": (src, live_orders, n_p + 1),
             **{f"repeat_{d}d": (orders.platform, m.day - before <= d, n_p) for d in REPEAT_WINDOWS_DAYS},
-        }, getattr(m.consumers, "_kernels", None))  # fmt: skip
+        }, m.kernels)  # fmt: skip
         chan = {k: sums[k].reshape(n_p, n_c) for k in ("gmv_rmb", "gmv_net_rmb", "orders", "returns", "refunds_rmb")}
         by_source = {k: sums[k][1:] for k in ("live_room_gmv_rmb", "outbound_link_gmv_rmb", "video_gmv_rmb",
                                               "outbound_link_orders", "live_orders")}  # fmt: skip
