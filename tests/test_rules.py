@@ -90,6 +90,22 @@ def test_weighted_groups_pick_exact():
     assert ones.pick(np.array([1, 0]), np.array([1.0 - 2**-53, 1.0 - 2**-53])).tolist() == [1, 0]
 
 
+def test_weighted_groups_guided_pick_equals_binary_search():
+    """The guided search finds what a binary search over the running weights finds (skewed weights, ties, edges)."""
+    rng = np.random.default_rng(8)
+    for trial in range(400):
+        n_items, n_k = int(rng.integers(1, 80)), int(rng.integers(1, 8))
+        w = rng.random(n_items) * (rng.random(n_items) < 0.6)
+        w = w**8 if trial % 2 else np.round(w, 1)  # light items far from the guide; tied running weights
+        g = WeightedGroups(rng.integers(0, n_k, n_items), w, n_k, labels=rng.integers(0, 99, n_items))
+        key, u = rng.integers(0, n_k, 300), rng.random(300)
+        u[:4] = [0.0, 1.0 - 2**-53, 0.5, 1e-300]
+        total = g.total[key]
+        found = np.searchsorted(g.cum, g.base[key] + u * total, side="right")
+        expected = np.where(total > 0, g.items[np.clip(found, g.start[key], g.last[key])], -1)
+        assert np.array_equal(g.pick(key, u), expected), trial
+
+
 def test_bernoulli_candidates_thinning_is_exact_in_distribution():
     rng = np.random.default_rng(3)
     p = np.linspace(0.0, 0.05, 200_000)

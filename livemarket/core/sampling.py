@@ -50,13 +50,27 @@ class WeightedGroups:
         return self._guide
 
     def pick(self, key: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-        """Item (or its label) for each (key, uniform); -1 where the group is empty or weightless."""
-        key = np.asarray(key)
+        """Item (or its label) for each (key, uniform); -1 where the group is empty or weightless.
+
+        The item is the first of the group whose running weight exceeds ``base + uniform * total``
+        (the group's last item if none does). The search starts at :meth:`guide` and steps to it;
+        the few it has not reached after two steps are found by a binary search.
+        """
+        key, uniform = np.asarray(key), np.asarray(uniform)
         if len(self.items) == 0:
             return np.full(key.shape, -1)
-        total = self.total[key]
-        x = self.base[key] + np.asarray(uniform) * total
-        pos = np.minimum(np.maximum(np.searchsorted(self.cum, x, side="right"), self.start[key]), self.last[key])
+        total, lo, hi = self.total[key], self.start[key], self.end[key]
+        x = self.base[key] + uniform * total
+        size = hi - lo
+        bucket = lo + np.minimum((uniform * size).astype(np.intp), size - 1)  # lo - 1 for an empty group: unused
+        pos = np.minimum(np.maximum(self.guide()[bucket], lo), hi)
+        cum, n = self.cum, len(self.cum)
+        for _ in range(2):  # a guide's bucket rarely holds more than one step
+            pos += (pos < hi) & (cum[np.minimum(pos, n - 1)] <= x)
+        far = ((pos < hi) & (cum[np.minimum(pos, n - 1)] <= x)) | ((pos > lo) & (cum[pos - 1] > x))
+        if far.any():
+            pos[far] = np.searchsorted(cum, x[far], side="right")
+        pos = np.minimum(np.maximum(pos, lo), self.last[key])
         return np.where(total > 0, self.items[pos], -1)  # total > 0: the key has items and weight
 
 
