@@ -22,14 +22,21 @@ def bincounts(tables: dict[str, tuple[np.ndarray, np.ndarray, int]], compiled=No
     """
     if compiled is None or not tables:
         return {name: np.bincount(b, w, size) for name, (b, w, size) in tables.items()}
-    bins = tuple(np.ascontiguousarray(b, dtype=np.int64) for b, _, _ in tables.values())
-    weights = tuple(np.ascontiguousarray(w, dtype=np.float64) for _, w, _ in tables.values())
-    sizes = np.array([size for _, _, size in tables.values()], np.int64)
+    names = list(tables)
+    bins = [np.ascontiguousarray(tables[k][0], dtype=np.int64) for k in names]
+    weights = [np.ascontiguousarray(w) if w.dtype == np.bool_ else np.ascontiguousarray(w, dtype=np.float64)
+               for w in (np.asarray(tables[k][1]) for k in names)]  # fmt: skip
     if len({len(x) for x in bins + weights}) > 1:
         raise ValueError(f"bincounts: bins and weights differ in length ({sorted(tables)})")
-    checked = {(id(b), size): (b, size) for (b, _, size) in tables.values()}  # tables share bins: check each once
+    checked = {(id(b), size): (b, size) for b, (_, _, size) in zip(bins, tables.values(), strict=True)}  # shared bins
     for b, size in checked.values():
         if len(b) and (b.min() < 0 or b.max() >= size):
             raise IndexError(f"bincounts: a bin outside its table of {size} (bins {b.min()}..{b.max()})")
-    flat, offset = compiled.bincounts(bins, weights, sizes)
-    return {name: flat[offset[g] : offset[g + 1]] for g, name in enumerate(tables)}
+    out = {}
+    for flags in (False, True):  # bool weights count as 0/1 in the kernel, as bincount casts them: no float copy
+        group = [g for g, w in enumerate(weights) if (w.dtype == np.bool_) == flags]
+        if group:
+            sizes = np.array([tables[names[g]][2] for g in group], np.int64)
+            flat, offset = compiled.bincounts(tuple(bins[g] for g in group), tuple(weights[g] for g in group), sizes)
+            out.update({names[g]: flat[offset[j] : offset[j + 1]] for j, g in enumerate(group)})
+    return {name: out[name] for name in names}
