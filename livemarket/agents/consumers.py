@@ -315,12 +315,10 @@ class ConsumerColumns(ContentShopping):
         return rules.platform_utility(trust, ctx.protection[cols], wallet_ok.take(n, axis=0)[:, cols], self.beh)
 
     def _fragment(self, n, brand, pay, source, channel, streamer, edge, ctx) -> dict:
-        size = len(n)
-        full = lambda x: np.broadcast_to(np.asarray(x), (size,))  # noqa: E731
+        """Orders of consumers ``n`` for :meth:`Orders.concat`; pay ... edge: arrays, or one value for all."""
         return dict(
-            consumer=n, brand=brand, platform=full(pay), source=full(source), channel=full(channel),
-            streamer=full(streamer), edge=full(edge), price_rmb=ctx.price_rmb[brand],
-            impulsivity=self.impulsivity[n],
+            consumer=n, brand=brand, platform=pay, source=source, channel=channel, streamer=streamer, edge=edge,
+            price_rmb=ctx.price_rmb[brand], impulsivity=self.impulsivity[n],
         )  # fmt: skip
 
     # ----------------------------------------------------------------- learn

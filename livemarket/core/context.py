@@ -63,6 +63,13 @@ class DayContext:
             self.link_markup = np.zeros(n_p)
 
 
+#: Order columns and their types in :class:`Orders`.
+ORDER_FIELDS = {
+    "consumer": np.int64, "brand": np.int64, "platform": np.int64, "source": np.int64, "channel": np.int64,
+    "streamer": np.int64, "edge": np.int64, "price_rmb": np.float64, "impulsivity": np.float64,
+}  # fmt: skip
+
+
 @dataclass
 class Orders:
     """Today's orders, one entry per order, in a fixed order (live, planned, splash)."""
@@ -86,11 +93,16 @@ class Orders:
 
     @staticmethod
     def concat(parts: list[dict[str, np.ndarray]], surplus_rmb: float, splash_views, funnel=None, replaced=0) -> Orders:
-        """Join order fragments (dicts of equal-length arrays) in the given order."""
-        keys = ("consumer", "brand", "platform", "source", "channel", "streamer", "edge")
-        cols = {k: np.concatenate([p[k] for p in parts]).astype(np.int64, copy=False) for k in keys}
-        for k in ("price_rmb", "impulsivity"):
-            cols[k] = np.concatenate([p[k] for p in parts]).astype(np.float64, copy=False)
+        """Join order fragments in the given order: dicts of equal-length arrays, or of scalars shared by a fragment.
+
+        ``consumer`` is always an array (it gives the fragment's length).
+        """
+        ends = np.cumsum([0] + [len(p["consumer"]) for p in parts]).tolist()
+        cols = {}
+        for k, dtype in ORDER_FIELDS.items():
+            cols[k] = col = np.empty(ends[-1], dtype)
+            for p, start, end in zip(parts, ends[:-1], ends[1:], strict=True):
+                col[start:end] = p[k]  # a scalar fills its fragment
         return Orders(
             **cols, surplus_rmb=surplus_rmb, splash_views=splash_views, funnel=funnel, planned_replaced=replaced
         )

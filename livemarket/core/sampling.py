@@ -20,8 +20,9 @@ class WeightedGroups:
         [0, 1, 2]
     """
 
-    def __init__(self, keys: np.ndarray, weights: np.ndarray, n_keys: int, labels=None):
-        order = np.argsort(keys, kind="stable")
+    def __init__(self, keys: np.ndarray, weights: np.ndarray, n_keys: int, labels=None, order=None):
+        """``order``: ``np.argsort(keys, kind="stable")`` when the caller keeps it (keys that rarely change)."""
+        order = np.argsort(keys, kind="stable") if order is None else order
         self.items = order if labels is None else np.asarray(labels)[order]
         w = np.asarray(weights, dtype=np.float64)[order]
         self.cum = np.cumsum(w)
@@ -82,7 +83,11 @@ def choose_index(probabilities, uniform):
 def choose_from_cumulative(cumulative, uniform):
     """:func:`choose_index` given the running sums of the probabilities (reusable across days)."""
     u = np.asarray(uniform)[..., None] * cumulative[..., -1:]
-    return np.minimum((cumulative <= u).sum(axis=-1), np.shape(cumulative)[-1] - 1)
+    k = np.shape(cumulative)[-1]
+    at_or_below = cumulative <= u
+    if k < 256:  # a product with ones counts short rows several times faster than sum(axis=-1)
+        return np.minimum(at_or_below.view(np.uint8) @ np.ones(k, np.uint8), k - 1, dtype=np.intp)
+    return np.minimum(at_or_below.sum(axis=-1), k - 1)
 
 
 def bernoulli_candidates(size: int, p_max: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

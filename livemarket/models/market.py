@@ -41,6 +41,21 @@ ENGINES = ("columns", "reference")
 PROCESSES = ("scandals", "brands", "market", "live", "shop", "fulfil", "learn", "video")  # append only
 
 
+class _DayStreams(dict):
+    """A day's streams by process name, each spawned when first asked for (monthly processes skip most days)."""
+
+    def __init__(self, entropy: int, day: int):
+        super().__init__()
+        self.entropy, self.day = entropy, day
+
+    def __missing__(self, name: str) -> np.random.Generator:
+        if name not in PROCESSES:
+            raise KeyError(f"no random stream {name!r}: processes are {PROCESSES}")
+        seed = np.random.SeedSequence(self.entropy, spawn_key=(self.day, PROCESSES.index(name)))
+        self[name] = stream = np.random.default_rng(seed)
+        return stream
+
+
 def _last_market(model, metric: str) -> float:
     return model.recorder.last(metric)
 
@@ -93,6 +108,7 @@ class LiveCommerceModel(mesa.Model):
         # sharing a seed keep sharing every process's draws after a policy that does not touch it
         self.stream_entropy = int(self.rng.integers(2**63))
         self.streams: dict[str, np.random.Generator] = {}
+        self._orders_by_keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # see _stable_order
         self.config = config
         self.run_id = run_id
         self.start_date = config.start_date
@@ -187,10 +203,7 @@ class LiveCommerceModel(mesa.Model):
 
     def day_streams(self, day: int) -> dict[str, np.random.Generator]:
         """The random stream of each process on ``day``: depends only on the run's seed, the day and the process."""
-        return {
-            name: np.random.default_rng(np.random.SeedSequence(self.stream_entropy, spawn_key=(day, i)))
-            for i, name in enumerate(PROCESSES)
-        }
+        return _DayStreams(self.stream_entropy, day)
 
     def step(self) -> None:
         """One day, in the order of docs/ODD.md, section 3."""
@@ -288,6 +301,7 @@ class LiveCommerceModel(mesa.Model):
         splash = [
             (idx[q.name], idx[p], r) for q in self.platform_list for p, r in q.config.traffic_bought.items() if r > 0
         ]
+        room_keys, shelf_keys = t.platform * k + t.category, (np.arange(n_p) * k + b.category[:, None]).ravel()
         return DayContext(
             step=self.day, demand_multiplier=demand, is_shelf=is_shelf,
             feed_mode=arr(lambda c: c.feed_mode), ad_load=arr(lambda c: c.ad_load),
@@ -298,15 +312,23 @@ class LiveCommerceModel(mesa.Model):
             listed=listed, price_rmb=b.price_rmb, brand_trust=b.reputation, brand_category=b.category,
             streamer_trust=rep_s, streamer_category=t.category, streamer_platform=t.platform,
             live=live, product=product,
-            rooms=WeightedGroups(t.platform * k + t.category, live * t.popularity * rep_s, n_p * k),
+            rooms=WeightedGroups(
+                room_keys, live * t.popularity * rep_s, n_p * k, order=self._stable_order("rooms", room_keys)
+            ),
             shelf_brands=WeightedGroups(
-                (np.arange(n_p) * k + b.category[:, None]).ravel(),
-                (listed * b.reputation[:, None]).ravel(), n_p * k,
-                labels=np.repeat(np.arange(len(b.category)), n_p),
+                shelf_keys, (listed * b.reputation[:, None]).ravel(), n_p * k,
+                labels=np.repeat(np.arange(len(b.category)), n_p), order=self._stable_order("shelf", shelf_keys),
             ),
             splash=splash, scandals=list(self.scandals_today), n_categories=k,
             install_pull=arr(lambda c: c.install_pull), link_markup=self.link_markup(),
         )  # fmt: skip
+
+    def _stable_order(self, name: str, keys: np.ndarray) -> np.ndarray:
+        """``np.argsort(keys, kind="stable")``, kept while the keys stay the same (they change when streamers enter)."""
+        cached = self._orders_by_keys.get(name)
+        if cached is None or not np.array_equal(cached[0], keys):
+            cached = self._orders_by_keys[name] = (keys.copy(), np.argsort(keys, kind="stable"))
+        return cached[1]
 
     def link_markup(self) -> np.ndarray:
         """(P,) markup on outbound-link orders from each platform's rooms: ``s f / (1 - f)`` (pass-through s, fee f)."""
