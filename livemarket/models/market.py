@@ -361,11 +361,9 @@ class LiveCommerceModel(mesa.Model):
         bad = u[:, 1] < p_bad
         from_content = rules.is_content(orders.channel)  # impulse returns: live rooms and product videos
         rate = np.array(self.config.categories.return_rate)[b.category][orders.brand]  # by brand, then one gather
-        protection = np.array([p.config.protection for p in self.platform_list])
-        returned = u[:, 2] < rules.return_probability(
-            rate, bad, orders.impulsivity, from_content, protection[orders.platform], beh
-        )
-        covered = bad & (u[:, 3] < protection[orders.platform])
+        protection = np.array([p.config.protection for p in self.platform_list])[orders.platform]
+        returned = u[:, 2] < rules.return_probability(rate, bad, orders.impulsivity, from_content, protection, beh)
+        covered = bad & (u[:, 3] < protection)
         return Outcomes(delayed=delayed, bad=bad, returned=returned, covered=covered)
 
     def _update_reputations(self, orders: Orders, out: Outcomes) -> None:

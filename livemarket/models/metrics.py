@@ -276,15 +276,16 @@ class Recorder:
     def record(self, ctx, orders, out, ledger, stats: dict, flows: dict, live: np.ndarray) -> None:
         """Measure the day just simulated from its orders, outcomes, ledger and consumer statistics."""
         m, n_p, n_c = self.model, len(self.names), len(rules.CHANNELS)
-        v, kept = ledger.value_rmb, ledger.kept
+        v, kept_v = ledger.value_rmb, ledger.kept_value_rmb
+        refunded_v = v - kept_v  # = v * ~kept, exactly
         cell, cells = orders.platform * n_c + orders.channel, n_p * n_c
         src = orders.source + 1  # shift so "no source" (-1) lands in bin 0
         live_orders, links = rules.is_live_room(orders.channel), rules.is_link(orders.channel)
         before = self._last_order_steps(orders)
         sums = tally.bincounts({
-            "gmv_rmb": (cell, v, cells), "gmv_net_rmb": (cell, v * kept, cells),
+            "gmv_rmb": (cell, v, cells), "gmv_net_rmb": (cell, kept_v, cells),
             "orders": (cell, np.ones_like(v), cells), "returns": (cell, out.returned, cells),
-            "refunds_rmb": (cell, v * ~kept, cells),
+            "refunds_rmb": (cell, refunded_v, cells),
             "orders_delayed": (orders.platform, out.delayed, n_p),
             "live_room_gmv_rmb": (src, np.where(live_orders, v, 0.0), n_p + 1),
             "outbound_link_gmv_rmb": (src, np.where(links, v, 0.0), n_p + 1),
@@ -336,7 +337,7 @@ class Recorder:
         ft = f_trust if len(f_trust) else np.zeros(1)
         f10, f50, f90 = quantiles(ft, (0.1, 0.5, 0.9))
         market = {
-            "gmv_rmb": v.sum(), "gmv_net_rmb": (v * kept).sum(), "orders": len(v), "refunds_rmb": (v * ~kept).sum(),
+            "gmv_rmb": v.sum(), "gmv_net_rmb": kept_v.sum(), "orders": len(v), "refunds_rmb": refunded_v.sum(),
             "brand_receipts_rmb": ledger.brand_receipt_rmb.sum(), "streamer_receipts_rmb": ledger.commission_rmb.sum(),
             "platform_receipts_rmb": (ledger.take_rmb + ledger.link_fee_rmb).sum(), "hhi": hhi(_share(gmv_p)),
             "consumer_surplus_rmb": orders.surplus_rmb, "adopter_share": stats["adopter_share"],

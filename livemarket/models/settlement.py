@@ -38,6 +38,7 @@ class Ledger:
 
     value_rmb: np.ndarray  # order value paid by the buyer
     kept: np.ndarray  # bool: neither returned nor refunded by protection
+    kept_value_rmb: np.ndarray  # value of kept orders, 0 for the others
     take_rmb: np.ndarray  # platform take on kept orders (where paid)
     link_fee_rmb: np.ndarray  # outbound-link fee on kept orders (to the sending platform)
     commission_rmb: np.ndarray  # streamer commission on kept orders
@@ -53,7 +54,7 @@ class Ledger:
     @property
     def refunds_rmb(self) -> float:
         """Value of orders returned or refunded by protection."""
-        return float((self.value_rmb * ~self.kept).sum())
+        return float((self.value_rmb - self.kept_value_rmb).sum())  # = value * ~kept, exactly
 
     @property
     def brand_receipts_rmb(self) -> float:
@@ -84,12 +85,13 @@ def settle(
     n_p = len(cfg)
     v = orders.price_rmb
     kept = ~(out.returned | out.protected)
-    take = np.array([c.take_rate for c in cfg])[orders.platform] * v * kept
+    kept_value = v * kept  # rate * kept_value = rate * v * kept exactly: kept is 0 or 1, rates and values >= 0
+    take = np.array([c.take_rate for c in cfg])[orders.platform] * kept_value
     fee_rate = np.array([c.ext_link_fee for c in cfg])[np.maximum(orders.source, 0)]
-    link_fee = np.where(rules.is_link(orders.channel), fee_rate, 0.0) * v * kept
+    link_fee = np.where(rules.is_link(orders.channel), fee_rate, 0.0) * kept_value
     st = model.streamers
-    commission = np.where(orders.streamer >= 0, st.commission[np.maximum(orders.streamer, 0)], 0.0) * v * kept
-    brand_receipt = v * kept - take - link_fee - commission
+    commission = np.where(orders.streamer >= 0, st.commission[np.maximum(orders.streamer, 0)], 0.0) * kept_value
+    brand_receipt = kept_value - take - link_fee - commission
 
     ads = minutes_sum * ctx.ad_load * np.array([c.ad_price_rmb_per_minute for c in cfg])
     splash_price = np.array([c.splash_price_rmb_per_view for c in cfg])
@@ -104,8 +106,8 @@ def settle(
         ads, splash_sold,
     ])  # fmt: skip
     ledger = Ledger(
-        value_rmb=v, kept=kept, take_rmb=take, link_fee_rmb=link_fee, commission_rmb=commission,
-        brand_receipt_rmb=brand_receipt, revenue_rmb=revenue, traffic_cost_rmb=traffic_cost,
+        value_rmb=v, kept=kept, kept_value_rmb=kept_value, take_rmb=take, link_fee_rmb=link_fee,
+        commission_rmb=commission, brand_receipt_rmb=brand_receipt, revenue_rmb=revenue, traffic_cost_rmb=traffic_cost,
     )  # fmt: skip
     _book_brands(model, orders, ledger, live)
     sold, n_s = orders.streamer >= 0, len(st.gmv_rmb)
@@ -136,7 +138,7 @@ def _book_brands(model, orders: Orders, ledger: Ledger, live: np.ndarray) -> Non
     by_platform = b.receipts_by_platform_rmb
     np.add.at(by_platform.reshape(-1), orders.brand * by_platform.shape[1] + orders.platform, receipt)
     b.fees_rmb += np.bincount(orders.brand, ledger.take_rmb + ledger.commission_rmb, n_b)  # link fees: at checkout
-    b.sales_rmb += np.bincount(orders.brand, ledger.value_rmb * ledger.kept, n_b)
+    b.sales_rmb += np.bincount(orders.brand, ledger.kept_value_rmb, n_b)
     content = rules.is_content(orders.channel)
     by_source = b.content_value_by_source_rmb
     room = orders.brand[content] * by_source.shape[1] + orders.source[content]
