@@ -411,11 +411,13 @@ class ConsumerColumns(ContentShopping):
         cell = orders.consumer * n_p + orders.platform
         np.add.at(ta, cell, good_w)
         np.add.at(tb, cell, bad_w)
-        # word of mouth: each outcome is told to the buyer's neighbours
-        heard, owner = concat_ranges(self.nb_ptr[orders.consumer], self.degree[orders.consumer])
-        cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[owner]
-        np.add.at(ta, cell, rules.word_of_mouth_evidence(good_w[owner], beh))
-        np.add.at(tb, cell, rules.word_of_mouth_evidence(bad_w[owner], beh))
+        # word of mouth: each outcome is told to the buyer's neighbours (additions of 0.0 skipped, as the kernel does)
+        for offsets, w in ((ta, good_w), (tb, bad_w)):
+            told = np.flatnonzero(w != 0.0)
+            buyer = orders.consumer[told]
+            heard, owner = concat_ranges(self.nb_ptr[buyer], self.degree[buyer])
+            cell = self.nb[heard].astype(np.int64) * n_p + orders.platform[told[owner]]
+            np.add.at(offsets, cell, rules.word_of_mouth_evidence(w[told[owner]], beh))
         e = orders.edge >= 0
         np.add.at(self.fa, orders.edge[e], good_w[e])
         np.add.at(self.fb, orders.edge[e], bad_w[e])
