@@ -133,3 +133,23 @@ def test_snapshot_reports_the_population_as_drawn():
     assert set(np.unique(snap.tier)) <= {0, 1, 2, 3} and len(np.unique(snap.tier)) > 1
     ref = LiveCommerceModel("minimal", consumers=300, rng=4, consumer_engine="reference").consumers.snapshot()
     assert np.array_equal(snap.tier, ref.tier) and np.array_equal(snap.installed, ref.installed)
+
+
+def test_day_streams_spawn_on_first_use_as_their_seed_says():
+    model = LiveCommerceModel("minimal", consumers=200, rng=5)
+    streams = model.day_streams(7)
+    assert len(streams) == 0  # nothing spawned until asked for
+    seed = np.random.SeedSequence(model.stream_entropy, spawn_key=(7, 3))  # "live" is the fourth process
+    assert np.array_equal(streams["live"].random(4), np.random.default_rng(seed).random(4))
+    assert streams["live"] is streams["live"] and list(streams) == ["live"]
+    with pytest.raises(KeyError, match="no random stream 'lve'"):
+        streams["lve"]
+
+
+def test_kept_key_order_follows_changed_keys():
+    model = LiveCommerceModel("minimal", consumers=200, rng=5)
+    keys = np.array([3, 1, 2, 1])
+    first = model._stable_order("rooms", keys)
+    assert model._stable_order("rooms", keys.copy()) is first  # equal keys: the kept order
+    keys[0] = 0  # a caller's array changing in place must not reuse the old order
+    assert np.array_equal(model._stable_order("rooms", keys), np.argsort(keys, kind="stable"))
