@@ -238,7 +238,7 @@ class ConsumerColumns(ContentShopping):
         funnel[1] = np.bincount(considered, minlength=n_p)  # considerations
         parts.append(part)
         video_part, video_surplus, funnel[2:] = self._video_orders(ctx, rng if video_rng is None else video_rng,
-                                                                   wallet_ok, shelf)  # fmt: skip
+                                                                   wallet_ok, shelf, adopters)  # fmt: skip
         parts.append(video_part)
         surplus += video_surplus
 

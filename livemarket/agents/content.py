@@ -19,8 +19,8 @@ __all__ = ["ContentShopping"]
 class ContentShopping:
     """Live-room and product-video orders over whole columns (see ConsumerColumns for the state)."""
 
-    def _video_orders(self, ctx: DayContext, rng: np.random.Generator, wallet_ok, shelf) -> tuple:
-        """Product videos in content platforms' interest feeds (adopters only).
+    def _video_orders(self, ctx: DayContext, rng: np.random.Generator, wallet_ok, shelf, adopters) -> tuple:
+        """Product videos in content platforms' interest feeds (``adopters``: the adopters' rows, ascending).
 
         Returns (orders, surplus, funnel rows: views, considerations).
         """
@@ -29,7 +29,6 @@ class ContentShopping:
         p_max = float(np.max(rules.video_view_probability(ctx.minutes_cap, ctx.live_share, ctx.feed_mode, rate)))
         if p_max <= 0.0:
             return self._fragment(*(np.zeros(0, np.int64) for _ in range(7)), ctx), 0.0, funnel
-        adopters = np.flatnonzero(self.adopter)
         cells, u = rules.bernoulli_candidates(len(adopters) * self.n_p, p_max, rng)
         vn, vp = adopters[cells // self.n_p], cells % self.n_p
         p_view = rules.video_view_probability(self._minutes_at(vn, vp), ctx.live_share[vp], ctx.feed_mode[vp], rate[vp])

@@ -456,16 +456,16 @@ def bincounts(bins, weights, sizes):
 
     Each bin adds its orders' weights in their order, starting from 0.0, as ``np.bincount``
     does (a bool weight adds 1.0 or 0.0). Returns (flat sums, offsets of the tables in it).
-    Table by table: each a short loop the processor runs ahead. The caller checks the bins' range.
+    Order by order across the tables: a table's orders come in long runs of one bin (planned
+    needs), each a chain of dependent additions; the tables' chains overlap. The caller checks the bins' range.
     """
     offset = np.zeros(len(sizes) + 1, np.int64)
     for g in range(len(sizes)):
         offset[g + 1] = offset[g] + sizes[g]
     out = np.zeros(offset[-1])
-    for g in range(len(sizes)):
-        b, w, at = bins[g], weights[g], offset[g]
-        for i in range(len(w)):
-            out[at + b[i]] += np.float64(w[i])
+    for i in range(len(weights[0]) if len(weights) else 0):
+        for g in range(len(sizes)):
+            out[offset[g] + bins[g][i]] += np.float64(weights[g][i])
     return out, offset
 
 
