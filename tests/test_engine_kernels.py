@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from livemarket import LiveCommerceModel
+from livemarket.agents import consumers
 from livemarket.models.market import _over_capacity
 
 kernels = pytest.importorskip("livemarket.agents.kernels")
@@ -77,3 +79,54 @@ def test_bincounts_kernel_is_numpys_bincount_for_every_table():
             tally.bincounts({"ok": (np.array([0, 1]), np.ones(2), 5), "bad": (np.array(bins), np.ones(2), 5)}, kernels)
     with pytest.raises(ValueError, match="differ in length"):
         tally.bincounts({"a": (np.array([0, 1]), np.ones(2), 2), "b": (np.array([0]), np.ones(1), 2)}, kernels)
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_word_of_mouth_in_parts_of_the_hearers_adds_as_numpy_does(threads, monkeypatch):
+    """Each part adds to its own hearers' cells, order by order: the sums of np.add.at, bit for bit."""
+    from livemarket.config import BehaviourConfig
+    from livemarket.core import rules
+    from livemarket.core.sampling import concat_ranges
+    from livemarket.models.csr import SocialGraph
+
+    monkeypatch.setenv("LIVEMARKET_THREADS", threads)
+    monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 100)  # parts even on this small graph
+    rng = np.random.default_rng(int(threads))
+    n, n_p, m, n_edges = 3000, 4, 6000, 40
+    g = SocialGraph.from_edges(n, rng.integers(0, n, 20_000), rng.integers(0, n, 20_000))
+    consumer = rng.integers(0, n, m)  # buyers repeat: cells get many additions
+    platform, edge = rng.integers(0, n_p, m), np.where(rng.random(m) < 0.5, rng.integers(0, n_edges, m), -1)
+    bad = rng.random(m) < 0.3
+    good_w, bad_w = np.where(bad, 0.0, rng.random(m)), np.where(bad, rng.random(m) * 3, 0.0)
+    beh = BehaviourConfig()
+    start = [rng.random(n * n_p) * 7, rng.random(n * n_p) * 7, rng.random(n_edges), rng.random(n_edges)]
+    got = [a.copy() for a in start]
+    kernels.scatter_evidence(*got, n_p, consumer, platform, edge, good_w, bad_w, g.indptr, g.indices,
+                             kernels.behaviour_tuple(beh))  # fmt: skip
+    ta, tb, fa, fb = (a.copy() for a in start)
+    np.add.at(ta, consumer * n_p + platform, good_w)
+    np.add.at(tb, consumer * n_p + platform, bad_w)
+    heard, owner = concat_ranges(g.indptr[consumer], np.diff(g.indptr)[consumer])
+    cell = g.indices[heard].astype(np.int64) * n_p + platform[owner]
+    np.add.at(ta, cell, rules.word_of_mouth_evidence(good_w[owner], beh))
+    np.add.at(tb, cell, rules.word_of_mouth_evidence(bad_w[owner], beh))
+    e = edge >= 0
+    np.add.at(fa, edge[e], good_w[e])
+    np.add.at(fb, edge[e], bad_w[e])
+    for name, want, have in zip(("ta", "tb", "fa", "fb"), (ta, tb, fa, fb), got, strict=True):
+        assert have.tobytes() == want.tobytes(), name
+
+
+def test_kernel_path_refuses_unsorted_neighbour_lists(monkeypatch):
+    from livemarket.models.csr import SocialGraph
+
+    assert kernels.rows_sorted(np.array([0, 2, 3]), np.array([1, 2, 0], np.int32))
+    assert not kernels.rows_sorted(np.array([0, 2, 3]), np.array([2, 1, 0], np.int32))
+    assert not kernels.rows_sorted(np.array([0, 2, 3]), np.array([1, 1, 0], np.int32))  # a repeat
+    monkeypatch.setenv("LIVEMARKET_KERNELS", "on")
+    model = LiveCommerceModel("minimal", consumers=300, rng=1)
+    g = model.social_graph
+    rows = np.repeat(np.arange(g.n), g.degrees())
+    model.social_graph = SocialGraph(g.indptr, g.indices[np.lexsort((-g.indices, rows))])  # each list reversed
+    with pytest.raises(ValueError, match="neighbour list must be sorted"):
+        consumers.ConsumerColumns(model, model.consumers.snapshot())

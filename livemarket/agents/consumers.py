@@ -81,6 +81,9 @@ class ConsumerColumns(ContentShopping):
         self.streamer_platform = model.streamers.platform
         self.n_streamers = len(model.streamers.platform)
         self._kernels = _load_kernels(self.n)
+        if self._kernels is not None and not self._kernels.rows_sorted(self.nb_ptr, self.nb):
+            raise ValueError("social graph: each consumer's neighbour list must be sorted and without repeats "
+                             "(the SocialGraph invariant; SocialGraph.from_edges builds such lists)")  # fmt: skip
         self._index_follows()
         self.rows_sample, self.edges_sample = stat_sample(self.n), stat_sample(len(self.f_streamer))
         self._accepts: np.ndarray | None = None

@@ -32,11 +32,12 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, register_jitable
 
+from livemarket.agents.index_kernels import bincounts, count_segments, edges_by_key, over_capacity, rows_sorted
 from livemarket.core import rules
 
 __all__ = [
     "behaviour_tuple", "bincounts", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick",
-    "logit_steps", "over_capacity", "pick_followed", "planned_utilities", "row_max_shift", "scandal",
+    "logit_steps", "over_capacity", "pick_followed", "planned_utilities", "row_max_shift", "rows_sorted", "scandal",
     "scatter_evidence", "thread_count",
 ]  # fmt: skip
 
@@ -186,10 +187,10 @@ def scatter_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_
     ``ta``/``tb`` are the flat (N * P) evidence offsets. Additions land in the order of the
     numpy path's ``np.add.at`` calls (own outcomes, then what neighbours hear, order by
     order), so every cell sums its terms in the same order; additions of 0.0 are skipped.
-    Word of mouth runs in parts of the cells (:func:`in_parts`), each part adding in that order.
+    Word of mouth runs in parts of the hearers (:func:`in_parts`), each part adding in that order.
     """
     own_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_w)
-    in_parts(word_of_mouth, len(ta), ta, tb, n_p, consumer, platform, good_w, bad_w, nb_ptr, nbrs, beh)
+    in_parts(word_of_mouth, len(nb_ptr) - 1, ta, tb, n_p, consumer, platform, good_w, bad_w, nb_ptr, nbrs, beh)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -210,10 +211,29 @@ def own_evidence(ta, tb, fa, fb, n_p, consumer, platform, edge, good_w, bad_w):
                 fb[e] += bad_w[i]
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _hearers(nb_ptr, nbrs, buyer, lo_node, hi_node, whole):
+    """The stretch of ``buyer``'s sorted neighbour list holding ids in [lo_node, hi_node) (all of it if whole)."""
+    start, end = nb_ptr[buyer], nb_ptr[buyer + 1]
+    if whole:
+        return start, end
+    row = nbrs[start:end]
+    return start + np.searchsorted(row, lo_node), start + np.searchsorted(row, hi_node)
+
+
 @nb.njit(cache=True, nogil=True)
-def word_of_mouth(lo_cell, hi_cell, ta, tb, n_p, consumer, platform, good_w, bad_w, nb_ptr, nbrs, beh):
-    """What each buyer's neighbours hear, added to the cells in [lo_cell, hi_cell), order by order."""
-    m = len(consumer)
+def word_of_mouth(lo_node, hi_node, ta, tb, n_p, consumer, platform, good_w, bad_w, nb_ptr, nbrs, beh):
+    """What each buyer's neighbours with ids in [lo_node, hi_node) hear, added order by order.
+
+    Neighbour lists are sorted (the social graph's invariant), so a part's hearers of an order
+    are one stretch of the buyer's list and each part reads only its own. An order adds to
+    each hearer's cell once, so within an order the order of hearers changes no sum.
+    """
+    m, whole = len(consumer), lo_node == 0 and hi_node >= len(nb_ptr) - 1
+    ring = 2 * _AHEAD  # stretches found when their cells were announced, used _AHEAD orders later
+    first, last = np.empty(ring, np.int64), np.empty(ring, np.int64)
+    for j in range(min(_AHEAD, m)):
+        first[j % ring], last[j % ring] = _hearers(nb_ptr, nbrs, consumer[j], lo_node, hi_node, whole)
     for i in range(m):
         if i + 2 * _AHEAD < m:  # the neighbour list of a later order, then (below) the cells it will add to
             later = consumer[i + 2 * _AHEAD]
@@ -221,21 +241,20 @@ def word_of_mouth(lo_cell, hi_cell, ta, tb, n_p, consumer, platform, good_w, bad
             prefetch(nbrs, nb_ptr[later + 1] - 1)
         if i + _AHEAD < m:
             j = i + _AHEAD
+            lo, hi = _hearers(nb_ptr, nbrs, consumer[j], lo_node, hi_node, whole)
+            first[j % ring], last[j % ring] = lo, hi
             target = ta if good_w[j] != 0.0 else tb
-            for k in range(nb_ptr[consumer[j]], nb_ptr[consumer[j] + 1]):
-                cell = np.int64(nbrs[k]) * n_p + platform[j]
-                if lo_cell <= cell < hi_cell:
-                    prefetch_write(target, cell)
+            for k in range(lo, hi):
+                prefetch_write(target, np.int64(nbrs[k]) * n_p + platform[j])
         g = rules.word_of_mouth_evidence(good_w[i], beh)
         h = rules.word_of_mouth_evidence(bad_w[i], beh)
         p = platform[i]
-        for k in range(nb_ptr[consumer[i]], nb_ptr[consumer[i] + 1]):
+        for k in range(first[i % ring], last[i % ring]):
             cell = np.int64(nbrs[k]) * n_p + p
-            if lo_cell <= cell < hi_cell:
-                if g != 0.0:
-                    ta[cell] += g
-                if h != 0.0:
-                    tb[cell] += h
+            if g != 0.0:
+                ta[cell] += g
+            if h != 0.0:
+                tb[cell] += h
 
 
 @nb.njit(cache=True)
@@ -386,113 +405,7 @@ def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on
                 fb[other] += spillover
 
 
-@nb.njit(cache=True)
-def edges_by_key(key, ptr, index_type):
-    """Positions of ``key`` grouped by key value, ascending within a group (a stable argsort), by counting.
-
-    ``ptr``: where each key value's group starts (the running count of smaller keys).
-    """
-    fill = ptr[:-1].copy()
-    out = np.empty(len(key), type(index_type))
-    for e in range(len(key)):
-        k = key[e]
-        out[fill[k]] = e
-        fill[k] += 1
-    return out
-
-
-@nb.njit(cache=True)
-def over_capacity(brand, u, capacity):
-    """:func:`market._over_capacity` brand by brand: each overflowing brand's late orders, found by selection.
-
-    The orders of a brand with more orders than capacity are gathered in their order (a
-    branch-free counting sort; the other brands' orders go to a scratch slot). Its order of rank
-    ``capacity`` in a stable sort by ``u`` is the first late one: orders with a larger ``u`` are
-    late, and of those tied with it the earlier ones ship first, as in the numpy path's two
-    stable sorts. A selection (``np.partition``) finds it without sorting the brand's orders.
-    """
-    n_b = len(capacity)
-    count = np.zeros(n_b, np.int64)
-    for i in range(len(brand)):
-        count[brand[i]] += 1
-    ptr = np.zeros(n_b + 1, np.int64)
-    for b in range(n_b):
-        ptr[b + 1] = ptr[b] + (count[b] if count[b] > capacity[b] else 0)
-    scratch = ptr[n_b]
-    fill, step = np.empty(n_b, np.int64), np.empty(n_b, np.int64)
-    for b in range(n_b):
-        over = count[b] > capacity[b]
-        fill[b], step[b] = (ptr[b], 1) if over else (scratch, 0)
-    idx, vals = np.empty(scratch + 1, np.int64), np.empty(scratch + 1)
-    for i in range(len(brand)):
-        j = fill[brand[i]]
-        idx[j], vals[j] = i, u[i]
-        fill[brand[i]] = j + step[brand[i]]
-    delayed = np.zeros(len(brand), np.bool_)
-    for b in range(n_b):
-        lo, hi = ptr[b], ptr[b + 1]
-        if hi == lo:
-            continue
-        c = int(capacity[b])  # below the brand's order count
-        first_late = np.partition(vals[lo:hi], c)[c] if c > 0 else -np.inf
-        ties_on_time = c  # of the orders tied with first_late, how many ship on time
-        for r in range(lo, hi):
-            if vals[r] < first_late:
-                ties_on_time -= 1
-        for r in range(lo, hi):
-            if vals[r] > first_late or c == 0:
-                delayed[idx[r]] = True
-            elif vals[r] == first_late:
-                if ties_on_time > 0:
-                    ties_on_time -= 1
-                else:
-                    delayed[idx[r]] = True
-    return delayed
-
-
-@nb.njit(cache=True)
-def bincounts(bins, weights, sizes):
-    """:func:`livemarket.core.tally.bincounts`, all tables in one flat array; weights all float64 or all bool.
-
-    Each bin adds its orders' weights in their order, starting from 0.0, as ``np.bincount``
-    does (a bool weight adds 1.0 or 0.0). Returns (flat sums, offsets of the tables in it).
-    Order by order across the tables: a table's orders come in long runs of one bin (planned
-    needs), each a chain of dependent additions; the tables' chains overlap. The caller checks the bins' range.
-    """
-    offset = np.zeros(len(sizes) + 1, np.int64)
-    for g in range(len(sizes)):
-        offset[g + 1] = offset[g] + sizes[g]
-    out = np.zeros(offset[-1])
-    for i in range(len(weights[0]) if len(weights) else 0):
-        for g in range(len(sizes)):
-            out[offset[g] + bins[g][i]] += np.float64(weights[g][i])
-    return out, offset
-
-
-@nb.njit(cache=True)
-def count_segments(f_ptr, f_streamer, streamer_platform, n_p, seg_ptr):
-    """Follow-segment pointers: ``seg_ptr[c + 1]`` = edges in cells before and at c (cell = consumer * P + platform).
-
-    Returns False when a consumer's edges are not grouped by platform (the pointers are then
-    meaningless), as the numpy path's check.
-    """
-    last = -1
-    for i in range(len(f_ptr) - 1):
-        for e in range(f_ptr[i], f_ptr[i + 1]):
-            c = i * n_p + streamer_platform[f_streamer[e]]
-            if c < last:
-                return False
-            last = c
-            seg_ptr[c + 1] += 1
-    for c in range(1, len(seg_ptr)):
-        seg_ptr[c] += seg_ptr[c - 1]
-    return True
-
-
-KERNELS = (
-    bincounts, scandal, edges_by_key, over_capacity, count_segments, planned_utilities, own_evidence, word_of_mouth,
-    pick_followed, edge_of, row_max_shift, logit_pick,
-)  # fmt: skip
+KERNELS = (scandal, planned_utilities, own_evidence, word_of_mouth, pick_followed, edge_of, row_max_shift, logit_pick)
 
 
 def _drop_stale_cache() -> None:
