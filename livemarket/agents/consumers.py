@@ -368,18 +368,19 @@ class ConsumerColumns(ContentShopping):
 
         p_max = beh.churn_base_per_day + beh.churn_trust_per_day
         cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
-        cn, cp = np.divmod(cells, n_p)
-        hazard = rules.churn_hazard(self._trust_at(cn, cp), beh)
-        churn = self.installed.reshape(-1)[cells] & (u * p_max < hazard)
+        users = self.installed.reshape(-1)[cells]  # only users churn: their hazards alone are needed
+        cn, cp = np.divmod(cells[users], n_p)
+        churn = u[users] * p_max < rules.churn_hazard(self._trust_at(cn, cp), beh)
         cn, cp = cn[churn], cp[churn]
 
         pull = ctx.install_pull
         p_max = rules.install_hazard(1.0, float(pull.max()), beh)
         cells, u = rules.bernoulli_candidates(self.n * n_p, p_max, rng)
-        jn, jp = np.divmod(cells, n_p)
         installed = self.installed.reshape(-1)
+        non_users = ~installed[cells]  # only non-users install: their neighbours' use alone is needed
+        jn, jp = np.divmod(cells[non_users], n_p)
         use = self._neighbour_mean(jn, lambda nb, owner: installed[nb.astype(np.intp) * n_p + jp[owner]])
-        join = ~installed[cells] & (u * p_max < rules.install_hazard(use, pull[jp], beh))
+        join = u[non_users] * p_max < rules.install_hazard(use, pull[jp], beh)
         jn, jp = jn[join], jp[join]
 
         self.adopter[adopt] = True
