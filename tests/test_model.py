@@ -153,3 +153,15 @@ def test_kept_key_order_follows_changed_keys():
     assert model._stable_order("rooms", keys.copy()) is first  # equal keys: the kept order
     keys[0] = 0  # a caller's array changing in place must not reuse the old order
     assert np.array_equal(model._stable_order("rooms", keys), np.argsort(keys, kind="stable"))
+
+
+def test_metric_stack_follows_the_registry_and_refuses_unregistered_names():
+    from livemarket.models import metrics
+
+    names = metrics.PLATFORM_METRICS
+    values = {k: np.arange(3.0) + i for i, k in enumerate(names)}
+    stacked = metrics._stack("platform", values, names)
+    assert stacked.shape == (3, len(names)) and stacked.flags.c_contiguous
+    assert np.array_equal(stacked[:, 1], values[names[1]])
+    with pytest.raises(RuntimeError, match=r"missing \['gmv_rmb'\], not registered \['gmv'\]"):
+        metrics._stack("platform", {("gmv" if k == "gmv_rmb" else k): v for k, v in values.items()}, names)

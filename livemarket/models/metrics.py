@@ -182,6 +182,7 @@ REGISTRY: tuple[Metric, ...] = (
 CHANNEL_METRICS = tuple(m.name for m in REGISTRY if m.level == _CH)
 PLATFORM_METRICS = tuple(m.name for m in REGISTRY if m.level == _PL)
 MARKET_METRICS = tuple(m.name for m in REGISTRY if m.level == _MK)
+_NAME_SETS = {names: frozenset(names) for names in (CHANNEL_METRICS, PLATFORM_METRICS, MARKET_METRICS)}
 #: metric name -> its first registry entry (labels and units do not depend on the level)
 METRIC_INFO: dict[str, Metric] = {}
 for _metric in REGISTRY:
@@ -242,11 +243,11 @@ def _share(x: np.ndarray) -> np.ndarray:
 
 
 def _stack(level: str, values: dict[str, np.ndarray | float], names: tuple[str, ...]) -> np.ndarray:
-    """Values in registry order; a computed name the registry lacks (or the reverse) is a bug."""
-    if set(values) != set(names):
+    """Values in registry order, along a last axis; a computed name the registry lacks (or the reverse) is a bug."""
+    if values.keys() != _NAME_SETS[names]:
         missing, extra = sorted(set(names) - set(values)), sorted(set(values) - set(names))
         raise RuntimeError(f"{level} metrics differ from the registry: missing {missing}, not registered {extra}")
-    return np.stack([np.asarray(values[k], dtype=np.float64) for k in names], axis=-1)
+    return np.ascontiguousarray(np.moveaxis(np.array([values[k] for k in names], dtype=np.float64), 0, -1))
 
 
 class Recorder:
