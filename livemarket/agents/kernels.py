@@ -37,16 +37,17 @@ from livemarket.core import rules
 
 __all__ = [
     "behaviour_tuple", "bincounts", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick",
-    "logit_steps", "over_capacity", "pick_followed", "planned_utilities", "row_max_shift", "rows_sorted", "scandal",
-    "scatter_evidence", "thread_count",
+    "logit_steps", "order_outcomes", "over_capacity", "pick_followed", "planned_utilities", "row_max_shift",
+    "rows_sorted", "scandal", "scatter_evidence", "thread_count",
 ]  # fmt: skip
 
 for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
-              rules.word_of_mouth_evidence):  # fmt: skip
+              rules.word_of_mouth_evidence, rules.bad_outcome_probability, rules.return_probability):  # fmt: skip
     register_jitable(_rule)
 
 _FIELDS = ("util_trust_platform", "protection_assurance", "wallet_friction", "util_planned", "util_trust_brand",
-           "word_of_mouth")  # fmt: skip
+           "word_of_mouth", "bad_base", "bad_quality", "bad_logistics", "bad_delay", "selection_care_effect",
+           "return_bad", "return_impulse", "return_protection_lift")  # fmt: skip
 Behaviour = namedtuple("Behaviour", _FIELDS)
 
 
@@ -373,6 +374,28 @@ def logit_pick(e, uniform, u, top):
 
 
 @nb.njit(cache=True)
+def order_outcomes(u, delayed, brand, platform, streamer, from_content, impulsivity, quality, logistics, care,
+                   return_rate, protection, beh):  # fmt: skip
+    """:meth:`LiveCommerceModel._fulfil` after the delays, order by order: (bad, returned, covered).
+
+    ``u``: the (orders, 4) uniforms; ``quality`` and ``return_rate`` by brand, ``logistics`` and
+    ``protection`` by platform, ``care`` (selection care) by streamer; ``from_content`` by order.
+    """
+    n = len(brand)
+    bad, returned, covered = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_)
+    for i in range(n):
+        s = streamer[i]
+        vetting = care[s] if s >= 0 else 0.0
+        p_bad = rules.bad_outcome_probability(quality[brand[i]], logistics[platform[i]], delayed[i], vetting, beh)
+        bad[i] = u[i, 1] < p_bad
+        shield = protection[platform[i]]
+        p_return = rules.return_probability(return_rate[brand[i]], bad[i], impulsivity[i], from_content[i], shield, beh)
+        returned[i] = u[i, 2] < p_return
+        covered[i] = bad[i] and u[i, 3] < shield
+    return bad, returned, covered
+
+
+@nb.njit(cache=True)
 def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on_platform, spillover):
     """A scandal's bad evidence on the follow edges ``hit`` (ascending), the home platform, the other edges there.
 
@@ -405,7 +428,10 @@ def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on
                 fb[other] += spillover
 
 
-KERNELS = (scandal, planned_utilities, own_evidence, word_of_mouth, pick_followed, edge_of, row_max_shift, logit_pick)
+KERNELS = (
+    scandal, planned_utilities, own_evidence, word_of_mouth, pick_followed, edge_of, row_max_shift, logit_pick,
+    order_outcomes,
+)  # fmt: skip
 
 
 def _drop_stale_cache() -> None:

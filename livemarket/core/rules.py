@@ -186,7 +186,7 @@ def bad_outcome_probability(quality, logistics_quality, delayed, selection_care,
         + beh.bad_logistics * (1.0 - logistics_quality)
         + beh.bad_delay * delayed
     )
-    return np.clip(p * (1.0 - beh.selection_care_effect * selection_care), 0.0, 1.0)
+    return np.minimum(np.maximum(p * (1.0 - beh.selection_care_effect * selection_care), 0.0), 1.0)  # clip, jitable
 
 
 def new_link_friction(days_open, beh):
@@ -206,7 +206,7 @@ def return_probability(category_return_rate, bad, impulsivity, from_content, pro
     all made easier by the platform's protection (return-shipping insurance, no-reason returns).
     """
     p = category_return_rate + beh.return_bad * bad + beh.return_impulse * impulsivity * from_content
-    return np.clip(p * (1.0 + beh.return_protection_lift * protection), 0.0, 1.0)
+    return np.minimum(np.maximum(p * (1.0 + beh.return_protection_lift * protection), 0.0), 1.0)  # clip, jitable
 
 
 def minutes_target(minutes_per_day, ad_load, live_share, beh):

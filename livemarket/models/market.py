@@ -354,16 +354,26 @@ class LiveCommerceModel(mesa.Model):
         capacity = np.floor(b.capacity_orders_per_day * self.calendar.capacity_factor(self.date, b.category))
         kernels = self.kernels  # the compiled path ranks brand by brand
         delayed = (kernels.over_capacity if kernels else _over_capacity)(orders.brand, u[:, 0], capacity)
+        rate = np.array(self.config.categories.return_rate)[b.category]  # by brand
+        protection = np.array([p.config.protection for p in self.platform_list])
+        if kernels is not None:
+            bad, returned, covered = kernels.order_outcomes(
+                u, delayed, orders.brand, orders.platform, orders.streamer, rules.is_content(orders.channel),
+                orders.impulsivity,
+                b.quality, self.logistics_quality(), self.streamers.selection_care, rate, protection,
+                kernels.behaviour_tuple(beh),
+            )  # fmt: skip
+            return Outcomes(delayed=delayed, bad=bad, returned=returned, covered=covered)
         care = np.where(orders.streamer >= 0, self.streamers.selection_care[np.maximum(orders.streamer, 0)], 0.0)
         p_bad = rules.bad_outcome_probability(
             b.quality[orders.brand], self.logistics_quality()[orders.platform], delayed, care, beh
         )
         bad = u[:, 1] < p_bad
         from_content = rules.is_content(orders.channel)  # impulse returns: live rooms and product videos
-        rate = np.array(self.config.categories.return_rate)[b.category][orders.brand]  # by brand, then one gather
-        protection = np.array([p.config.protection for p in self.platform_list])[orders.platform]
-        returned = u[:, 2] < rules.return_probability(rate, bad, orders.impulsivity, from_content, protection, beh)
-        covered = bad & (u[:, 3] < protection)
+        shield = protection[orders.platform]
+        returned = u[:, 2] < rules.return_probability(rate[orders.brand], bad, orders.impulsivity, from_content,
+                                                      shield, beh)  # fmt: skip
+        covered = bad & (u[:, 3] < shield)
         return Outcomes(delayed=delayed, bad=bad, returned=returned, covered=covered)
 
     def _update_reputations(self, orders: Orders, out: Outcomes) -> None:
