@@ -359,9 +359,8 @@ class LiveCommerceModel(mesa.Model):
         if kernels is not None:
             bad, returned, covered = kernels.order_outcomes(
                 u, delayed, orders.brand, orders.platform, orders.streamer, rules.is_content(orders.channel),
-                orders.impulsivity,
-                b.quality, self.logistics_quality(), self.streamers.selection_care, rate, protection,
-                kernels.behaviour_tuple(beh),
+                orders.impulsivity, b.quality, self.logistics_quality(), self.streamers.selection_care, rate,
+                protection, kernels.behaviour_tuple(beh),
             )  # fmt: skip
             return Outcomes(delayed=delayed, bad=bad, returned=returned, covered=covered)
         care = np.where(orders.streamer >= 0, self.streamers.selection_care[np.maximum(orders.streamer, 0)], 0.0)
