@@ -3,8 +3,9 @@
 The recorder sums each day's orders into a dozen tables (GMV by platform and channel, by
 source, delays, returns ...): each is an ``np.bincount``. At a million consumers a day has
 about 160,000 orders and each bincount waits on its own chain of additions; the compiled
-pass (:func:`livemarket.agents.kernels.bincounts`) walks the orders once and adds to every
-table, each bin in bincount's order, so the two give the same bits.
+kernel (:func:`livemarket.agents.kernels.bincounts`) walks the orders twice (tables of float
+weights, then tables of flags) and adds to every table, each bin in bincount's order, so the
+two give the same bits.
 """
 
 from __future__ import annotations
