@@ -55,13 +55,24 @@ class WeightedGroups:
 
         The item is the first of the group whose running weight exceeds ``base + uniform * total``
         (the group's last item if none does). The search starts at :meth:`guide` and steps to it;
-        the few it has not reached after two steps are found by a binary search.
+        the few it has not reached after two steps are found by a binary search. Fewer picks
+        than twice the items are all found by a binary search (building the guide costs more).
         """
         key, uniform = np.asarray(key), np.asarray(uniform)
         if len(self.items) == 0:
             return np.full(key.shape, -1)
-        total, lo, hi = self.total[key], self.start[key], self.end[key]
+        total, lo = self.total[key], self.start[key]
         x = self.base[key] + uniform * total
+        if key.size < 2 * len(self.items):
+            pos = np.searchsorted(self.cum, x, side="right")
+        else:
+            pos = self._guided_search(key, uniform, x, lo)
+        pos = np.minimum(np.maximum(pos, lo), self.last[key])
+        return np.where(total > 0, self.items[pos], -1)  # total > 0: the key has items and weight
+
+    def _guided_search(self, key, uniform, x, lo) -> np.ndarray:
+        """``searchsorted(cum, x, "right")`` within each key's items, from the guide (the same positions once clamped)."""
+        hi = self.end[key]
         size = hi - lo
         bucket = lo + np.minimum((uniform * size).astype(np.intp), size - 1)  # lo - 1 for an empty group: unused
         pos = np.minimum(np.maximum(self.guide()[bucket], lo), hi)
@@ -71,8 +82,7 @@ class WeightedGroups:
         far = ((pos < hi) & (cum[np.minimum(pos, n - 1)] <= x)) | ((pos > lo) & (cum[pos - 1] > x))
         if far.any():
             pos[far] = np.searchsorted(cum, x[far], side="right")
-        pos = np.minimum(np.maximum(pos, lo), self.last[key])
-        return np.where(total > 0, self.items[pos], -1)  # total > 0: the key has items and weight
+        return pos
 
 
 def choose_index(probabilities, uniform):

@@ -478,9 +478,11 @@ def _over_capacity(brand: np.ndarray, u: np.ndarray, capacity: np.ndarray) -> np
         order = np.argsort(u[over], kind="stable")  # then a stable sort by brand: the lexsort order
         small = np.int16 if len(capacity) < 2**15 else np.int64  # 16-bit keys sort by radix
         order = order[np.argsort(b[order].astype(small), kind="stable")]
-        starts = np.flatnonzero(np.diff(b[order], prepend=-1))  # where each brand's run begins
-        first = np.repeat(starts, np.diff(starts, append=len(order)))
+        sorted_b, at = b[order], np.arange(len(over))
+        run_starts = np.empty(len(over), bool)  # where each brand's run begins
+        run_starts[0] = True
+        np.not_equal(sorted_b[1:], sorted_b[:-1], out=run_starts[1:])
         rank = np.empty(len(over), np.int64)
-        rank[order] = np.arange(len(over)) - first
+        rank[order] = at - np.maximum.accumulate(np.where(run_starts, at, 0))  # position less its run's start
         delayed[over] = rank >= capacity[b]
     return delayed

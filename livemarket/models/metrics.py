@@ -425,7 +425,7 @@ class Recorder:
     def table(self) -> pl.DataFrame:
         """All recorded days as one tidy long polars frame."""
         if not self.market:
-            return _frame([], [], [], [], [], self.model)
+            return _frame(np.zeros(0, np.int32), *([_strings([], np.zeros(0, np.int64))] * 3), np.zeros(0), self.model)
         days = len(self.market)
         chans = list(rules.CHANNELS)
         parts = [
@@ -440,20 +440,28 @@ class Recorder:
                 np.arange(days), np.arange(len(plats)), np.arange(len(chs)), np.arange(len(mets)), indexing="ij"
             )
             cols["step"].append(d.ravel())
-            cols["platform"].append(np.array(plats, dtype=object)[p.ravel()])
-            cols["channel"].append(np.array(chs, dtype=object)[c.ravel()])
-            cols["metric"].append(np.array(mets, dtype=object)[k.ravel()])
+            cols["platform"].append(_strings(plats, p.ravel()))
+            cols["channel"].append(_strings(chs, c.ravel()))
+            cols["metric"].append(_strings(mets, k.ravel()))
             cols["value"].append(values.ravel())
-        return _frame(*(np.concatenate(cols[k]) for k in cols), self.model)
-def _frame(step, platform, channel, metric, value, model) -> pl.DataFrame:
+        step, value = np.concatenate(cols["step"]), np.concatenate(cols["value"])
+        return _frame(step, *(pl.concat(cols[k]) for k in ("platform", "channel", "metric")), value, self.model)
+
+
+def _strings(labels: list[str], codes: np.ndarray) -> pl.Series:
+    """The string column ``labels[codes]``, gathered by polars (no Python string per row)."""
+    return pl.Series(labels, dtype=pl.String).gather(codes)
+
+
+def _frame(step, platform: pl.Series, channel: pl.Series, metric: pl.Series, value, model) -> pl.DataFrame:
     scale = model.config.population_scale
     df = pl.DataFrame(
         {
-            "run_id": pl.Series([model.run_id] * len(step), dtype=pl.String),
+            "run_id": pl.repeat(model.run_id, len(step), dtype=pl.String, eager=True),
             "step": pl.Series(np.asarray(step, dtype=np.int32)),
-            "platform": pl.Series(list(platform), dtype=pl.String),
-            "channel": pl.Series(list(channel), dtype=pl.String),
-            "metric": pl.Series(list(metric), dtype=pl.String),
+            "platform": platform.alias("platform"),
+            "channel": channel.alias("channel"),
+            "metric": metric.alias("metric"),
             "value": pl.Series(np.asarray(value, dtype=np.float64)),
         }
     )
