@@ -8,6 +8,7 @@ import pytest
 from livemarket.config import BehaviourConfig
 from livemarket.core import rules
 from livemarket.core.context import WeightedGroups
+from livemarket.core.sampling import choose_from_cumulative, running_sums
 
 BEH = BehaviourConfig()
 
@@ -32,6 +33,18 @@ def test_choose_index_inverse_cdf():
     assert rules.choose_index(p, np.array([0.0, 0.19, 0.2, 0.99])).tolist() == [0, 0, 1, 2]
     # zero-probability options are never chosen
     assert rules.choose_index(np.array([0.5, 0.0, 0.5]), 0.5) == 2
+
+
+def test_choose_index_of_short_rows_equals_the_running_sums_of_numpy():
+    """Short rows summed a column at a time: numpy's ``cumsum`` along the rows bit for bit, and the same choices."""
+    rng = np.random.default_rng(5)
+    for k in range(1, 10):
+        p = rng.random((500, k)) ** 3
+        running = np.cumsum(p, axis=-1)
+        assert np.array_equal(running_sums(p), running), k
+        u = rng.random(500)
+        u[:k] = running[np.arange(k), np.arange(k)] / running[np.arange(k), -1]  # on a running sum (rounded)
+        assert np.array_equal(rules.choose_index(p, u), choose_from_cumulative(running, u)), k
 
 
 def test_consider_probability_is_logistic_and_capped():

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["WeightedGroups", "bernoulli_candidates", "choose_from_cumulative", "choose_index", "concat_ranges"]
+__all__ = [
+    "WeightedGroups", "bernoulli_candidates", "choose_from_cumulative", "choose_index", "concat_ranges", "running_sums",
+]
 
 
 class WeightedGroups:
@@ -87,7 +89,18 @@ class WeightedGroups:
 
 def choose_index(probabilities, uniform):
     """Index of the option picked by inverse-CDF sampling with one uniform draw per row."""
-    return choose_from_cumulative(np.cumsum(probabilities, axis=-1), uniform)
+    return choose_from_cumulative(running_sums(probabilities), uniform)
+
+
+def running_sums(values) -> np.ndarray:
+    """``np.cumsum(values, axis=-1)``; float rows of fewer than 8 a column at a time (the same additions, faster)."""
+    v = np.asarray(values)
+    if v.ndim != 2 or v.shape[1] >= 8 or v.dtype != np.float64:
+        return np.cumsum(v, axis=-1)
+    running = v.copy()  # numpy accumulates short rows one call per row
+    for j in range(1, v.shape[1]):
+        running[:, j] += running[:, j - 1]
+    return running
 
 
 def choose_from_cumulative(cumulative, uniform):

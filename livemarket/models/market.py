@@ -272,7 +272,7 @@ class LiveCommerceModel(mesa.Model):
         chance = np.where(t.brand >= 0, chance * (b.home_platform[np.maximum(t.brand, 0)] >= 0), chance)
         # brands that broadcast themselves supply hired streamers less; -1: no brand in category
         weight = np.where(t.carried >= 0, 1.0 - b.self_broadcast[t.carried] + 1e-9, 0.0)
-        product = t.carried[np.arange(len(u)), rules.choose_index(weight, u[:, 1])]
+        product = t.carried.reshape(-1)[np.arange(len(u)) * t.carried.shape[1] + rules.choose_index(weight, u[:, 1])]
         live = (u[:, 0] < chance) & (t.banned_until_step <= self.day) & (product >= 0) & t.active
         return live, np.where(live, product, -1)
 
