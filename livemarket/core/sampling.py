@@ -73,7 +73,7 @@ class WeightedGroups:
         return np.where(total > 0, self.items[pos], -1)  # total > 0: the key has items and weight
 
     def _guided_search(self, key, uniform, x, lo) -> np.ndarray:
-        """``searchsorted(cum, x, "right")`` within each key's items, from the guide (the same positions once clamped)."""
+        """``searchsorted(cum, x, "right")`` from the guide: the same positions, once clamped to the key's items."""
         hi = self.end[key]
         size = hi - lo
         bucket = lo + np.minimum((uniform * size).astype(np.intp), size - 1)  # lo - 1 for an empty group: unused
