@@ -73,17 +73,18 @@ class WeightedGroups:
         return np.where(total > 0, self.items[pos], -1)  # total > 0: the key has items and weight
 
     def _guided_search(self, key, uniform, x, lo) -> np.ndarray:
-        """``searchsorted(cum, x, "right")`` from the guide: the same positions, once clamped to the key's items."""
-        hi = self.end[key]
-        size = hi - lo
+        """``searchsorted(cum, x, "right")`` from the guide (a step past the key's items is undone by the clamp)."""
+        size = self.end[key] - lo
         bucket = lo + np.minimum((uniform * size).astype(np.intp), size - 1)  # lo - 1 for an empty group: unused
-        pos = np.minimum(np.maximum(self.guide()[bucket], lo), hi)
-        cum, n = self.cum, len(self.cum)
+        pos = self.guide()[bucket]
+        if getattr(self, "_padded", None) is None:
+            self._padded = np.concatenate([[-np.inf], self.cum, [np.inf]])  # cum[i] at i + 1: no bounds to check
+        cum = self._padded
         for _ in range(2):  # a guide's bucket rarely holds more than one step
-            pos += (pos < hi) & (cum[np.minimum(pos, n - 1)] <= x)
-        far = ((pos < hi) & (cum[np.minimum(pos, n - 1)] <= x)) | ((pos > lo) & (cum[pos - 1] > x))
+            pos += cum[pos + 1] <= x
+        far = (cum[pos + 1] <= x) | (cum[pos] > x)
         if far.any():
-            pos[far] = np.searchsorted(cum, x[far], side="right")
+            pos[far] = np.searchsorted(self.cum, x[far], side="right")
         return pos
 
 
