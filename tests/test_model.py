@@ -146,13 +146,18 @@ def test_day_streams_spawn_on_first_use_as_their_seed_says():
         streams["lve"]
 
 
-def test_kept_key_order_follows_changed_keys():
+def test_kept_group_layout_follows_changed_keys():
+    from livemarket.core.sampling import GroupLayout
+
     model = LiveCommerceModel("minimal", consumers=200, rng=5)
     keys = np.array([3, 1, 2, 1])
-    first = model._stable_order("rooms", keys)
-    assert model._stable_order("rooms", keys.copy()) is first  # equal keys: the kept order
-    keys[0] = 0  # a caller's array changing in place must not reuse the old order
-    assert np.array_equal(model._stable_order("rooms", keys), np.argsort(keys, kind="stable"))
+    first = model._group_layout("rooms", keys, 4)
+    assert model._group_layout("rooms", keys.copy(), 4) is first  # equal keys: the kept layout
+    keys[0] = 0  # a caller's array changing in place must not reuse the old layout
+    changed, fresh = model._group_layout("rooms", keys, 4), GroupLayout.of(keys, 4)
+    assert all(np.array_equal(a, b) for a, b in zip(changed, fresh, strict=True))
+    labelled = model._group_layout("shelf", keys, 4, labels_repeat=2)  # cells of a (2, 2) table: rows label them
+    assert labelled.items.tolist() == (np.arange(4) // 2)[np.argsort(keys, kind="stable")].tolist()
 
 
 def test_metric_stack_follows_the_registry_and_refuses_unregistered_names():

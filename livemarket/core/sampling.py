@@ -6,11 +6,41 @@ request the same random numbers in the same order.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 __all__ = [
-    "WeightedGroups", "bernoulli_candidates", "choose_from_cumulative", "choose_index", "concat_ranges", "running_sums",
-]
+    "GroupLayout", "WeightedGroups", "bernoulli_candidates", "choose_from_cumulative", "choose_index",
+    "concat_ranges", "running_sums",
+]  # fmt: skip
+
+
+class GroupLayout(NamedTuple):
+    """Where each key's items sit once sorted by key: it depends on the keys alone (see :meth:`of`)."""
+
+    order: np.ndarray  # np.argsort(keys, kind="stable")
+    items: np.ndarray  # the item (or its label) at each sorted position
+    start: np.ndarray  # (n_keys,) first position of each key
+    end: np.ndarray  # (n_keys,) one past its last position
+    last: np.ndarray  # (n_keys,) its last position, kept in range for an empty key
+    key_of_position: np.ndarray  # the key at each position (for the guide)
+    fraction: np.ndarray  # each position's rank within its key over the key's size (for the guide)
+
+    @classmethod
+    def of(cls, keys: np.ndarray, n_keys: int, labels=None) -> GroupLayout:
+        """The layout of items with integer ``keys`` in [0, ``n_keys``), optionally labelled."""
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = np.asarray(keys)[order]
+        start = np.searchsorted(sorted_keys, np.arange(n_keys), side="left")
+        end = np.searchsorted(sorted_keys, np.arange(n_keys), side="right")
+        key = np.repeat(np.arange(n_keys), end - start)
+        size = (end - start)[key]
+        return cls(
+            order=order, items=order if labels is None else np.asarray(labels)[order], start=start, end=end,
+            last=np.minimum(np.maximum(end - 1, start), max(len(order) - 1, 0)), key_of_position=key,
+            fraction=(np.arange(len(key)) - start[key]) / np.maximum(size, 1),
+        )  # fmt: skip
 
 
 class WeightedGroups:
@@ -22,19 +52,14 @@ class WeightedGroups:
         [0, 1, 2]
     """
 
-    def __init__(self, keys: np.ndarray, weights: np.ndarray, n_keys: int, labels=None, order=None):
-        """``order``: ``np.argsort(keys, kind="stable")`` when the caller keeps it (keys that rarely change)."""
-        order = np.argsort(keys, kind="stable") if order is None else order
-        self.items = order if labels is None else np.asarray(labels)[order]
-        w = np.asarray(weights, dtype=np.float64)[order]
-        self.cum = np.cumsum(w)
-        sorted_keys = np.asarray(keys)[order]
-        self.start = np.searchsorted(sorted_keys, np.arange(n_keys), side="left")
-        self.end = np.searchsorted(sorted_keys, np.arange(n_keys), side="right")
+    def __init__(self, keys: np.ndarray, weights: np.ndarray, n_keys: int, labels=None, layout=None):
+        """``layout``: ``GroupLayout.of(keys, n_keys, labels)`` when the caller keeps it (keys that rarely change)."""
+        self.layout = layout = GroupLayout.of(keys, n_keys, labels) if layout is None else layout
+        self.items, self.start, self.end, self.last = layout.items, layout.start, layout.end, layout.last
+        self.cum = np.cumsum(np.asarray(weights, dtype=np.float64)[layout.order])
         before = np.concatenate([[0.0], self.cum])
         self.base = before[self.start]
         self.total = before[self.end] - self.base  # 0.0 exactly for an empty key
-        self.last = np.minimum(np.maximum(self.end - 1, self.start), max(len(order) - 1, 0))  # last position, in range
 
     def guide(self) -> np.ndarray:
         """Where a search for a pick may start, for compiled searches (built on first use).
@@ -45,10 +70,8 @@ class WeightedGroups:
         :meth:`pick` finds, in a step or two instead of a binary search.
         """
         if getattr(self, "_guide", None) is None:
-            n = len(self.items)
-            key = np.repeat(np.arange(len(self.start)), self.end - self.start)
-            size = (self.end - self.start)[key]
-            x = self.base[key] + (np.arange(n) - self.start[key]) / np.maximum(size, 1) * self.total[key]
+            key = self.layout.key_of_position
+            x = self.base[key] + self.layout.fraction * self.total[key]
             self._guide = np.searchsorted(self.cum, x, side="right")
         return self._guide
 

@@ -28,6 +28,7 @@ from livemarket.batch import default_seed
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.core import rules
 from livemarket.core.context import DayContext, Orders, Outcomes, WeightedGroups
+from livemarket.core.sampling import GroupLayout
 from livemarket.models import graphs, supply
 from livemarket.models.detail import DetailRecorder, check_detail
 from livemarket.models.metrics import Recorder
@@ -108,7 +109,7 @@ class LiveCommerceModel(mesa.Model):
         # sharing a seed keep sharing every process's draws after a policy that does not touch it
         self.stream_entropy = int(self.rng.integers(2**63))
         self.streams: dict[str, np.random.Generator] = {}
-        self._orders_by_keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # see _stable_order
+        self._layouts_by_keys: dict[str, tuple[np.ndarray, GroupLayout]] = {}  # see _group_layout
         self.config = config
         self.run_id = run_id
         self.start_date = config.start_date
@@ -313,21 +314,25 @@ class LiveCommerceModel(mesa.Model):
             streamer_trust=rep_s, streamer_category=t.category, streamer_platform=t.platform,
             live=live, product=product,
             rooms=WeightedGroups(
-                room_keys, live * t.popularity * rep_s, n_p * k, order=self._stable_order("rooms", room_keys)
+                room_keys, live * t.popularity * rep_s, n_p * k, layout=self._group_layout("rooms", room_keys, n_p * k)
             ),
-            shelf_brands=WeightedGroups(
+            shelf_brands=WeightedGroups(  # items: (brand, platform) cells, labelled by brand
                 shelf_keys, (listed * b.reputation[:, None]).ravel(), n_p * k,
-                labels=np.repeat(np.arange(len(b.category)), n_p), order=self._stable_order("shelf", shelf_keys),
+                layout=self._group_layout("shelf", shelf_keys, n_p * k, labels_repeat=n_p),
             ),
             splash=splash, scandals=list(self.scandals_today), n_categories=k,
             install_pull=arr(lambda c: c.install_pull), link_markup=self.link_markup(),
         )  # fmt: skip
 
-    def _stable_order(self, name: str, keys: np.ndarray) -> np.ndarray:
-        """``np.argsort(keys, kind="stable")``, kept while the keys stay the same (they change when streamers enter)."""
-        cached = self._orders_by_keys.get(name)
+    def _group_layout(self, name: str, keys: np.ndarray, n_keys: int, labels_repeat: int = 0) -> GroupLayout:
+        """``GroupLayout.of(keys, n_keys, labels)``, kept while the keys stay the same (streamers entering change them).
+
+        ``labels_repeat`` r > 0: item i is labelled i // r (cells of a row-major (items, r) table); else unlabelled.
+        """
+        cached = self._layouts_by_keys.get(name)
         if cached is None or not np.array_equal(cached[0], keys):
-            cached = self._orders_by_keys[name] = (keys.copy(), np.argsort(keys, kind="stable"))
+            labels = np.arange(len(keys)) // labels_repeat if labels_repeat else None
+            cached = self._layouts_by_keys[name] = (keys.copy(), GroupLayout.of(keys, n_keys, labels))
         return cached[1]
 
     def link_markup(self) -> np.ndarray:
