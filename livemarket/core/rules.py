@@ -150,20 +150,22 @@ def _logit_by_columns(u: np.ndarray, uniform: np.ndarray):
     """:func:`logit_choice` of (rows, k < 8) utilities as whole-column steps: the same operations, the same bits.
 
     A row's maximum, its sum (term by term, as numpy sums rows of fewer than 8) and its running
-    sum of shares are taken a column at a time over all rows at once.
+    sum of shares are taken a column at a time over all rows at once, on the options laid out
+    as (k, rows): every step is one contiguous loop (numpy broadcasts short rows slowly).
     """
-    k = u.shape[1]
-    top = u[:, 0].copy()
+    by_option = np.ascontiguousarray(u.T)
+    k = len(by_option)
+    top = by_option[0].copy()
     for j in range(1, k):
-        np.maximum(top, u[:, j], out=top)
-    e = np.exp(u - top[:, None])
-    total = e[:, 0].copy()
+        np.maximum(top, by_option[j], out=top)
+    e = np.exp(by_option - top)
+    total = e[0].copy()
     for j in range(1, k):
-        total += e[:, j]
-    share = e / total[:, None]
-    running = [share[:, 0]]
+        total += e[j]
+    share = e / total
+    running = [share[0]]
     for j in range(1, k):
-        running.append(running[-1] + share[:, j])
+        running.append(running[-1] + share[j])
     x = uniform * running[-1]
     count = np.zeros(len(u), np.int64)
     for r in running:
