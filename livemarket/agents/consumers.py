@@ -129,8 +129,11 @@ class ConsumerColumns(ContentShopping):
         """End-of-day aggregates for the recorder (trust statistics over :func:`stat_sample` rows)."""
         users = self.users.copy()
         rows = self.rows_sample
-        a = self.prior_a + self.decay * self.ta.take(rows, axis=0)  # whole rows: the values of _trust_at
-        trust = a / (a + self.prior_b + self.decay * self.tb.take(rows, axis=0))
+        if getattr(self, "_sample_priors", None) is None:  # (rows, P) tiles: numpy broadcasts a (P,) row slowly
+            self._sample_priors = np.tile(self.prior_a, (len(rows), 1)), np.tile(self.prior_b, (len(rows), 1))
+        prior_a, prior_b = self._sample_priors
+        a = prior_a + self.decay * self.ta.take(rows, axis=0)  # whole rows: the values of _trust_at
+        trust = a / (a + prior_b + self.decay * self.tb.take(rows, axis=0))
         edges = self.edges_sample
         return {
             "users": users,
