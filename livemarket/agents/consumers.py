@@ -46,6 +46,11 @@ def _load_kernels(consumers: int):
     return kernels
 
 
+def _row_counts(flags: np.ndarray) -> np.ndarray:
+    """``np.count_nonzero(flags, axis=1)`` of a few long rows, a row at a time (several times faster)."""
+    return np.array([np.count_nonzero(row) for row in flags], dtype=np.intp)
+
+
 class ConsumerColumns(ContentShopping):
     """The column engine: the consumer rules applied to all consumers at once."""
 
@@ -149,10 +154,10 @@ class ConsumerColumns(ContentShopping):
     def _sample_shares(self, rows: np.ndarray) -> dict:
         """:func:`sample_shares` over ``rows`` from the kept app counts and wallet acceptance (the same values)."""
         installed = np.ascontiguousarray(self.installed.take(rows, axis=0).T)  # (P, rows): fast counts by row
-        users = np.count_nonzero(installed, axis=1)
-        multi = np.count_nonzero(installed & (self.n_apps.take(rows) >= 2), axis=1)
+        users = _row_counts(installed)
+        multi = _row_counts(installed & (self.n_apps.take(rows) >= 2))
         ok = np.ascontiguousarray(self._wallet_ok(self.model.wallet_accepts()).take(rows, axis=0).T)
-        can_pay = np.count_nonzero(ok, axis=1) / len(rows) if len(rows) else 0.0  # the mean of the flags, exactly
+        can_pay = _row_counts(ok) / len(rows) if len(rows) else 0.0  # the mean of the flags, exactly
         return {"multihoming_share": multi / np.maximum(users, 1), "wallet_ok_share": can_pay}
 
     def add_follows(self, consumer: np.ndarray, streamer: np.ndarray) -> np.ndarray:
