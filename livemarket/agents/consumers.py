@@ -296,9 +296,12 @@ class ConsumerColumns(ContentShopping):
             )  # fmt: skip
         else:
             cat = rules.choose_from_cumulative(self.interest_cum.take(nn, axis=0), d[:, 0])
-            keys = shelf[None, :] * ctx.n_categories + cat[:, None]  # a brand on each shelf platform, one pick
-            brand = ctx.shelf_brands.pick(keys.reshape(-1), np.repeat(d[:, 1], len(shelf))).reshape(keys.shape)
-            ok = (brand >= 0) & self.installed.take(nn, axis=0)[:, shelf]
+            # a brand on each shelf platform the consumer uses (one uniform a need): the others cannot be chosen
+            cells = np.flatnonzero(self.installed.take(nn, axis=0)[:, shelf])
+            need, col = np.divmod(cells, max(len(shelf), 1))
+            brand = np.full((len(nn), len(shelf)), -1)
+            brand.reshape(-1)[cells] = ctx.shelf_brands.pick(shelf[col] * ctx.n_categories + cat[need], d[need, 1])
+            ok = brand >= 0
             bb = np.maximum(brand, 0)
             price = rules.price_utility(ctx.price_rmb[bb], self.price_sensitivity[nn, None])
             plat = self._platform_terms(nn, wallet_ok, ctx, shelf)

@@ -81,14 +81,14 @@ class WeightedGroups:
         The item is the first of the group whose running weight exceeds ``base + uniform * total``
         (the group's last item if none does). The search starts at :meth:`guide` and steps to it;
         the few it has not reached after two steps are found by a binary search. Fewer picks
-        than twice the items are all found by a binary search (building the guide costs more).
+        than half the items are all found by a binary search (building the guide costs more).
         """
         key, uniform = np.asarray(key), np.asarray(uniform)
         if len(self.items) == 0:
             return np.full(key.shape, -1)
         total, lo = self.total[key], self.start[key]
         x = self.base[key] + uniform * total
-        if key.size < 2 * len(self.items):
+        if 2 * key.size < len(self.items):
             pos = np.searchsorted(self.cum, x, side="right")
         else:
             pos = self._guided_search(key, uniform, x, lo)
