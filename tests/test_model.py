@@ -170,3 +170,12 @@ def test_metric_stack_follows_the_registry_and_refuses_unregistered_names():
     assert np.array_equal(stacked[:, 1], values[names[1]])
     with pytest.raises(RuntimeError, match=r"missing \['gmv_rmb'\], not registered \['gmv'\]"):
         metrics._stack("platform", {("gmv" if k == "gmv_rmb" else k): v for k, v in values.items()}, names)
+
+
+def test_results_before_any_day_are_an_empty_table_with_the_full_schema():
+    model = LiveCommerceModel("minimal", consumers=200, rng=5, run_id="r1")
+    empty = model.results()
+    model.run(2)
+    table = model.results()
+    assert empty.height == 0 and empty.schema == table.schema
+    assert table["run_id"].unique().to_list() == ["r1"] and table.null_count()["platform"].item() == 0

@@ -91,6 +91,8 @@ class ConsumerColumns(ContentShopping):
                              "(the SocialGraph invariant; SocialGraph.from_edges builds such lists)")  # fmt: skip
         self._index_follows()
         self.rows_sample, self.edges_sample = stat_sample(self.n), stat_sample(len(self.f_streamer))
+        rows = len(self.rows_sample)  # priors tiled over the sample's rows: numpy broadcasts a (P,) row slowly
+        self._sample_priors = np.tile(self.prior_a, (rows, 1)), np.tile(self.prior_b, (rows, 1))
         self._accepts: np.ndarray | None = None
         self._by_streamer: np.ndarray | None = None  # follow edges by streamer, for scandals
         self._beh_tuple = None if self._kernels is None else self._kernels.behaviour_tuple(self.beh)
@@ -134,8 +136,6 @@ class ConsumerColumns(ContentShopping):
         """End-of-day aggregates for the recorder (trust statistics over :func:`stat_sample` rows)."""
         users = self.users.copy()
         rows = self.rows_sample
-        if getattr(self, "_sample_priors", None) is None:  # (rows, P) tiles: numpy broadcasts a (P,) row slowly
-            self._sample_priors = np.tile(self.prior_a, (len(rows), 1)), np.tile(self.prior_b, (len(rows), 1))
         prior_a, prior_b = self._sample_priors
         a = prior_a + self.decay * self.ta.take(rows, axis=0)  # whole rows: the values of _trust_at
         trust = a / (a + prior_b + self.decay * self.tb.take(rows, axis=0))

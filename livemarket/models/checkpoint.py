@@ -45,7 +45,7 @@ FORMAT = "livemarket-checkpoint/2"
 #: bumped when the model's state layout changes: older checkpoints are refused
 STATE_VERSION = 2
 #: attributes of the consumer engine that are references or caches, not state
-_ENGINE_SKIP = ("model", "beh", "_kernels", "_beh_tuple")
+_ENGINE_SKIP = ("model", "beh", "_kernels", "_beh_tuple", "_sample_priors")
 _MODEL_ATTRIBUTES = ("steps", "running", "minutes_cap", "scandals_today", "unfollowed_sales", "run_id")
 
 

@@ -425,7 +425,8 @@ class Recorder:
     def table(self) -> pl.DataFrame:
         """All recorded days as one tidy long polars frame."""
         if not self.market:
-            return _frame(np.zeros(0, np.int32), *([_strings([], np.zeros(0, np.int64))] * 3), np.zeros(0), self.model)
+            none = _strings([], np.zeros(0, np.int64))
+            return _frame(np.zeros(0, np.int32), none, none, none, np.zeros(0), self.model)
         days = len(self.market)
         chans = list(rules.CHANNELS)
         parts = [
