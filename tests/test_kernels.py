@@ -109,6 +109,11 @@ def test_guided_pick_in_kernel_equals_weighted_groups_pick():
             g.guide(), yes, np.ones(100), np.ones(100), one, none, none, one, one, 1.0, np.zeros(1), yes, beh,
         )  # fmt: skip
         assert np.array_equal(brand[:, 0], g.pick(np.zeros(m, np.int64), d[:, 1])), trial
+        kernels.planned_utilities(  # the app not installed: no pick, no option
+            0, m, brand, u, nn, d, interest_cum, shelf, 1, g.cum, g.base, g.total, g.start, g.end, g.items,
+            g.guide(), ~yes, np.ones(100), np.ones(100), one, none, none, one, one, 1.0, np.zeros(1), yes, beh,
+        )  # fmt: skip
+        assert (brand[:, 0] == -1).all() and (u[:, 1] == -np.inf).all(), trial
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the row with no option

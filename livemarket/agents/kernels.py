@@ -135,8 +135,9 @@ def planned_utilities(lo_row, hi_row, brand, u, nn, d, interest_cum, shelf, n_k,
                       decay, protection, wallet_ok, beh):  # fmt: skip
     """Planned needs of rows [lo_row, hi_row): category, a brand on each shelf platform, the utilities.
 
-    Writes brand (m, Q), -1 where none is found, and u (m, 1 + Q) = [none, shelf q...], -inf
-    where the brand is missing or the app is not installed. Rows are independent (:func:`in_parts`).
+    Writes brand (m, Q), -1 where none is found or the app is not installed (no pick: that option
+    cannot be chosen), and u (m, 1 + Q) = [none, shelf q...], -inf where the brand is -1. Rows are
+    independent (:func:`in_parts`).
     """
     m, n_q, k, n_items, n_p = len(nn), len(shelf), interest_cum.shape[1], len(items), ta.shape[1]
     ta_flat, tb_flat, interest_flat = ta.reshape(-1), tb.reshape(-1), interest_cum.reshape(-1)
@@ -162,7 +163,7 @@ def planned_utilities(lo_row, hi_row, brand, u, nn, d, interest_cum, shelf, n_k,
             key = q * n_k + cat
             t, lo, hi = total[key], start[key], end[key]
             b = -1
-            if n_items > 0 and t > 0 and hi > lo:
+            if n_items > 0 and t > 0 and hi > lo and installed[n, q]:
                 x = base[key] + d[i, 1] * t
                 # first position in [lo, hi) whose running weight exceeds x, else hi: from the guide, step
                 a = min(max(guide[lo + min(np.int64(d[i, 1] * (hi - lo)), hi - lo - 1)], lo), hi)
@@ -172,7 +173,7 @@ def planned_utilities(lo_row, hi_row, brand, u, nn, d, interest_cum, shelf, n_k,
                     a += 1
                 b = items[min(min(max(a, lo), max(hi - 1, lo)), n_items - 1)]
             brand[i, j] = b
-            if b >= 0 and installed[n, q]:
+            if b >= 0:
                 a = prior_a[q] + decay * ta[n, q]
                 trust = a / (a + prior_b[q] + decay * tb[n, q])
                 plat = rules.platform_utility(trust, protection[q], wallet_ok[n, q], beh)
