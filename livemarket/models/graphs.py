@@ -381,6 +381,7 @@ def _successive_sample(k: np.ndarray, weight: np.ndarray, rng: np.random.Generat
             slots[ptr[o] : ptr[o + 1]] = np.arange(n_items)
     else:
         chunks = [(np.flatnonzero(full)[:, None] << bits | np.arange(n_items)).ravel()]
+        held = np.zeros(0, np.int64)  # the keys kept by the rounds (pending owners'), sorted
     have = np.where(full, k, 0)
     pending = np.flatnonzero((k > 0) & ~full)
     for _ in range(_MAX_ROUNDS):
@@ -395,10 +396,12 @@ def _successive_sample(k: np.ndarray, weight: np.ndarray, rng: np.random.Generat
             owner = np.repeat(pending, need)
             pick = np.where(u < prob[pick], pick, alias[pick])
             new = np.sort(owner << bits | pick)
-            new = new[np.diff(new, prepend=-1) != 0]
-            for chunk in chunks[1:]:  # sorted keys kept in earlier rounds
-                new = new[~_contains(chunk, new)]
+            first = np.ones(len(new), bool)
+            np.not_equal(new[1:], new[:-1], out=first[1:])  # each key once
+            new = new[first]
+            new = new[~_contains(held, new)]
             chunks.append(new)
+            held = np.sort(np.concatenate([held, new]))
             have += np.bincount(new >> bits, minlength=k.size)
         pending = pending[have[pending] < k[pending]]
     if kernels is not None:
