@@ -70,6 +70,46 @@ def test_an_error_in_a_kernel_thread_reaches_the_caller(monkeypatch):
     assert out.all()  # both parts ran
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_beside_gives_the_result_and_the_error_of_its_step(monkeypatch, threads):
+    """With two threads the step runs on another thread (without: at once); its result or error reaches wait()."""
+    import threading
+
+    monkeypatch.setenv("LIVEMARKET_THREADS", threads)
+    wait = kernels.beside(lambda a, b: (a + b, threading.get_ident()), 2, 3)
+    total, ident = wait()
+    assert total == 5 and (ident != threading.get_ident()) == (threads == "2")
+
+    def failing():
+        raise KeyError("settlement failed")
+
+    with pytest.raises(KeyError, match="settlement failed"):  # at once with one thread, from wait() with two
+        kernels.beside(failing)()
+
+
+def test_settlement_beside_learning_books_what_the_serial_day_books(monkeypatch):
+    """Kernels with settlement on a second thread, and the numpy path (serial): the same ledgers, bit for bit."""
+    scenario, n, overrides = CASES[0]
+    monkeypatch.setenv("LIVEMARKET_THREADS", "2")
+    ran_beside = []
+    real = kernels.beside
+    monkeypatch.setattr(kernels, "beside", lambda fn, *args: ran_beside.append(fn.__name__) or real(fn, *args))
+    m_np, numpy_path = _run(monkeypatch, "off", scenario, n, overrides)
+    assert not ran_beside
+    m_k, kernel_path = _run(monkeypatch, "on", scenario, n, overrides)
+    assert ran_beside == ["settle_orders"] * 25
+    assert kernel_path.equals(numpy_path)
+    for table, fields in ((m_np.brands, ("receipts_by_platform_rmb", "fees_rmb", "sales_rmb", "cost_self_rmb",
+                                         "content_value_by_source_rmb", "receipts_self_rmb", "receipts_hired_rmb")),
+                          (m_np.streamers, ("gmv_rmb", "month_gmv_rmb", "month_income_rmb"))):  # fmt: skip
+        other = m_k.brands if table is m_np.brands else m_k.streamers
+        for field in fields:
+            assert np.array_equal(getattr(table, field), getattr(other, field)), field
+    for p_np, p_k in zip(m_np.platform_list, m_k.platform_list, strict=True):
+        assert p_np.revenue_rmb == p_k.revenue_rmb and sum(p_np.revenue_rmb.values()) > 0
+    assert np.array_equal(m_np.ledger.revenue_rmb, m_k.ledger.revenue_rmb) and m_k.ledger.revenue_rmb[2].sum() > 0
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
 def test_bad_thread_count_is_refused_by_name(monkeypatch, value):
     monkeypatch.setenv("LIVEMARKET_THREADS", value)

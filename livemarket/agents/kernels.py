@@ -10,8 +10,10 @@ many terms (numpy sums pairwise).
 A kernel whose rows are independent (planned needs) or whose parts write disjoint cells,
 each in the serial order (word of mouth), runs in parts on :func:`thread_count` threads
 (:func:`in_parts`), so a run's output does not depend on the number of threads; the others
-are serial. Random reads and writes into the large per-consumer arrays are announced a few
-rows ahead (:func:`prefetch`, a hint to the processor that changes no value), since a day
+are serial. :func:`beside` runs a step of the day on a second thread while the caller does
+another that touches none of its data (settlement beside the consumers' learning). Random
+reads and writes into the large per-consumer arrays are announced a few rows ahead
+(:func:`prefetch`, a hint to the processor that changes no value), since a day
 at a million consumers waits mostly on memory. Kernels are cached on disk (``cache=True``)
 so a run does not pay for compilation after the first. This module imports numba;
 :mod:`consumers` imports it only when a population is large enough for the kernels to pay.
@@ -36,7 +38,7 @@ from livemarket.agents.index_kernels import bincounts, count_segments, edges_by_
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "bincounts", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick",
+    "behaviour_tuple", "beside", "bincounts", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick",
     "logit_steps", "order_outcomes", "over_capacity", "pick_followed", "planned_utilities", "row_max_shift",
     "rows_sorted", "scandal", "scatter_evidence", "thread_count",
 ]  # fmt: skip
@@ -97,6 +99,36 @@ def in_parts(kernel, rows: int, *args) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+def beside(fn, *args):
+    """Start ``fn(*args)`` on a thread of its own, if :func:`thread_count` allows two; else run it now.
+
+    Returns a function that waits for it and gives its result (or raises its error). ``fn`` must
+    touch nothing the caller reads or writes meanwhile, so the outcome does not depend on timing.
+    """
+    if thread_count() < 2:
+        result = fn(*args)
+        return lambda: result
+    box: list = []
+
+    def run() -> None:
+        try:
+            box.append((True, fn(*args)))
+        except BaseException as exc:  # raised again by wait()
+            box.append((False, exc))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def wait():
+        thread.join()
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+    return wait
 
 
 def _prefetch_intrinsic(write: int):

@@ -33,7 +33,7 @@ from livemarket.models import graphs, supply
 from livemarket.models.detail import DetailRecorder, check_detail
 from livemarket.models.metrics import Recorder
 from livemarket.models.policies import Calendar, first_day
-from livemarket.models.settlement import settle
+from livemarket.models.settlement import book_platforms, settle_orders
 
 __all__ = ["LiveCommerceModel"]
 
@@ -55,6 +55,12 @@ class _DayStreams(dict):
         seed = np.random.SeedSequence(self.entropy, spawn_key=(self.day, PROCESSES.index(name)))
         self[name] = stream = np.random.default_rng(seed)
         return stream
+
+
+def _now(fn, *args):
+    """``fn(*args)`` at once, as a function that gives its result (the serial form of ``kernels.beside``)."""
+    result = fn(*args)
+    return lambda: result
 
 
 def _last_market(model, metric: str) -> float:
@@ -229,11 +235,15 @@ class LiveCommerceModel(mesa.Model):
         orders = self.consumers.shop(ctx, self.streams["shop"], self.streams["video"])
         # 5. fulfilment; 6-7. trust, minutes, churn
         outcomes = self._fulfil(orders)
+        # settlement: order values booked into brand and streamer ledgers (beside learning, which touches
+        # consumers only: on a second thread when the kernels run), then the platforms' books with ad revenue
+        settled = (self.kernels.beside if self.kernels is not None else _now)(
+            settle_orders, self, ctx, orders, outcomes, live
+        )
         self._update_reputations(orders, outcomes)
         flows = self.consumers.learn(ctx, orders, outcomes, self.streams["learn"])
         stats = self.consumers.stats()
-        # settlement: order values booked into brand, streamer and platform ledgers
-        self.ledger = settle(self, ctx, orders, outcomes, stats["minutes_sum"], live)
+        self.ledger = book_platforms(self, ctx, settled(), stats["minutes_sum"])
         if self.config.streamers.follow_on_purchase > 0:  # buyers may follow the streamer who sold (monthly)
             new = (orders.streamer >= 0) & (orders.edge < 0)
             self.unfollowed_sales.append(np.stack([orders.consumer[new], orders.streamer[new]]))

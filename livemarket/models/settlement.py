@@ -28,7 +28,7 @@ import numpy as np
 from livemarket.core import rules
 from livemarket.core.context import REVENUE_SOURCES, DayContext, Orders, Outcomes
 
-__all__ = ["Ledger", "settle"]
+__all__ = ["Ledger", "book_platforms", "settle", "settle_orders"]
 
 
 
@@ -81,6 +81,16 @@ def settle(
         minutes_sum: (P,) total minutes spent on each platform today (ad revenue).
         live: bool (S,) streamers on air today (self-broadcast staff cost).
     """
+    return book_platforms(model, ctx, settle_orders(model, ctx, orders, out, live), minutes_sum)
+
+
+def settle_orders(model, ctx: DayContext, orders: Orders, out: Outcomes, live: np.ndarray) -> Ledger:
+    """:func:`settle` but the platforms' books: the orders' splits, booked into brand and streamer ledgers.
+
+    It reads and writes no consumer state, so the model runs it beside the consumers' learning
+    (:meth:`~livemarket.models.market.LiveCommerceModel.step`). The ledger's ad revenue is
+    zero until :func:`book_platforms` adds it from the day's minutes.
+    """
     cfg = [p.config for p in model.platform_list]
     n_p = len(cfg)
     v = orders.price_rmb
@@ -93,7 +103,6 @@ def settle(
     commission = np.where(orders.streamer >= 0, st.commission[np.maximum(orders.streamer, 0)], 0.0) * kept_value
     brand_receipt = kept_value - take - link_fee - commission
 
-    ads = minutes_sum * ctx.ad_load * np.array([c.ad_price_rmb_per_minute for c in cfg])
     splash_price = np.array([c.splash_price_rmb_per_view for c in cfg])
     splash_sold = orders.splash_views * splash_price
     traffic_cost = np.zeros(n_p)
@@ -103,7 +112,7 @@ def settle(
     revenue = np.stack([
         np.bincount(orders.platform, take, n_p),
         np.bincount(np.maximum(orders.source, 0), link_fee, n_p),
-        ads, splash_sold,
+        np.zeros(n_p), splash_sold,
     ])  # fmt: skip
     ledger = Ledger(
         value_rmb=v, kept=kept, kept_value_rmb=kept_value, take_rmb=take, link_fee_rmb=link_fee,
@@ -116,8 +125,15 @@ def settle(
     st.gmv_rmb += gmv
     st.month_gmv_rmb += gmv
     st.month_income_rmb += income
+    return ledger
+
+
+def book_platforms(model, ctx: DayContext, ledger: Ledger, minutes_sum: np.ndarray) -> Ledger:
+    """The last step of :func:`settle`: the day's ad revenue (from ``minutes_sum``) and each platform's books."""
+    ad_price = np.array([p.config.ad_price_rmb_per_minute for p in model.platform_list])
+    ledger.revenue_rmb[REVENUE_SOURCES.index("ads")] = minutes_sum * ctx.ad_load * ad_price
     for pl_ in model.platform_list:
-        for source, amounts in zip(REVENUE_SOURCES, revenue, strict=True):
+        for source, amounts in zip(REVENUE_SOURCES, ledger.revenue_rmb, strict=True):
             pl_.revenue_rmb[source] += float(amounts[pl_.index])
     return ledger
 
