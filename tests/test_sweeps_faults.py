@@ -374,3 +374,16 @@ def test_signal_stops_the_driver_cleanly_and_the_same_command_resumes(tmp_path, 
     assert check["ok"] == 12 and not check["missing"] and not check["duplicated"] and not check["damaged"]
     run_sweep(load_experiment(spec_file), tmp_path / "uninterrupted", workers=0, progress=False)
     assert _rows(out).equals(_rows(tmp_path / "uninterrupted"))
+
+
+def test_local_workers_drop_only_the_heartbeat_failure_of_a_closing_scheduler():
+    """The local worker's log filter: the shutdown race's heartbeat error is dropped, other records are kept."""
+    import logging
+
+    from livemarket.sweeps.dask_driver import _not_a_heartbeat_failure
+
+    def record(msg):
+        return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, msg, None, None)
+
+    assert not _not_a_heartbeat_failure(record("Failed to communicate with scheduler during heartbeat."))
+    assert _not_a_heartbeat_failure(record("Compute Failed"))

@@ -9,6 +9,7 @@ chunk runs one task per run).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import queue
 import signal
 import threading
@@ -44,15 +45,25 @@ __all__ = ["DaskSweep", "quiet_workers"]
 
 
 class _IgnoreSigint(WorkerPlugin):
-    """On each worker (also one started later): ignore SIGINT (the driver stops the workers)."""
+    """On each local worker (also one started later): ignore SIGINT, and say nothing of a lost scheduler.
+
+    The driver stops the workers. Its scheduler stops with it, so a heartbeat that meets the
+    closing scheduler is no news, but distributed logs it as an error with a traceback, which
+    would follow the one-line "stopped by SIGINT" message.
+    """
 
     def setup(self, worker) -> None:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        logging.getLogger("distributed.worker").addFilter(_not_a_heartbeat_failure)
+
+
+def _not_a_heartbeat_failure(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Failed to communicate with scheduler during heartbeat")
 
 
 def quiet_workers(client) -> None:
-    """Make this client's workers ignore SIGINT, also those started later.
+    """Make this client's local workers ignore SIGINT (also those started later) and a closing scheduler.
 
     A worker restarted after a hung run is started without the inherited SIG_IGN of
     :func:`livemarket.sweeps.guards.quiet_children`; a Ctrl-C to the process group then
