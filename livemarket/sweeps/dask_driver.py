@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["DaskSweep", "quiet_workers"]
 
 
-class _IgnoreSigint(WorkerPlugin):
+class _QuietLocalWorker(WorkerPlugin):
     """On each local worker (also one started later): ignore SIGINT, and say nothing of a lost scheduler.
 
     The driver stops the workers. Its scheduler stops with it, so a heartbeat that meets the
@@ -69,7 +69,7 @@ def quiet_workers(client) -> None:
     :func:`livemarket.sweeps.guards.quiet_children`; a Ctrl-C to the process group then
     still stops only the driver, which stops the workers.
     """
-    client.register_plugin(_IgnoreSigint(), name="livemarket-ignore-sigint")
+    client.register_plugin(_QuietLocalWorker(), name="livemarket-quiet-local-worker")
 
 
 @dataclass
