@@ -336,12 +336,18 @@ class ConsumerColumns(ContentShopping):
         )  # fmt: skip
 
     # ----------------------------------------------------------------- learn
-    def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:
-        """Trust from outcomes, word of mouth, scandals, forgetting; adoption, minutes, churn."""
+    def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator, meanwhile=None) -> dict:
+        """Trust from outcomes, word of mouth, scandals, forgetting; adoption, minutes, churn.
+
+        ``meanwhile()``, if given, is called once the orders' evidence is in (word of mouth may use
+        both cores until then): work that touches no consumer, to start beside the rest.
+        """
         beh, n_p, d = self.beh, self.n_p, self.decay
         good_w, bad_w = rules.evidence_weights(out.bad, out.covered, beh)
         good_w, bad_w = good_w / d, bad_w / d
         self._add_evidence(orders, good_w, bad_w)
+        if meanwhile is not None:
+            meanwhile()
         wallet_ok = self._wallet_ok(ctx.accepts)
         lacking = ~wallet_ok.reshape(-1)[orders.consumer * n_p + orders.platform]  # flat cells, as in _trust_at
         buyers = orders.consumer[lacking]

@@ -317,8 +317,13 @@ class ReferenceConsumers:
                     ag.live_orders += 1
         return funnel, surplus
 
-    def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator) -> dict:
-        """Outcomes, word of mouth, scandals, forgetting, then adoption, minutes, churn, installs."""
+    def learn(self, ctx: DayContext, orders: Orders, out: Outcomes, rng: np.random.Generator, meanwhile=None) -> dict:
+        """Outcomes, word of mouth, scandals, forgetting, then adoption, minutes, churn, installs.
+
+        ``meanwhile()``, work that touches no consumer (as in the column engine), runs first.
+        """
+        if meanwhile is not None:
+            meanwhile()
         beh, agents, n_p = self.beh, self.agents, len(ctx.is_shelf)
         own_good = [[0.0] * n_p for _ in agents]
         own_bad = [[0.0] * n_p for _ in agents]

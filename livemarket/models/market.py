@@ -33,7 +33,7 @@ from livemarket.models import graphs, supply
 from livemarket.models.detail import DetailRecorder, check_detail
 from livemarket.models.metrics import Recorder
 from livemarket.models.policies import Calendar, first_day
-from livemarket.models.settlement import book_platforms, settle_orders
+from livemarket.models.settlement import Ledger, book_platforms, settle_orders
 
 __all__ = ["LiveCommerceModel"]
 
@@ -61,6 +61,20 @@ def _now(fn, *args):
     """``fn(*args)`` at once, as a function that gives its result (the serial form of ``kernels.beside``)."""
     result = fn(*args)
     return lambda: result
+
+
+class _Deferred:
+    """``fn(*args)`` run by ``beside`` (``kernels.beside`` or :func:`_now`) from :meth:`start` or :meth:`result`."""
+
+    def __init__(self, beside, fn, *args):
+        self._begin, self._wait = lambda: beside(fn, *args), None
+
+    def start(self) -> None:
+        self._wait = self._wait or self._begin()
+
+    def result(self):
+        self.start()
+        return self._wait()
 
 
 def _last_market(model, metric: str) -> float:
@@ -187,10 +201,8 @@ class LiveCommerceModel(mesa.Model):
     def build_follows(self, installed: np.ndarray, rng: np.random.Generator):
         """Follow graph consumer -> streamer, heavy-tailed by streamer popularity (dormant entrants unfollowed)."""
         t = self.streamers
-        return graphs.build_follow_graph(
-            installed.shape[0], t.platform, t.popularity * t.active, installed,
-            self.config.consumer.follows_per_consumer, rng,
-        )  # fmt: skip
+        return graphs.build_follow_graph(installed.shape[0], t.platform, t.popularity * t.active, installed,
+                                         self.config.consumer.follows_per_consumer, rng)  # fmt: skip
 
     # ------------------------------------------------------------------ the day
     @property
@@ -235,15 +247,13 @@ class LiveCommerceModel(mesa.Model):
         orders = self.consumers.shop(ctx, self.streams["shop"], self.streams["video"])
         # 5. fulfilment; 6-7. trust, minutes, churn
         outcomes = self._fulfil(orders)
-        # settlement: order values booked into brand and streamer ledgers (beside learning, which touches
-        # consumers only: on a second thread when the kernels run), then the platforms' books with ad revenue
-        settled = (self.kernels.beside if self.kernels is not None else _now)(
-            settle_orders, self, ctx, orders, outcomes, live
-        )
-        self._update_reputations(orders, outcomes)
-        flows = self.consumers.learn(ctx, orders, outcomes, self.streams["learn"])
+        # settlement and reputations touch no consumer: beside learning once word of mouth (on both cores) is
+        # done, on a second thread when the kernels run; then the platforms' books with the day's ad revenue
+        beside = self.kernels.beside if self.kernels is not None else _now
+        settling = _Deferred(beside, self._settle, orders, outcomes, ctx, live)
+        flows = self.consumers.learn(ctx, orders, outcomes, self.streams["learn"], meanwhile=settling.start)
         stats = self.consumers.stats()
-        self.ledger = book_platforms(self, ctx, settled(), stats["minutes_sum"])
+        self.ledger = book_platforms(self, ctx, settling.result(), stats["minutes_sum"])
         if self.config.streamers.follow_on_purchase > 0:  # buyers may follow the streamer who sold (monthly)
             new = (orders.streamer >= 0) & (orders.edge < 0)
             self.unfollowed_sales.append(np.stack([orders.consumer[new], orders.streamer[new]]))
@@ -389,6 +399,12 @@ class LiveCommerceModel(mesa.Model):
                                                       shield, beh)  # fmt: skip
         covered = bad & (u[:, 3] < shield)
         return Outcomes(delayed=delayed, bad=bad, returned=returned, covered=covered)
+
+    def _settle(self, orders: Orders, out: Outcomes, ctx: DayContext, live: np.ndarray) -> Ledger:
+        """The orders into brand and streamer ledgers (:func:`settle_orders`), then into reputations."""
+        ledger = settle_orders(self, ctx, orders, out, live)
+        self._update_reputations(orders, out)
+        return ledger
 
     def _update_reputations(self, orders: Orders, out: Outcomes) -> None:
         """Public reputation of brands and streamers: pooled evidence, then forgetting."""
