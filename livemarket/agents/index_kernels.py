@@ -86,7 +86,7 @@ def over_capacity(brand, u, capacity):
     return delayed
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def bincounts(bins, weights, sizes):
     """:func:`livemarket.core.tally.bincounts`, all tables in one flat array; weights all float64 or all bool.
 
