@@ -36,7 +36,7 @@ def test_kernel_path_equals_numpy_path(monkeypatch, scenario, consumers_n, overr
 
 
 def test_planned_needs_in_threads_equal_numpy_path(monkeypatch):
-    """Planned needs and word of mouth split over three threads (parts of 16 rows or cells): the numpy run."""
+    """Planned needs, word of mouth, outcomes, last order days split over three threads (parts of 16): the numpy run."""
     import threading
 
     scenario, n, overrides = CASES[0]
@@ -171,6 +171,28 @@ def test_logit_choice_equals_probabilities_choice_and_logsum(options, monkeypatc
     for compiled in (None, kernels):
         choice, logsum = rules.logit_choice(u, x, compiled)
         assert np.array_equal(choice, expected[0]) and np.array_equal(logsum, expected[1], equal_nan=True)
+
+
+def test_last_order_days_in_parts_read_every_cell_before_writing_it(monkeypatch):
+    """Orders in three parts, a cell ordered twice (across parts): each order reads the day before today, as numpy."""
+    from livemarket.models.metrics import Recorder
+
+    monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 2)
+    monkeypatch.setenv("LIVEMARKET_THREADS", "3")
+    rng = np.random.default_rng(4)
+    consumer, platform = rng.integers(0, 5, 12), rng.integers(0, 3, 12)
+    consumer[[1, 10]], platform[[1, 10]] = 2, 1  # the same cell in the first part and the last
+    for compiled in (None, kernels):
+        recorder = Recorder.__new__(Recorder)
+        recorder.names, recorder.model = ["a", "b", "c"], type("M", (), {"kernels": compiled, "day": 9})()
+        recorder.last_order_step = (np.arange(15, dtype=np.int32) - 20).reshape(5, 3)  # cell c last ordered on c - 20
+        orders = type("O", (), {"consumer": consumer, "platform": platform})()
+        before = recorder._last_order_steps(orders)
+        cell = consumer * 3 + platform
+        assert np.array_equal(before, cell - 20) and before[10] == 7 - 20
+        after = recorder.last_order_step.reshape(-1)
+        assert (after[cell] == 9).all() and np.array_equal(after[np.setdiff1d(np.arange(15), cell)] + 20,
+                                                           np.setdiff1d(np.arange(15), cell))  # fmt: skip
 
 
 def test_fulfilment_delays_as_a_full_sort_would():

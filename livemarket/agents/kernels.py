@@ -38,9 +38,9 @@ from livemarket.agents.index_kernels import bincounts, count_segments, edges_by_
 from livemarket.core import rules
 
 __all__ = [
-    "behaviour_tuple", "beside", "bincounts", "count_segments", "edge_of", "edges_by_key", "in_parts", "logit_pick",
-    "logit_steps", "order_outcomes", "over_capacity", "pick_followed", "planned_utilities", "row_max_shift",
-    "rows_sorted", "scandal", "scatter_evidence", "thread_count",
+    "behaviour_tuple", "beside", "bincounts", "count_segments", "edge_of", "edges_by_key", "in_parts",
+    "last_order_steps", "logit_pick", "logit_steps", "order_outcomes", "over_capacity", "pick_followed",
+    "planned_utilities", "row_max_shift", "rows_sorted", "scandal", "scatter_evidence", "thread_count",
 ]  # fmt: skip
 
 for _rule in (rules.perceived_trust, rules.platform_utility, rules.price_utility, rules.shelf_utility,
@@ -406,17 +406,25 @@ def logit_pick(e, uniform, u, top):
     return choice, total
 
 
-@nb.njit(cache=True)
 def order_outcomes(u, delayed, brand, platform, streamer, from_content, impulsivity, quality, logistics, care,
                    return_rate, protection, beh):  # fmt: skip
-    """:meth:`LiveCommerceModel._fulfil` after the delays, order by order: (bad, returned, covered).
+    """:meth:`LiveCommerceModel._fulfil` after the delays, order by order in row parts: (bad, returned, covered).
 
     ``u``: the (orders, 4) uniforms; ``quality`` and ``return_rate`` by brand, ``logistics`` and
     ``protection`` by platform, ``care`` (selection care) by streamer; ``from_content`` by order.
     """
     n = len(brand)
     bad, returned, covered = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_)
-    for i in range(n):
+    in_parts(outcome_rows, n, u, delayed, brand, platform, streamer, from_content, impulsivity, quality, logistics,
+             care, return_rate, protection, beh, bad, returned, covered)  # fmt: skip
+    return bad, returned, covered
+
+
+@nb.njit(cache=True, nogil=True)
+def outcome_rows(lo, hi, u, delayed, brand, platform, streamer, from_content, impulsivity, quality, logistics, care,
+                 return_rate, protection, beh, bad, returned, covered):  # fmt: skip
+    """:func:`order_outcomes` of orders [lo, hi), into ``bad``, ``returned`` and ``covered``."""
+    for i in range(lo, hi):
         s = streamer[i]
         vetting = care[s] if s >= 0 else 0.0
         p_bad = rules.bad_outcome_probability(quality[brand[i]], logistics[platform[i]], delayed[i], vetting, beh)
@@ -425,7 +433,31 @@ def order_outcomes(u, delayed, brand, platform, streamer, from_content, impulsiv
         p_return = rules.return_probability(return_rate[brand[i]], bad[i], impulsivity[i], from_content[i], shield, beh)
         returned[i] = u[i, 2] < p_return
         covered[i] = bad[i] and u[i, 3] < shield
-    return bad, returned, covered
+
+
+def last_order_steps(last, consumer, platform, n_p, day):
+    """:meth:`Recorder._last_order_steps` in row parts: all orders' cells read, then all set to ``day``.
+
+    A cell holds its buyer's last order day on the platform; one ordered twice reads the older day twice.
+    """
+    before = np.empty(len(consumer), last.dtype)
+    in_parts(_read_cells, len(consumer), last, consumer, platform, n_p, before)
+    in_parts(_write_cells, len(consumer), last, consumer, platform, n_p, day)
+    return before
+
+
+@nb.njit(cache=True, nogil=True)
+def _read_cells(lo, hi, last, consumer, platform, n_p, before):
+    for i in range(lo, hi):
+        if i + 2 * _AHEAD < hi:
+            prefetch(last, consumer[i + 2 * _AHEAD] * n_p + platform[i + 2 * _AHEAD])
+        before[i] = last[consumer[i] * n_p + platform[i]]
+
+
+@nb.njit(cache=True, nogil=True)
+def _write_cells(lo, hi, last, consumer, platform, n_p, day):
+    for i in range(lo, hi):
+        last[consumer[i] * n_p + platform[i]] = day
 
 
 @nb.njit(cache=True)
@@ -463,7 +495,7 @@ def scandal(fb, tb, hit, streamer, home, f_ptr, seg_ptr, f_streamer, on_edge, on
 
 KERNELS = (
     scandal, planned_utilities, own_evidence, word_of_mouth, pick_followed, edge_of, row_max_shift, logit_pick,
-    order_outcomes,
+    outcome_rows, _read_cells, _write_cells,
 )  # fmt: skip
 
 

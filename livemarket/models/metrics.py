@@ -365,8 +365,10 @@ class Recorder:
 
     def _last_order_steps(self, orders) -> np.ndarray:
         """Each order's buyer's previous order day on its platform (far in the past if none); today becomes it."""
-        n_p = len(self.names)
+        n_p, compiled = len(self.names), self.model.kernels
         last = self.last_order_step.reshape(-1)  # flat cells: faster than the 2-D index, same cells
+        if compiled is not None:
+            return compiled.last_order_steps(last, orders.consumer, orders.platform, n_p, self.model.day)
         cell = orders.consumer * n_p + orders.platform
         before = last[cell]
         last[cell] = self.model.day
