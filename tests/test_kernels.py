@@ -97,7 +97,8 @@ def test_settlement_beside_learning_books_what_the_serial_day_books(monkeypatch)
     m_np, numpy_path = _run(monkeypatch, "off", scenario, n, overrides)
     assert not ran_beside
     m_k, kernel_path = _run(monkeypatch, "on", scenario, n, overrides)
-    assert ran_beside.count("_settle") == ran_beside.count("sums") == 25  # and the recorder's flag tables
+    assert ran_beside.count("_settle") == 25  # and the recorder's flag tables, the planned needs' draws:
+    assert ran_beside.count("sums") == ran_beside.count("_planned_draws") == 25
     assert kernel_path.equals(numpy_path)
     for table, fields in ((m_np.brands, ("receipts_by_platform_rmb", "fees_rmb", "sales_rmb", "cost_self_rmb",
                                          "content_value_by_source_rmb", "receipts_self_rmb", "receipts_hired_rmb")),

@@ -235,6 +235,10 @@ class ConsumerColumns(ContentShopping):
         funnel = np.zeros((4, n_p))  # live visits, considerations; video views, considerations
         funnel[0] = np.bincount(vp, minlength=n_p)  # live-room visits
         d = rng.random((len(vn), 5))
+        # the planned needs draw next from rng (videos have a stream of their own): with the kernels, on a
+        # second thread while the rooms are visited (the draws read and write nothing else)
+        early = self._kernels is not None and video_rng is not None
+        need_draws = self._kernels.beside(self._planned_draws, ctx, rng) if early else None
         by_interest = d[:, 0] < ctx.feed_mode[vp]
         cat = rules.choose_from_cumulative(self.interest_cum.take(vn, axis=0), d[:, 1])
         room = ctx.rooms.pick(vp * ctx.n_categories + cat, d[:, 2])
@@ -254,7 +258,8 @@ class ConsumerColumns(ContentShopping):
         surplus += video_surplus
 
         # planned needs: search on shelf platforms
-        part, planned_surplus, replaced = self._planned_needs(ctx, rng, wallet_ok, shelf)
+        nn, need_u = need_draws() if early else self._planned_draws(ctx, rng)
+        part, planned_surplus, replaced = self._planned_needs(ctx, nn, need_u, wallet_ok, shelf)
         parts.append(part)
         surplus += planned_surplus
 
@@ -280,11 +285,18 @@ class ConsumerColumns(ContentShopping):
             parts.append(self._fragment(sn[buy], brand[buy], q, p, rules.SPLASH, -1, -1, ctx))
         return Orders.concat(parts, surplus, views, funnel, replaced)
 
-    def _planned_needs(self, ctx: DayContext, rng: np.random.Generator, wallet_ok, shelf) -> tuple[dict, float, int]:
-        """Planned needs: a category, a brand on each shelf platform, a logit choice; (orders, surplus, replaced)."""
+    def _planned_draws(self, ctx: DayContext, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The consumers with a planned need today and three uniforms each (category, brands, choice)."""
+        rate = self.model.config.consumer.needs_per_day * ctx.demand_multiplier
+        nn, _ = rules.bernoulli_candidates(self.n, rate, rng)
+        return nn, rng.random((len(nn), 3))
+
+    def _planned_needs(self, ctx: DayContext, nn, d, wallet_ok, shelf) -> tuple[dict, float, int]:
+        """Planned needs of ``nn`` (uniforms ``d``): a category, a brand on each shelf platform, a logit choice.
+
+        Returns (orders, surplus, replaced).
+        """
         cc = self.model.config.consumer
-        nn, _ = rules.bernoulli_candidates(self.n, cc.needs_per_day * ctx.demand_multiplier, rng)
-        d = rng.random((len(nn), 3))
         if self._kernels is not None:
             g, k = ctx.shelf_brands, self._kernels
             brand, u = np.empty((len(nn), len(shelf)), np.int64), np.empty((len(nn), len(shelf) + 1))
