@@ -27,6 +27,7 @@ from livemarket.agents.streamer import Streamer, enter_and_exit
 from livemarket.batch import default_seed
 from livemarket.config import ConfigError, ScenarioConfig, load_scenario
 from livemarket.core import rules
+from livemarket.core.ahead import Deferred, UniformsAhead, now
 from livemarket.core.context import DayContext, Orders, Outcomes, WeightedGroups
 from livemarket.core.sampling import GroupLayout
 from livemarket.models import graphs, supply
@@ -55,26 +56,6 @@ class _DayStreams(dict):
         seed = np.random.SeedSequence(self.entropy, spawn_key=(self.day, PROCESSES.index(name)))
         self[name] = stream = np.random.default_rng(seed)
         return stream
-
-
-def _now(fn, *args):
-    """``fn(*args)`` at once, as a function that gives its result (the serial form of ``kernels.beside``)."""
-    result = fn(*args)
-    return lambda: result
-
-
-class _Deferred:
-    """``fn(*args)`` run by ``beside`` (``kernels.beside`` or :func:`_now`) from :meth:`start` or :meth:`result`."""
-
-    def __init__(self, beside, fn, *args):
-        self._begin, self._wait = lambda: beside(fn, *args), None
-
-    def start(self) -> None:
-        self._wait = self._wait or self._begin()
-
-    def result(self):
-        self.start()
-        return self._wait()
 
 
 def _last_market(model, metric: str) -> float:
@@ -244,13 +225,16 @@ class LiveCommerceModel(mesa.Model):
         live, product = self._go_live()
         # 4. consumers
         ctx = self._context(demand, live, product)
+        # fulfilment's uniforms, for yesterday's orders and a margin: drawn beside shopping when the kernels run
+        expected = np.nan_to_num(self.recorder.last("orders")) * 1.05
+        ahead = UniformsAhead(self.streams["fulfil"], 4 * int(expected), self.kernels and self.kernels.beside)
         orders = self.consumers.shop(ctx, self.streams["shop"], self.streams["video"])
         # 5. fulfilment; 6-7. trust, minutes, churn
-        outcomes = self._fulfil(orders)
+        outcomes = self._fulfil(orders, ahead)
         # settlement and reputations touch no consumer: beside learning once word of mouth (on both cores) is
         # done, on a second thread when the kernels run; then the platforms' books with the day's ad revenue
-        beside = self.kernels.beside if self.kernels is not None else _now
-        settling = _Deferred(beside, self._settle, orders, outcomes, ctx, live)
+        beside = self.kernels.beside if self.kernels is not None else now
+        settling = Deferred(beside, self._settle, orders, outcomes, ctx, live)
         flows = self.consumers.learn(ctx, orders, outcomes, self.streams["learn"], meanwhile=settling.start)
         stats = self.consumers.stats()
         self.ledger = book_platforms(self, ctx, settling.result(), stats["minutes_sum"])
@@ -372,10 +356,10 @@ class LiveCommerceModel(mesa.Model):
             [max([own[p.name]] + [own[q] for q in p.config.logistics_partners]) for p in self.platform_list]
         )
 
-    def _fulfil(self, orders: Orders) -> Outcomes:
+    def _fulfil(self, orders: Orders, uniforms: UniformsAhead | None = None) -> Outcomes:
         """Capacity-limited shipping, bad outcomes, returns and protection refunds."""
         b, beh, n = self.brands, self.config.behaviour, len(orders)
-        u = self.streams["fulfil"].random((n, 4))
+        u = (uniforms or UniformsAhead(self.streams["fulfil"], 0)).take(4 * n).reshape(n, 4)  # = random((n, 4))
         capacity = np.floor(b.capacity_orders_per_day * self.calendar.capacity_factor(self.date, b.category))
         kernels = self.kernels  # the compiled path ranks brand by brand
         delayed = (kernels.over_capacity if kernels else _over_capacity)(orders.brand, u[:, 0], capacity)
