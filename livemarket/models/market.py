@@ -225,16 +225,16 @@ class LiveCommerceModel(mesa.Model):
         live, product = self._go_live()
         # 4. consumers
         ctx = self._context(demand, live, product)
-        # fulfilment's uniforms, for yesterday's orders and a margin: drawn beside shopping when the kernels run
+        beside = self.kernels.beside if self.kernels is not None else None  # a second thread, with the kernels
+        # fulfilment's uniforms, for yesterday's orders and a twentieth more: drawn beside shopping
         expected = np.nan_to_num(self.recorder.last("orders")) * 1.05
-        ahead = UniformsAhead(self.streams["fulfil"], 4 * int(expected), self.kernels and self.kernels.beside)
+        ahead = UniformsAhead(self.streams["fulfil"], 4 * int(expected), beside)
         orders = self.consumers.shop(ctx, self.streams["shop"], self.streams["video"])
         # 5. fulfilment; 6-7. trust, minutes, churn
         outcomes = self._fulfil(orders, ahead)
         # settlement and reputations touch no consumer: beside learning once word of mouth (on both cores) is
-        # done, on a second thread when the kernels run; then the platforms' books with the day's ad revenue
-        beside = self.kernels.beside if self.kernels is not None else now
-        settling = Deferred(beside, self._settle, orders, outcomes, ctx, live)
+        # done; then the platforms' books with the day's ad revenue
+        settling = Deferred(beside or now, self._settle, orders, outcomes, ctx, live)
         flows = self.consumers.learn(ctx, orders, outcomes, self.streams["learn"], meanwhile=settling.start)
         stats = self.consumers.stats()
         self.ledger = book_platforms(self, ctx, settling.result(), stats["minutes_sum"])
