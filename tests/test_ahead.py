@@ -10,30 +10,15 @@ def _stream():
     return np.random.default_rng(np.random.SeedSequence(7, spawn_key=(3, 5)))
 
 
-def _beside(fn, *args):  # a second thread, as kernels.beside (the helpers take any such function)
-    import threading
-
-    box = []
-
-    def run():
-        try:
-            box.append((True, fn(*args)))
-        except KeyError as exc:
-            box.append((False, exc))
-
-    def wait():
-        thread.join()
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return wait
+@pytest.fixture(params=["none", "now", "thread"])
+def beside(request, monkeypatch):
+    """No function (at once), the serial form, or ``kernels.beside`` on a second thread."""
+    if request.param == "thread":
+        monkeypatch.setenv("LIVEMARKET_THREADS", "2")
+        return pytest.importorskip("livemarket.agents.kernels").beside
+    return {"none": None, "now": now}[request.param]
 
 
-@pytest.mark.parametrize("beside", [None, now, _beside])
 @pytest.mark.parametrize("ahead", [0, 1, 399, 400, 401, 5000])
 def test_uniforms_drawn_ahead_are_the_streams_first_uniforms(beside, ahead):
     expected = _stream().random((100, 4))
@@ -41,17 +26,17 @@ def test_uniforms_drawn_ahead_are_the_streams_first_uniforms(beside, ahead):
     assert np.array_equal(got, expected)
 
 
-def test_a_deferred_call_runs_once_and_gives_its_result_or_error():
+def test_a_deferred_call_runs_once_and_gives_its_result_or_error(beside):
     calls = []
-    job = Deferred(now, lambda x: calls.append(x) or 2 * x, 21)
+    job = Deferred(beside or now, lambda x: calls.append(x) or 2 * x, 21)
     assert calls == []  # nothing before start() or result()
     job.start()
     job.start()
     assert job.result() == 42 and calls == [21]
-    assert Deferred(now, lambda: 5).result() == 5  # result() begins it if nothing did
+    assert Deferred(beside or now, lambda: 5).result() == 5  # result() begins it if nothing did
 
     def failing():
         raise KeyError("settlement failed")
 
     with pytest.raises(KeyError, match="settlement failed"):
-        Deferred(_beside, failing).result()
+        Deferred(beside or now, failing).result()

@@ -36,6 +36,7 @@ from numba.extending import intrinsic, register_jitable
 
 from livemarket.agents.index_kernels import bincounts, count_segments, edges_by_key, over_capacity, rows_sorted
 from livemarket.core import rules
+from livemarket.core.ahead import now
 
 __all__ = [
     "behaviour_tuple", "beside", "bincounts", "count_segments", "edge_of", "edges_by_key", "in_parts",
@@ -108,8 +109,7 @@ def beside(fn, *args):
     touch nothing the caller reads or writes meanwhile, so the outcome does not depend on timing.
     """
     if thread_count() < 2:
-        result = fn(*args)
-        return lambda: result
+        return now(fn, *args)
     box: list = []
 
     def run() -> None:
